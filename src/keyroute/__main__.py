@@ -1,0 +1,5 @@
+"""``python -m keyroute`` runs the command-line interface."""
+
+from keyroute.cli.main import main
+
+main()

@@ -1,0 +1,139 @@
+"""The provider interface: what every adapter implements, and the values that cross it.
+
+Adapters are sans-IO. ``build_request`` makes bytes, ``parse_response`` / ``stream_decoder`` /
+``parse_error`` read bytes; the one upstream sender in ``keyroute.upstream`` does everything in
+between (pooling, timeouts, cancellation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+from keyroute.core.chat import ChatRequest
+from keyroute.core.embeddings import EmbeddingRequest, EmbeddingResponse
+from keyroute.core.errors import UpstreamError
+from keyroute.core.response import ChatResponse
+from keyroute.core.secret import REDACTED, Secret
+from keyroute.core.stream import StreamEvent
+from keyroute.wire.sse import SSEEvent
+
+_SECRET_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Capabilities:
+    """What a provider can do; a request needing more is refused with ``UnsupportedFeature``."""
+
+    streaming: bool = True
+    tools: bool = True
+    parallel_tool_calls: bool = True
+    vision: bool = True
+    json_object: bool = True
+    json_schema: bool = True
+    embeddings: bool = False
+    requires_key: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """A resolved deployment: where to send, which model name the provider expects.
+
+    ``provider`` is the provider id (``openai``, ``mistral``...), ``base_url`` has no trailing
+    slash, ``timeout`` is seconds for the whole response (streams: between two reads).
+    """
+
+    provider: str
+    model: str
+    base_url: str
+    timeout: float = 600.0
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamRequest:
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    stream: bool = False
+    timeout: float = 600.0
+
+    def __repr__(self) -> str:
+        shown = {
+            k: (REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in self.headers.items()
+        }
+        url = self.url.split("?", 1)[0]
+        return f"UpstreamRequest({self.method} {url} headers={shown} body={len(self.body)}B)"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamResponse:
+    """A complete (non-streamed) upstream answer, or the head and body of a failed stream."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class StreamDecoder(Protocol):
+    """Turns one streamed response's SSE events into canonical events. Stateful, one per stream."""
+
+    def feed(self, event: SSEEvent) -> list[StreamEvent]:
+        """Decode one SSE event. Raises ``UpstreamError`` for an in-stream error event."""
+        ...
+
+    def close(self) -> list[StreamEvent]:
+        """The stream ended. Flush; raise ``UpstreamError`` if it ended before it was complete."""
+        ...
+
+
+class Provider(Protocol):
+    """A sans-IO adapter for one provider API."""
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    def build_request(self, req: ChatRequest, target: Target, key: Secret) -> UpstreamRequest:
+        """Canonical request -> bytes to send. Raises ``UnsupportedFeature`` naming the field."""
+        ...
+
+    def parse_response(self, resp: UpstreamResponse) -> ChatResponse:
+        """A 2xx body -> canonical response, with usage."""
+        ...
+
+    def stream_decoder(self) -> StreamDecoder:
+        """A fresh decoder for one streamed response."""
+        ...
+
+    def parse_error(self, resp: UpstreamResponse) -> UpstreamError:
+        """A non-2xx answer -> typed error, with the provider's status and retry-after."""
+        ...
+
+
+class EmbeddingsProvider(Protocol):
+    """The optional embeddings half of a provider (``Capabilities.embeddings``)."""
+
+    def build_embeddings_request(
+        self, req: EmbeddingRequest, target: Target, key: Secret
+    ) -> UpstreamRequest: ...
+
+    def parse_embeddings_response(self, resp: UpstreamResponse) -> EmbeddingResponse: ...
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Read ``retry-after-ms`` or ``retry-after`` (seconds) from lower-cased headers."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms is not None:
+        try:
+            return max(0.0, float(raw_ms) / 1000.0)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if raw is not None:
+        try:
+            return max(0.0, float(raw))
+        except ValueError:
+            return None
+    return None
