@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import Protocol, runtime_checkable
 
 from keyroute.core.chat import ChatRequest
 from keyroute.core.embeddings import EmbeddingRequest, EmbeddingResponse
@@ -17,7 +17,22 @@ from keyroute.core.errors import UpstreamError
 from keyroute.core.response import ChatResponse
 from keyroute.core.secret import REDACTED, Secret
 from keyroute.core.stream import StreamEvent
+from keyroute.wire.headers import retry_after_seconds
 from keyroute.wire.sse import SSEEvent
+
+__all__ = [
+    "REDACTED",
+    "Capabilities",
+    "EmbeddingsProvider",
+    "Provider",
+    "Secret",
+    "StreamDecoder",
+    "TokenCountingProvider",
+    "Target",
+    "UpstreamRequest",
+    "UpstreamResponse",
+    "retry_after_seconds",
+]
 
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key"})
 
@@ -90,10 +105,17 @@ class StreamDecoder(Protocol):
 
 
 class Provider(Protocol):
-    """A sans-IO adapter for one provider API."""
+    """A sans-IO adapter for one provider API.
 
-    name: ClassVar[str]
-    capabilities: ClassVar[Capabilities]
+    ``name`` is the stable provider id (config, audit rows, metrics); a class attribute for most
+    adapters, an instance attribute where one class serves several presets.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
 
     def build_request(self, req: ChatRequest, target: Target, key: Secret) -> UpstreamRequest:
         """Canonical request -> bytes to send. Raises ``UnsupportedFeature`` naming the field."""
@@ -112,6 +134,7 @@ class Provider(Protocol):
         ...
 
 
+@runtime_checkable
 class EmbeddingsProvider(Protocol):
     """The optional embeddings half of a provider (``Capabilities.embeddings``)."""
 
@@ -122,18 +145,14 @@ class EmbeddingsProvider(Protocol):
     def parse_embeddings_response(self, resp: UpstreamResponse) -> EmbeddingResponse: ...
 
 
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Read ``retry-after-ms`` or ``retry-after`` (seconds) from lower-cased headers."""
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms is not None:
-        try:
-            return max(0.0, float(raw_ms) / 1000.0)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if raw is not None:
-        try:
-            return max(0.0, float(raw))
-        except ValueError:
-            return None
-    return None
+@runtime_checkable
+class TokenCountingProvider(Protocol):
+    """A provider with a token-counting endpoint (Anthropic's ``/v1/messages/count_tokens``)."""
+
+    def build_count_tokens_request(
+        self, req: ChatRequest, target: Target, key: Secret
+    ) -> UpstreamRequest: ...
+
+    def parse_count_tokens(self, resp: UpstreamResponse) -> int: ...
+
+    def parse_error(self, resp: UpstreamResponse) -> UpstreamError: ...

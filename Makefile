@@ -1,0 +1,67 @@
+# keyroute: `make run` starts the gateway, `make test` runs every check. `make help` lists all.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.DEFAULT_GOAL := help
+.PHONY: help install install-dev run serve init test check lint format typecheck unit integration bench soak clean lock
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.lock pyproject.toml | $(BIN)/python
+	$(PIP) install --require-hashes -r requirements.lock
+	$(PIP) install --no-deps -e .
+	@touch $@
+
+$(VENV)/.dev: requirements-dev.lock $(VENV)/.runtime
+	$(PIP) install --require-hashes -r requirements-dev.lock
+	@touch $@
+
+install: $(VENV)/.runtime ## Create the virtualenv with the runtime dependencies
+
+install-dev: $(VENV)/.dev ## Add the test, lint and type-check tools
+
+init: install ## Initialise the data directory (idempotent)
+	$(BIN)/keyroute init
+
+run: init ## Set everything up and start the gateway on http://127.0.0.1:8080 (SQLite, demo provider)
+	$(BIN)/keyroute serve
+
+serve: run ## Alias of run
+
+lint: install-dev ## ruff lint and format check
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+format: install-dev ## Format the code
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+typecheck: install-dev ## mypy --strict
+	$(BIN)/mypy
+
+unit: install-dev ## Unit and contract tests only
+	$(BIN)/pytest -q tests/unit tests/contract
+
+integration: install-dev ## Integration tests only (real sockets)
+	$(BIN)/pytest -q tests/integration
+
+test: lint typecheck ## Everything CI runs: lint, types, the whole suite
+	$(BIN)/pytest -q -p no:cacheprovider
+
+check: test ## Alias of test
+
+bench: install-dev ## Added-latency benchmark against a zero-latency fake upstream
+	$(BIN)/python bench/overhead.py
+
+clean: ## Remove the virtualenv and caches (keeps .keyroute data)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+lock: ## Re-resolve the pinned, hashed lock files
+	$(BIN)/python -m pip install -q uv && $(BIN)/uv pip compile requirements.in --python-version 3.11 --generate-hashes -o requirements.lock && $(BIN)/uv pip compile requirements-dev.in --python-version 3.11 --generate-hashes -o requirements-dev.lock

@@ -1,0 +1,186 @@
+"""Admin API routes. Every CLI command has its endpoint here; both call ``ControlPlane``.
+
+Errors use the OpenAI error JSON shape, like the data plane.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from keyroute.api.errors import as_gateway_error, render_error
+from keyroute.control.views import alias_view, api_key_view, provider_key_view, workspace_view
+from keyroute.core.errors import AuthError, InvalidRequest
+from keyroute.providers import registry
+from keyroute.services import Services
+
+Handler = Callable[[Request, Services], Awaitable[Any]]
+
+
+def _json(status: int, body: Any) -> Response:
+    return Response(msgspec.json.encode(body), status_code=status,
+                    media_type="application/json")
+
+
+async def _payload(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        data = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return data
+
+
+def _str(data: dict[str, Any], key: str, *, required: bool = True) -> str | None:
+    value = data.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value):
+        raise InvalidRequest(f"'{key}' must be a non-empty string.", param=key)
+    return value
+
+
+def _endpoint(handler: Handler, services: Services, status: int = 200) -> Callable[..., Any]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            auth = request.headers.get("authorization", "")
+            scheme, _, token = auth.partition(" ")
+            if scheme.lower() != "bearer" or not await services.control.check_admin_token(
+                token.strip()
+            ):
+                raise AuthError("Missing or invalid admin token ('Authorization: Bearer kra-...').")
+            result = await handler(request, services)
+            return _json(status, result) if result is not None else Response(status_code=204)
+        except Exception as exc:  # the admin request boundary
+            err = as_gateway_error(exc, "admin")
+            code, body = render_error(err, "openai")
+            return Response(body, status_code=code, media_type="application/json")
+
+    return endpoint
+
+
+def _ws(request: Request) -> str:
+    return str(request.path_params["workspace"])
+
+
+async def list_workspaces(request: Request, s: Services) -> Any:
+    return {"data": [workspace_view(w) for w in await s.control.list_workspaces()]}
+
+
+async def create_workspace(request: Request, s: Services) -> Any:
+    data = await _payload(request)
+    ws = await s.control.create_workspace(
+        _str(data, "name") or "", _str(data, "plan", required=False)
+    )
+    return workspace_view(ws)
+
+
+async def get_workspace(request: Request, s: Services) -> Any:
+    return workspace_view(await s.control.workspace(_ws(request)))
+
+
+async def delete_workspace(request: Request, s: Services) -> Any:
+    ws = await s.control.delete_workspace(_ws(request))
+    return {**workspace_view(ws), "deleted": True}
+
+
+async def list_api_keys(request: Request, s: Services) -> Any:
+    return {"data": [api_key_view(k) for k in await s.control.list_api_keys(_ws(request))]}
+
+
+async def create_api_key(request: Request, s: Services) -> Any:
+    data = await _payload(request)
+    created = await s.control.create_api_key(_ws(request), _str(data, "name", required=False))
+    return {**api_key_view(created.record), "key": created.key}
+
+
+async def revoke_api_key(request: Request, s: Services) -> Any:
+    key_id = str(request.path_params["key_id"])
+    await s.control.revoke_api_key(_ws(request), key_id)
+    return {"id": key_id, "revoked": True}
+
+
+async def list_provider_keys(request: Request, s: Services) -> Any:
+    keys = await s.control.list_provider_keys(_ws(request))
+    return {"data": [provider_key_view(k) for k in keys]}
+
+
+async def add_provider_key(request: Request, s: Services) -> Any:
+    data = await _payload(request)
+    provider = _str(data, "provider") or ""
+    key = _str(data, "key", required=registry.spec(provider).requires_key) or ""
+    record = await s.control.add_provider_key(
+        _ws(request), provider, key, name=_str(data, "name", required=False),
+        base_url=_str(data, "base_url", required=False),
+    )
+    return provider_key_view(record)
+
+
+async def revoke_provider_key(request: Request, s: Services) -> Any:
+    key_id = str(request.path_params["key_id"])
+    await s.control.revoke_provider_key(_ws(request), key_id)
+    return {"id": key_id, "revoked": True}
+
+
+async def list_aliases(request: Request, s: Services) -> Any:
+    return {"data": [alias_view(a) for a in await s.control.list_aliases(_ws(request))]}
+
+
+async def set_alias(request: Request, s: Services) -> Any:
+    data = await _payload(request)
+    alias = str(request.path_params["alias"])
+    return alias_view(await s.control.set_alias(_ws(request), alias, _str(data, "target") or ""))
+
+
+async def delete_alias(request: Request, s: Services) -> Any:
+    alias = str(request.path_params["alias"])
+    await s.control.delete_alias(_ws(request), alias)
+    return {"alias": alias, "deleted": True}
+
+
+async def rotate_master(request: Request, s: Services) -> Any:
+    result = await s.vault.rotate_master()
+    return {"rewrapped": result.rewrapped, "old_key_id": result.old_id,
+            "new_key_id": result.new_id}
+
+
+async def list_providers(request: Request, s: Services) -> Any:
+    data = []
+    for name in registry.provider_names():
+        spec = registry.spec(name)
+        data.append({"id": name, "label": spec.label, "wire_format": spec.wire,
+                     "default_base_url": spec.base_url, "requires_key": spec.requires_key})
+    return {"data": data}
+
+
+def admin_routes(services: Services) -> list[Route]:
+    def r(path: str, handler: Handler, methods: list[str], status: int = 200) -> Route:
+        return Route("/admin/v1" + path, _endpoint(handler, services, status), methods=methods)
+
+    ws = "/workspaces/{workspace}"
+    return [
+        r("/workspaces", list_workspaces, ["GET"]),
+        r("/workspaces", create_workspace, ["POST"], 201),
+        r(ws, get_workspace, ["GET"]),
+        r(ws, delete_workspace, ["DELETE"]),
+        r(ws + "/api-keys", list_api_keys, ["GET"]),
+        r(ws + "/api-keys", create_api_key, ["POST"], 201),
+        r(ws + "/api-keys/{key_id}", revoke_api_key, ["DELETE"]),
+        r(ws + "/provider-keys", list_provider_keys, ["GET"]),
+        r(ws + "/provider-keys", add_provider_key, ["POST"], 201),
+        r(ws + "/provider-keys/{key_id}", revoke_provider_key, ["DELETE"]),
+        r(ws + "/aliases", list_aliases, ["GET"]),
+        r(ws + "/aliases/{alias}", set_alias, ["PUT"]),
+        r(ws + "/aliases/{alias}", delete_alias, ["DELETE"]),
+        r("/vault/rotate-master", rotate_master, ["POST"]),
+        r("/providers", list_providers, ["GET"]),
+    ]

@@ -1,0 +1,42 @@
+"""Anthropic-format endpoints: ``POST /v1/messages`` and ``POST /v1/messages/count_tokens``.
+
+Authentication takes the gateway key from ``x-api-key`` or ``Authorization: Bearer``; the
+``anthropic-version`` header is accepted and not required. Any model the workspace can reach
+serves these endpoints: the canonical model translates in both directions.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import msgspec
+
+from keyroute.api.asgi import Receive, Scope, Send, send_bytes
+from keyroute.api.endpoint import Endpoint
+from keyroute.api.errors import ErrorFormat
+from keyroute.pipeline import RequestContext
+from keyroute.wire.anthropic import AnthropicStreamEncoder, decode_request, encode_response
+
+
+class Messages(Endpoint):
+    fmt: ClassVar[ErrorFormat] = "anthropic"
+
+    async def handle(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
+        req = decode_request(await self.body(scope, receive))
+        pipeline = self.services.pipeline
+        if not req.stream:
+            resp = await pipeline.complete(ctx, req)
+            await send_bytes(send, 200, encode_response(resp, ctx.model_id), self.headers(ctx))
+            return
+        await self.stream(ctx, receive, send, pipeline.stream(ctx, req),
+                          lambda: AnthropicStreamEncoder(ctx.model_id))
+
+
+class CountTokens(Endpoint):
+    fmt: ClassVar[ErrorFormat] = "anthropic"
+
+    async def handle(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
+        req = decode_request(await self.body(scope, receive))
+        count, exact = await self.services.pipeline.count_tokens(ctx, req)
+        headers = [*self.headers(ctx), ("x-keyroute-token-count", "exact" if exact else "estimate")]
+        await send_bytes(send, 200, msgspec.json.encode({"input_tokens": count}), headers)

@@ -1,0 +1,76 @@
+"""``create_app``: the whole HTTP surface as one Starlette application.
+
+The lifespan starts the request-path services and closes them (and the upstream pool) on
+shutdown. Unknown paths and wrong methods answer in OpenAI's error JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from keyroute import __version__
+from keyroute.admin.routes import admin_routes
+from keyroute.api.openai_routes import ChatCompletions, Embeddings, Models
+from keyroute.services import Services
+
+
+def _error(status: int, message: str, code: str) -> Response:
+    body = (
+        '{"error":{"message":"%s","type":"invalid_request_error","param":null,"code":"%s"}}'
+        % (message, code)
+    )
+    return Response(body, status_code=status, media_type="application/json")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
+    if exc.status_code == 405:
+        return _error(405, f"Method {request.method} not allowed on {request.url.path}.",
+                      "method_not_allowed")
+    return _error(exc.status_code, f"Unknown path {request.url.path}.", "not_found")
+
+
+async def health(request: Request) -> Response:
+    return Response(f'{{"status":"ok","version":"{__version__}"}}', media_type="application/json")
+
+
+def create_app(services: Services, *, manage_lifespan: bool = True) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await services.start()
+        try:
+            yield
+        finally:
+            if manage_lifespan:
+                await services.close()
+
+    chat = ChatCompletions(services)
+    models = Models(services)
+    routes = [
+        Route("/v1/chat/completions", chat, methods=None),
+        Route("/chat/completions", chat, methods=None),
+        Route("/v1/embeddings", Embeddings(services), methods=None),
+        Route("/v1/models", models, methods=None),
+        Route("/v1/models/{model:path}", models, methods=None),
+        Route("/health", health, methods=["GET"]),
+        *anthropic_routes(services),
+        *admin_routes(services),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan,
+                     exception_handlers={HTTPException: _http_error})
+
+
+def anthropic_routes(services: Services) -> list[Route]:
+    from keyroute.api.anthropic_routes import CountTokens, Messages
+
+    return [
+        Route("/v1/messages", Messages(services), methods=None),
+        Route("/v1/messages/count_tokens", CountTokens(services), methods=None),
+    ]

@@ -1,0 +1,120 @@
+"""Small ASGI building blocks for the data plane: bounded body reads, responses, SSE streaming."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+from keyroute.core.errors import InvalidRequest, PayloadTooLarge
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class ClientDisconnected(Exception):
+    """The client went away before its request body arrived."""
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """A request header (``name`` lower-case bytes), decoded, or ``None``."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def incoming_request_id(scope: Scope) -> str | None:
+    value = header(scope, b"x-request-id")
+    return value if value and _SAFE_ID.match(value) else None
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The whole request body, refusing (413) anything over ``limit`` bytes early."""
+    declared = header(scope, b"content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise InvalidRequest("Invalid Content-Length header.") from None
+        if size > limit:
+            raise PayloadTooLarge(f"Request body of {size} bytes exceeds the {limit}-byte limit.")
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        chunk = message.get("body", b"")
+        if chunk:
+            total += len(chunk)
+            if total > limit:
+                raise PayloadTooLarge(f"Request body exceeds the {limit}-byte limit.")
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _raw_headers(content_type: bytes, extra: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    headers = [(b"content-type", content_type)]
+    headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in extra)
+    return headers
+
+
+async def send_bytes(
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: Iterable[tuple[str, str]] = (),
+    content_type: bytes = b"application/json",
+) -> None:
+    raw = _raw_headers(content_type, headers)
+    raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_stream(
+    receive: Receive,
+    send: Send,
+    body: AsyncIterator[bytes],
+    headers: Iterable[tuple[str, str]],
+) -> None:
+    """Send an SSE response chunk by chunk; stop (and close ``body``) when the client leaves."""
+    raw = _raw_headers(b"text/event-stream; charset=utf-8", headers)
+    raw.extend([(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")])
+    await send({"type": "http.response.start", "status": 200, "headers": raw})
+
+    async def pump() -> None:
+        async for chunk in body:
+            if chunk:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def watch() -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+
+    pump_task = asyncio.ensure_future(pump())
+    watch_task = asyncio.ensure_future(watch())
+    try:
+        await asyncio.wait({pump_task, watch_task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (pump_task, watch_task):
+            task.cancel()
+        await asyncio.gather(pump_task, watch_task, return_exceptions=True)
+        aclose = getattr(body, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    if pump_task.done() and not pump_task.cancelled():
+        exc = pump_task.exception()
+        if exc is not None:
+            raise exc

@@ -1,0 +1,125 @@
+"""The frame every data-plane request runs in: request id, authentication, errors, timing.
+
+An ``Endpoint`` subclass implements ``handle``; everything it raises before the response starts
+is answered in the endpoint's wire format with the right status, ``x-request-id`` and
+``x-keyroute-overhead-ms``. Errors after a stream started are the stream encoder's business.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import ClassVar, Protocol
+
+from keyroute.api.asgi import (
+    ClientDisconnected,
+    Receive,
+    Scope,
+    Send,
+    incoming_request_id,
+    read_body,
+    send_bytes,
+    send_stream,
+)
+from keyroute.api.auth import gateway_key
+from keyroute.api.errors import (
+    ErrorFormat,
+    as_gateway_error,
+    error_headers,
+    render_error,
+    render_stream_error,
+)
+from keyroute.core.errors import GatewayError
+from keyroute.core.stream import StreamEvent
+from keyroute.pipeline import RequestContext
+from keyroute.services import Services
+
+
+class StreamEncoder(Protocol):
+    def feed(self, event: StreamEvent) -> bytes: ...
+    def close(self) -> bytes: ...
+
+
+class MethodNotAllowed(GatewayError):
+    status = 405
+    code = "method_not_allowed"
+    type = "invalid_request_error"
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+class Endpoint:
+    """A data-plane ASGI endpoint. ``methods`` and ``fmt`` are set by subclasses."""
+
+    fmt: ClassVar[ErrorFormat] = "openai"
+    methods: ClassVar[frozenset[str]] = frozenset({"POST"})
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = incoming_request_id(scope) or new_request_id()
+        ctx: RequestContext | None = None
+        try:
+            if scope["method"] not in self.methods:
+                allowed = ", ".join(sorted(self.methods))
+                raise MethodNotAllowed(f"Method {scope['method']} not allowed; use {allowed}.")
+            principal = await self.services.principals.authenticate(gateway_key(scope))
+            ctx = RequestContext(request_id=request_id, principal=principal)
+            await self.handle(ctx, scope, receive, send)
+        except ClientDisconnected:
+            return
+        except Exception as exc:  # the request boundary: every failure becomes an answer
+            err = as_gateway_error(exc, request_id)
+            status, body = render_error(err, self.fmt)
+            headers = [("x-request-id", request_id), *error_headers(err)]
+            if ctx is not None:
+                headers.append(("x-keyroute-overhead-ms", f"{ctx.overhead_ms():.3f}"))
+            await send_bytes(send, status, body, headers)
+
+    async def handle(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+    async def body(self, scope: Scope, receive: Receive) -> bytes:
+        return await read_body(scope, receive, self.services.config.server.max_body_bytes)
+
+    @staticmethod
+    def headers(ctx: RequestContext) -> list[tuple[str, str]]:
+        return [
+            ("x-request-id", ctx.request_id),
+            ("x-keyroute-overhead-ms", f"{ctx.overhead_ms():.3f}"),
+            ("x-keyroute-model", ctx.model_id),
+        ]
+
+    async def stream(
+        self,
+        ctx: RequestContext,
+        receive: Receive,
+        send: Send,
+        opened: AbstractAsyncContextManager[AsyncIterator[StreamEvent]],
+        make_encoder: Callable[[], StreamEncoder],
+    ) -> None:
+        """Open the upstream stream (errors here are plain error answers), then relay it.
+
+        The encoder is made once the stream is open, when the route (and model id) is known.
+        """
+        events = await opened.__aenter__()
+        headers = self.headers(ctx)
+        encoder = make_encoder()
+
+        async def relay() -> AsyncIterator[bytes]:
+            failure: BaseException | None = None
+            try:
+                async for event in events:
+                    yield encoder.feed(event)
+                yield encoder.close()
+            except Exception as exc:  # after the head is sent, errors travel in the stream
+                failure = exc
+                yield render_stream_error(as_gateway_error(exc, ctx.request_id), self.fmt)
+            finally:
+                await opened.__aexit__(None if failure is None else type(failure), failure, None)
+
+        await send_stream(receive, send, relay(), headers)

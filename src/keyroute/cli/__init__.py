@@ -1,0 +1,1 @@
+"""The ``keyroute`` command line: a thin layer over ``ControlPlane`` and ``serve``."""

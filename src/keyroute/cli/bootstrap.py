@@ -1,0 +1,69 @@
+"""``keyroute init``: data directory, master key, schema, default workspace, first credentials."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from keyroute.config.schema import Config
+from keyroute.services import Services
+from keyroute.storage.registry import open_store
+from keyroute.vault.masterkey import MasterKeyring
+
+
+@dataclass(frozen=True, slots=True)
+class InitResult:
+    created: bool
+    details: dict[str, Any]
+
+
+async def initialise(config: Config) -> InitResult:
+    """Idempotent: a second run changes nothing and reports that setup already happened."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.data_dir.chmod(0o700)
+    if config.master_key is None and not config.master_key_path.exists():
+        MasterKeyring.generate(config.master_key_path)
+    store = open_store(config.resolved_database_url)
+    await store.migrate()
+    await store.close()
+    services = await Services.open(config)
+    try:
+        if await services.store.get_setting("initialised_at") is not None:
+            return InitResult(created=False, details={"data_dir": str(config.data_dir)})
+        control = services.control
+        workspace = await control.create_workspace("default", "free")
+        await control.add_provider_key(workspace.id, "demo", "", name="demo")
+        admin_token = await control.set_admin_token()
+        api_key = await control.create_api_key(workspace.id, "default")
+        await services.store.set_setting("initialised_at", workspace.created_at.isoformat())
+        return InitResult(created=True, details={
+            "data_dir": str(config.data_dir.resolve()),
+            "database_url": config.resolved_database_url,
+            "master_key": "KEYROUTE_MASTER_KEY" if config.master_key is not None
+            else str(config.master_key_path.resolve()),
+            "workspace": workspace.name,
+            "workspace_id": workspace.id,
+            "admin_token": admin_token,
+            "api_key": api_key.key,
+            "api_key_id": api_key.record.id,
+        })
+    finally:
+        await services.close()
+
+
+def quickstart(base_url: str, api_key: str) -> str:
+    """The ready-to-paste first call, as printed by ``keyroute init``."""
+    return f"""Try it (the demo provider is simulated; no provider account needed):
+
+  curl -s {base_url}/v1/chat/completions \\
+    -H "Authorization: Bearer {api_key}" \\
+    -H "Content-Type: application/json" \\
+    -d '{{"model": "demo/fast", "messages": [{{"role": "user", "content": "Hello!"}}]}}'
+
+  python - <<'PY'
+from openai import OpenAI
+client = OpenAI(base_url="{base_url}/v1", api_key="{api_key}")
+reply = client.chat.completions.create(
+    model="demo/fast", messages=[{{"role": "user", "content": "Hello!"}}])
+print(reply.choices[0].message.content)
+PY"""

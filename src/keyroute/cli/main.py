@@ -1,0 +1,12 @@
+"""Entry point of the ``keyroute`` command (and ``python -m keyroute``)."""
+
+from __future__ import annotations
+
+from keyroute.cli import resources, system
+from keyroute.cli.group import cli
+
+__all__ = ["main", "resources", "system"]
+
+
+def main() -> None:
+    cli(prog_name="keyroute")

@@ -1,0 +1,192 @@
+"""``ControlPlane``: every management operation, shared by the CLI and the admin API."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from keyroute.core.errors import Conflict, InvalidRequest, NotFound
+from keyroute.plans import DEFAULT_PLAN, plan
+from keyroute.principals import display_prefix, hash_api_key, new_api_key
+from keyroute.providers import registry
+from keyroute.storage.base import (
+    AliasRecord,
+    ApiKeyRecord,
+    ProviderKeyRecord,
+    Store,
+    WorkspaceRecord,
+)
+from keyroute.vault.keystore import KeyVault
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+
+
+def _check_name(value: str, what: str) -> str:
+    if not _NAME.match(value):
+        raise InvalidRequest(
+            f"Invalid {what} '{value}': use 1-63 lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit.",
+            param="name",
+        )
+    return value
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedApiKey:
+    record: ApiKeyRecord
+    key: str  # shown once, never stored
+
+
+class ControlPlane:
+    def __init__(
+        self, store: Store, vault: KeyVault, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.store = store
+        self.vault = vault
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    # Workspaces
+    async def create_workspace(self, name: str, plan_name: str | None = None) -> WorkspaceRecord:
+        _check_name(name, "workspace name")
+        chosen = plan(plan_name or DEFAULT_PLAN).name
+        if await self.store.find_workspace(name) is not None:
+            raise Conflict(f"A workspace named '{name}' already exists.", param="name")
+        workspace_id = _new_id("ws")
+        wrapped, master_id = self.vault.new_workspace_key(workspace_id)
+        record = WorkspaceRecord(id=workspace_id, name=name, plan=chosen,
+                                 created_at=self._clock(), wrapped_data_key=wrapped,
+                                 master_key_id=master_id)
+        await self.store.create_workspace(record)
+        return record
+
+    async def workspace(self, name_or_id: str) -> WorkspaceRecord:
+        found = await self.store.get_workspace(name_or_id)
+        if found is None:
+            found = await self.store.find_workspace(name_or_id)
+        if found is None:
+            raise NotFound(f"No workspace named or with id '{name_or_id}'.", param="workspace")
+        return found
+
+    async def list_workspaces(self) -> list[WorkspaceRecord]:
+        return await self.store.list_workspaces()
+
+    async def delete_workspace(self, name_or_id: str) -> WorkspaceRecord:
+        """Delete a workspace and everything in it; its data key goes too (crypto-shredding)."""
+        workspace = await self.workspace(name_or_id)
+        await self.store.delete_workspace(workspace.id)
+        self.vault.forget(workspace.id)
+        return workspace
+
+    # Gateway API keys
+    async def create_api_key(self, name_or_id: str, name: str | None = None) -> CreatedApiKey:
+        workspace = await self.workspace(name_or_id)
+        key = new_api_key()
+        key_name = _check_name(name, "key name") if name else f"key-{secrets.token_hex(3)}"
+        record = ApiKeyRecord(id=_new_id("key"), workspace_id=workspace.id, name=key_name,
+                              prefix=display_prefix(key), key_hash=hash_api_key(key),
+                              created_at=self._clock())
+        await self.store.create_api_key(record)
+        return CreatedApiKey(record=record, key=key)
+
+    async def list_api_keys(self, name_or_id: str) -> list[ApiKeyRecord]:
+        workspace = await self.workspace(name_or_id)
+        return await self.store.list_api_keys(workspace.id)
+
+    async def revoke_api_key(self, name_or_id: str, key_id: str) -> None:
+        workspace = await self.workspace(name_or_id)
+        if not await self.store.revoke_api_key(workspace.id, key_id, self._clock()):
+            raise NotFound(
+                f"No active gateway key '{key_id}' in workspace '{workspace.name}'.", param="id"
+            )
+
+    # Provider keys
+    async def add_provider_key(
+        self,
+        name_or_id: str,
+        provider: str,
+        key: str,
+        *,
+        name: str | None = None,
+        base_url: str | None = None,
+    ) -> ProviderKeyRecord:
+        workspace = await self.workspace(name_or_id)
+        spec = registry.spec(provider)
+        key = key.strip()
+        if not key and spec.requires_key:
+            raise InvalidRequest(f"Provider '{provider}' needs a key.", param="key")
+        if spec.base_url is None and not base_url:
+            raise InvalidRequest(
+                f"Provider '{provider}' needs a base URL (--base-url).", param="base_url"
+            )
+        if provider == "demo" and base_url:
+            raise InvalidRequest("The demo provider takes no base URL.", param="base_url")
+        url = registry.normalize_base_url(provider, base_url) if base_url else None
+        key_name = _check_name(name, "key name") if name else provider
+        key_id = _new_id("pk")
+        nonce, ciphertext, fingerprint, last4 = b"", b"", "", ""  # a keyless provider
+        if key:
+            nonce, ciphertext, fingerprint, last4 = self.vault.seal_provider_key(
+                workspace, key_id, key
+            )
+        record = ProviderKeyRecord(
+            id=key_id, workspace_id=workspace.id, provider=provider, name=key_name,
+            base_url=url, ciphertext=ciphertext, nonce=nonce, fingerprint=fingerprint,
+            last4=last4, created_at=self._clock(),
+        )
+        await self.store.add_provider_key(record)
+        return record
+
+    async def list_provider_keys(self, name_or_id: str) -> list[ProviderKeyRecord]:
+        workspace = await self.workspace(name_or_id)
+        return await self.store.list_provider_keys(workspace.id)
+
+    async def revoke_provider_key(self, name_or_id: str, key_id: str) -> None:
+        workspace = await self.workspace(name_or_id)
+        if not await self.store.revoke_provider_key(workspace.id, key_id, self._clock()):
+            raise NotFound(
+                f"No active provider key '{key_id}' in workspace '{workspace.name}'.", param="id"
+            )
+
+    # Aliases
+    async def set_alias(self, name_or_id: str, alias: str, target: str) -> AliasRecord:
+        workspace = await self.workspace(name_or_id)
+        if not alias or "/" in alias or len(alias) > 128:
+            raise InvalidRequest(
+                "An alias is a name without '/', up to 128 characters.", param="alias"
+            )
+        if "/" not in target:
+            raise InvalidRequest(
+                "An alias points at a model id like 'openai/gpt-4o-mini'.", param="target"
+            )
+        record = AliasRecord(workspace_id=workspace.id, alias=alias, target=target,
+                             created_at=self._clock())
+        await self.store.set_alias(record)
+        return record
+
+    async def list_aliases(self, name_or_id: str) -> list[AliasRecord]:
+        workspace = await self.workspace(name_or_id)
+        return await self.store.list_aliases(workspace.id)
+
+    async def delete_alias(self, name_or_id: str, alias: str) -> None:
+        workspace = await self.workspace(name_or_id)
+        if not await self.store.delete_alias(workspace.id, alias):
+            raise NotFound(f"No alias '{alias}' in workspace '{workspace.name}'.", param="alias")
+
+    # Admin token
+    async def set_admin_token(self) -> str:
+        token = "kra-" + secrets.token_urlsafe(32)
+        await self.store.set_setting("admin_token_sha256", hash_api_key(token))
+        return token
+
+    async def check_admin_token(self, token: str | None) -> bool:
+        if not token:
+            return False
+        stored = await self.store.get_setting("admin_token_sha256")
+        return stored is not None and secrets.compare_digest(stored, hash_api_key(token))

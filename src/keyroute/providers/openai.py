@@ -1,0 +1,85 @@
+"""Provider ``openai``: OpenAI's chat-completions API, and the base of every OpenAI-format host."""
+
+from __future__ import annotations
+
+import msgspec
+
+from keyroute.core.chat import ChatRequest
+from keyroute.core.embeddings import EmbeddingRequest, EmbeddingResponse
+from keyroute.core.errors import UnsupportedFeature, UpstreamError
+from keyroute.core.response import ChatResponse
+from keyroute.core.secret import Secret
+from keyroute.providers.base import (
+    Capabilities,
+    StreamDecoder,
+    Target,
+    UpstreamRequest,
+    UpstreamResponse,
+)
+from keyroute.wire.openai.embeddings import decode_embeddings_response, encode_embeddings_request
+from keyroute.wire.openai.encode import encode_request
+from keyroute.wire.openai.errors import decode_error
+from keyroute.wire.openai.response import decode_response
+from keyroute.wire.openai.stream import OpenAIStreamDecoder
+
+_JSON = "application/json"
+
+
+class OpenAIProvider:
+    """Speaks ``POST {base_url}/chat/completions`` with ``Authorization: Bearer``."""
+
+    def __init__(
+        self,
+        *,
+        name: str = "openai",
+        capabilities: Capabilities = Capabilities(embeddings=True),
+        max_tokens_field: str = "max_completion_tokens",
+    ) -> None:
+        self.name = name
+        self.capabilities = capabilities
+        self.max_tokens_field = max_tokens_field
+
+    def _headers(self, target: Target, key: Secret, stream: bool) -> dict[str, str]:
+        headers = {"content-type": _JSON, "accept": "text/event-stream" if stream else _JSON}
+        if key:
+            headers["authorization"] = f"Bearer {key.reveal()}"
+        headers.update(target.headers)
+        return headers
+
+    def build_request(self, req: ChatRequest, target: Target, key: Secret) -> UpstreamRequest:
+        if req.stream and not self.capabilities.streaming:
+            raise UnsupportedFeature(f"Provider '{self.name}' cannot stream.", param="stream")
+        body = encode_request(
+            req, target.model, provider=self.name, max_tokens_field=self.max_tokens_field
+        )
+        return UpstreamRequest(
+            method="POST",
+            url=f"{target.base_url}/chat/completions",
+            headers=self._headers(target, key, req.stream),
+            body=msgspec.json.encode(body),
+            stream=req.stream,
+            timeout=target.timeout,
+        )
+
+    def parse_response(self, resp: UpstreamResponse) -> ChatResponse:
+        return decode_response(resp.body, self.name)
+
+    def stream_decoder(self) -> StreamDecoder:
+        return OpenAIStreamDecoder(self.name)
+
+    def parse_error(self, resp: UpstreamResponse) -> UpstreamError:
+        return decode_error(resp.status, resp.headers, resp.body, self.name)
+
+    def build_embeddings_request(
+        self, req: EmbeddingRequest, target: Target, key: Secret
+    ) -> UpstreamRequest:
+        return UpstreamRequest(
+            method="POST",
+            url=f"{target.base_url}/embeddings",
+            headers=self._headers(target, key, False),
+            body=msgspec.json.encode(encode_embeddings_request(req, target.model)),
+            timeout=target.timeout,
+        )
+
+    def parse_embeddings_response(self, resp: UpstreamResponse) -> EmbeddingResponse:
+        return decode_embeddings_response(resp.body, self.name)

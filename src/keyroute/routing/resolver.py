@@ -1,0 +1,91 @@
+"""Model id -> ``Route``: alias expansion, provider prefix, provider key, deployment target.
+
+A model id is ``prefix/model``. The prefix is first matched against the names of the workspace's
+provider keys (so two OpenAI-compatible hosts can be told apart by key name), then against
+provider ids. Aliases map a name to a model id, at most a few levels deep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keyroute.core.errors import InvalidRequest, ModelNotFound
+from keyroute.providers import registry
+from keyroute.providers.base import Provider, Target
+from keyroute.storage.base import ProviderKeyRecord
+from keyroute.workspace_state import WorkspaceState
+
+_MAX_ALIAS_DEPTH = 5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Route:
+    provider: Provider
+    target: Target
+    key: ProviderKeyRecord
+    model_id: str  # provider-prefixed id shown to the client
+
+
+class ModelResolver:
+    def __init__(self, *, timeout: float) -> None:
+        self._timeout = timeout
+        self._providers: dict[str, Provider] = {}
+
+    def provider(self, name: str) -> Provider:
+        adapter = self._providers.get(name)
+        if adapter is None:
+            adapter = registry.create(name)
+            self._providers[name] = adapter
+        return adapter
+
+    def resolve(self, state: WorkspaceState, model: str) -> Route:
+        model_id = self._expand(state, model)
+        prefix, sep, upstream_model = model_id.partition("/")
+        if not sep or not prefix or not upstream_model:
+            raise ModelNotFound(
+                f"The model '{model}' does not exist. Model ids look like 'provider/model' "
+                "(for example 'openai/gpt-4o-mini' or 'demo/fast'), or are a workspace alias.",
+                param="model",
+            )
+        key = self._key(state, prefix, model)
+        spec = registry.spec(key.provider)
+        base_url = key.base_url or spec.base_url
+        if base_url is None:
+            raise InvalidRequest(
+                f"The provider key '{key.name}' has no base URL; add it again with --base-url.",
+                param="model",
+            )
+        target = Target(provider=key.provider, model=upstream_model, base_url=base_url,
+                        timeout=self._timeout)
+        return Route(provider=self.provider(key.provider), target=target, key=key,
+                     model_id=f"{prefix}/{upstream_model}")
+
+    def _expand(self, state: WorkspaceState, model: str) -> str:
+        seen = model
+        for _ in range(_MAX_ALIAS_DEPTH):
+            target = state.aliases.get(seen)
+            if target is None:
+                return seen
+            seen = target
+        raise InvalidRequest(f"The alias '{model}' nests too deeply.", param="model")
+
+    def _key(self, state: WorkspaceState, prefix: str, model: str) -> ProviderKeyRecord:
+        for key in state.provider_keys:
+            if key.name == prefix:
+                return key
+        for key in state.provider_keys:
+            if key.provider == prefix:
+                return key
+        if prefix in registry.provider_names():
+            ws = state.workspace.name
+            hint = "--key-stdin" if registry.spec(prefix).requires_key else "--base-url URL"
+            raise InvalidRequest(
+                f"Workspace '{ws}' has no provider key for '{prefix}'. Add one with: "
+                f"keyroute provider-key add --workspace {ws} --provider {prefix} {hint}",
+                param="model",
+            )
+        raise ModelNotFound(
+            f"The model '{model}' does not exist: '{prefix}' is neither a provider nor a "
+            "provider key name in this workspace.",
+            param="model",
+        )

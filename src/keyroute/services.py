@@ -1,0 +1,90 @@
+"""The composition root: builds every long-lived object from a ``Config`` and owns their lives.
+
+``Services.open`` connects storage and loads the master key (what the CLI needs);
+``Services.start`` adds the request-path pieces (upstream pool, background flushers) that
+``keyroute serve`` runs. Nothing else constructs storage, vault or HTTP clients.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from keyroute.config.schema import Config
+from keyroute.control.plane import ControlPlane
+from keyroute.core.errors import ConfigError
+from keyroute.pipeline import Pipeline
+from keyroute.principals import PrincipalCache
+from keyroute.routing.resolver import ModelResolver
+from keyroute.signatures import SignatureCache
+from keyroute.storage.base import Store
+from keyroute.storage.registry import open_store
+from keyroute.tasks import TaskGroup
+from keyroute.upstream import UpstreamSender
+from keyroute.vault.keystore import KeyVault
+from keyroute.vault.masterkey import MasterKeyring
+from keyroute.workspace_state import WorkspaceDirectory
+
+log = logging.getLogger("keyroute.services")
+
+
+def load_keyring(config: Config) -> MasterKeyring:
+    if config.master_key is not None:
+        return MasterKeyring.from_env(config.master_key.get_secret_value())
+    path = config.master_key_path
+    if not path.exists():
+        raise ConfigError(
+            f"No master key at {path}. Run `keyroute init` first, or set KEYROUTE_MASTER_KEY."
+        )
+    return MasterKeyring.load(path)
+
+
+class Services:
+    def __init__(self, config: Config, store: Store, keyring: MasterKeyring) -> None:
+        self.config = config
+        self.store = store
+        self.keyring = keyring
+        self.vault = KeyVault(store, keyring)
+        self.control = ControlPlane(store, self.vault)
+        self.sender = UpstreamSender(max_connections=config.upstream.max_connections)
+        self.principals = PrincipalCache(store)
+        self.directory = WorkspaceDirectory(store, self.vault)
+        self.resolver = ModelResolver(timeout=config.upstream.timeout_seconds)
+        self.signatures = SignatureCache()
+        self.pipeline = Pipeline(directory=self.directory, resolver=self.resolver,
+                                 sender=self.sender, signatures=self.signatures)
+        self.tasks = TaskGroup()
+        self._connected = False
+
+    @classmethod
+    def build(cls, config: Config) -> Services:
+        """Construct everything without connecting (``connect``/``start`` do the I/O)."""
+        keyring = load_keyring(config)
+        return cls(config, open_store(config.resolved_database_url), keyring)
+
+    @classmethod
+    async def open(cls, config: Config) -> Services:
+        services = cls.build(config)
+        await services.connect()
+        return services
+
+    async def connect(self) -> None:
+        if not self._connected:
+            await self.store.open()
+            self._connected = True
+
+    async def start(self) -> None:
+        """Start what serving needs: storage, the upstream pool and the background writers."""
+        await self.connect()
+        await self.sender.start()
+        self.tasks.spawn(self.principals.run_flusher(), name="api-key-last-used")
+
+    async def close(self) -> None:
+        await self.tasks.close()
+        try:
+            await self.principals.flush()
+        except Exception:  # shutting down: report, then keep closing
+            log.exception("could not record gateway key use at shutdown")
+        await self.sender.close()
+        if self._connected:
+            await self.store.close()
+            self._connected = False

@@ -1,0 +1,178 @@
+"""``ChatRequest`` -> an OpenAI chat-completions body, for OpenAI and OpenAI-compatible hosts.
+
+Pass-through fields travel only when the request itself arrived in OpenAI's format; from any
+other format they are refused by name. Thinking blocks of another provider's model carry no
+meaning for an OpenAI-format model (their signatures are bound to the model that made them) and
+are the one thing left out on purpose.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keyroute.core.chat import (
+    CacheControl,
+    ChatRequest,
+    ContentPart,
+    ImagePart,
+    Message,
+    OpaquePart,
+    TextPart,
+    ToolChoice,
+    ToolSpec,
+)
+from keyroute.core.errors import UnsupportedFeature
+
+
+def encode_request(
+    req: ChatRequest,
+    model: str,
+    *,
+    provider: str,
+    max_tokens_field: str = "max_completion_tokens",
+    cache_control: bool = False,
+) -> dict[str, Any]:
+    """The body to send. ``cache_control`` keeps Anthropic-style markers (hosts that accept them)."""
+    if req.passthrough and req.source_format != "openai":
+        field = next(iter(req.passthrough))
+        raise UnsupportedFeature(
+            f"The field '{field}' of the {req.source_format} format has no equivalent on "
+            f"provider '{provider}'.",
+            param=field,
+        )
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [_message(m, i, provider, cache_control) for i, m in enumerate(req.messages)],
+    }
+    optional: dict[str, Any] = {
+        "temperature": req.temperature,
+        "top_p": req.top_p,
+        "seed": req.seed,
+        "presence_penalty": req.presence_penalty,
+        "frequency_penalty": req.frequency_penalty,
+        "user": req.user,
+        "reasoning_effort": req.reasoning_effort,
+        "parallel_tool_calls": req.parallel_tool_calls,
+        "metadata": dict(req.metadata) if req.metadata is not None else None,
+        max_tokens_field: req.max_tokens,
+    }
+    body.update((k, v) for k, v in optional.items() if v is not None)
+    if req.top_k is not None:
+        raise UnsupportedFeature(
+            f"'top_k' is not supported by provider '{provider}'.", param="top_k"
+        )
+    if req.thinking_budget is not None:
+        raise UnsupportedFeature(
+            f"A thinking token budget is not supported by provider '{provider}'; "
+            "use 'reasoning_effort'.",
+            param="thinking",
+        )
+    if req.stop:
+        body["stop"] = list(req.stop)
+    if req.tools:
+        body["tools"] = [_tool(t, cache_control) for t in req.tools]
+    if req.tool_choice is not None:
+        body["tool_choice"] = _tool_choice(req.tool_choice)
+    if req.response_format is not None:
+        body["response_format"] = _response_format(req)
+    if req.stream:
+        body["stream"] = True
+        if req.include_usage:
+            body["stream_options"] = {"include_usage": True}
+    if req.source_format == "openai":
+        body.update(req.passthrough)
+    return body
+
+
+def _cache(c: CacheControl | None) -> dict[str, Any]:
+    if c is None:
+        return {}
+    return {"cache_control": {"type": "ephemeral", **({"ttl": c.ttl} if c.ttl else {})}}
+
+
+def _part(p: ContentPart, where: str, provider: str, cache: bool) -> dict[str, Any] | None:
+    if isinstance(p, TextPart):
+        return {"type": "text", "text": p.text, **(_cache(p.cache_control) if cache else {})}
+    if isinstance(p, ImagePart):
+        url = p.url if p.url is not None else f"data:{p.media_type};base64,{p.data}"
+        image: dict[str, Any] = {"url": url}
+        if p.detail is not None:
+            image["detail"] = p.detail
+        return {"type": "image_url", "image_url": image}
+    if isinstance(p, OpaquePart):
+        if p.source != "openai":
+            raise UnsupportedFeature(
+                f"Content of type '{p.part_type}' is not supported by provider '{provider}'.",
+                param=where,
+            )
+        return {"type": p.part_type, p.part_type: p.payload}
+    return None  # thinking: see the module docstring
+
+
+def _content(m: Message, i: int, provider: str, cache: bool) -> str | list[dict[str, Any]]:
+    plain = all(
+        isinstance(p, TextPart) and (p.cache_control is None or not cache) for p in m.content
+    )
+    if plain and m.role != "user" or plain and len(m.content) == 1:
+        return "".join(p.text for p in m.content if isinstance(p, TextPart))
+    parts = [_part(p, f"messages[{i}].content[{j}]", provider, cache) for j, p in
+             enumerate(m.content)]
+    return [p for p in parts if p is not None]
+
+
+def _message(m: Message, i: int, provider: str, cache: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": m.role}
+    if m.role == "tool":
+        if m.is_error:
+            raise UnsupportedFeature(
+                f"Tool results marked as errors cannot be expressed for provider '{provider}'; "
+                "put the error text in the result instead.",
+                param=f"messages[{i}].is_error",
+            )
+        out["tool_call_id"] = m.tool_call_id
+        out["content"] = _content(m, i, provider, cache)
+        return out
+    if m.role == "assistant":
+        text = _content(m, i, provider, cache)
+        out["content"] = text if text else None
+        if m.tool_calls:
+            out["tool_calls"] = [
+                {"id": c.id, "type": "function",
+                 "function": {"name": c.name, "arguments": c.arguments}}
+                for c in m.tool_calls
+            ]
+    else:
+        out["content"] = _content(m, i, provider, cache)
+    if m.name is not None:
+        out["name"] = m.name
+    return out
+
+
+def _tool(t: ToolSpec, cache: bool) -> dict[str, Any]:
+    fn: dict[str, Any] = {"name": t.name, "parameters": t.parameters}
+    if t.description is not None:
+        fn["description"] = t.description
+    if t.strict is not None:
+        fn["strict"] = t.strict
+    return {"type": "function", "function": fn, **(_cache(t.cache_control) if cache else {})}
+
+
+def _tool_choice(c: ToolChoice) -> Any:
+    if c.mode == "tool":
+        return {"type": "function", "function": {"name": c.name}}
+    return c.mode
+
+
+def _response_format(req: ChatRequest) -> dict[str, Any]:
+    f = req.response_format
+    assert f is not None  # noqa: S101 - checked by the caller
+    if f.type != "json_schema":
+        return {"type": f.type}
+    schema: dict[str, Any] = {"name": f.name or "response"}
+    if f.schema is not None:
+        schema["schema"] = f.schema
+    if f.strict is not None:
+        schema["strict"] = f.strict
+    if f.description is not None:
+        schema["description"] = f.description
+    return {"type": "json_schema", "json_schema": schema}

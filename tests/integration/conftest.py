@@ -1,0 +1,83 @@
+"""Integration fixtures: a real gateway on an ephemeral port, over a fresh SQLite data dir.
+
+``gateway`` runs ``keyroute init`` logic, then serves ``create_app`` under uvicorn in a thread.
+``Gateway.cli`` runs the real ``keyroute`` command in a subprocess against the same data dir,
+as an operator would while the server runs; ``Gateway.control`` does the same in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+import pytest
+
+from keyroute.api.app import create_app
+from keyroute.cli.bootstrap import initialise
+from keyroute.config.load import load
+from keyroute.config.schema import Config
+from keyroute.control.plane import ControlPlane
+from keyroute.services import Services
+from tests.fakes.fake_openai import FakeOpenAI
+from tests.fakes.server import serve
+
+T = TypeVar("T")
+
+
+@dataclass
+class Gateway:
+    url: str
+    api_key: str
+    admin_token: str
+    config: Config
+    env: dict[str, str]
+    data_dir: Path
+
+    def cli(self, *args: str, stdin: str | None = None, check: bool = True) -> Any:
+        env = {**os.environ, **self.env}
+        proc = subprocess.run(
+            [sys.executable, "-m", "keyroute", *args], input=stdin, capture_output=True,
+            text=True, env=env, timeout=60, check=False,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"keyroute {' '.join(args)} failed: {proc.stderr}")
+        return proc
+
+    def cli_json(self, *args: str, stdin: str | None = None) -> Any:
+        return msgspec.json.decode(self.cli(*args, "--json", stdin=stdin).stdout)
+
+    def control(self, work: Callable[[ControlPlane], Awaitable[T]]) -> T:
+        async def main() -> T:
+            services = await Services.open(self.config)
+            try:
+                return await work(services.control)
+            finally:
+                await services.close()
+
+        return asyncio.run(main())
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[Gateway]:
+    env = {"KEYROUTE_DATA_DIR": str(tmp_path / "data")}
+    config = load(env=env)
+    result = asyncio.run(initialise(config))
+    app = create_app(Services.build(config))
+    with serve(app) as url:
+        yield Gateway(url=url, api_key=result.details["api_key"],
+                      admin_token=result.details["admin_token"], config=config, env=env,
+                      data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[tuple[FakeOpenAI, str]]:
+    fake = FakeOpenAI()
+    with serve(fake.app) as url:
+        yield fake, url + "/v1"
