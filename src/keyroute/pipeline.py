@@ -92,6 +92,8 @@ class Pipeline:
         if not 200 <= resp.status < 300:
             raise _scrub(route.provider.parse_error(resp), secret)
         result = route.provider.parse_response(resp)
+        if not result.created:  # providers that report no time (Gemini)
+            result = replace(result, created=int(time.time()))
         for call in result.tool_calls:
             if call.signature:
                 self._signatures.put(ctx.principal.workspace_id, call.id, call.signature)

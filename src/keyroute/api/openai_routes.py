@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar
 
 import msgspec
@@ -37,7 +38,7 @@ class ChatCompletions(Endpoint):
             ctx, receive, send, pipeline.stream(ctx, req),
             lambda: OpenAIStreamEncoder(
                 model=ctx.model_id, response_id=completion_id(ctx),
-                include_usage=req.include_usage,
+                include_usage=req.include_usage, created=int(time.time()),
             ),
         )
 

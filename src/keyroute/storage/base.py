@@ -87,7 +87,11 @@ class Store(Protocol):
         ...
 
     def revision(self) -> int:
-        """A number that changes whenever any process commits a change. Cheap: called per request."""
+        """A number that changes whenever any process commits a configuration change.
+
+        Cheap: the request path calls it on every request to know when to drop its caches.
+        Usage bookkeeping (``record_api_key_use``) does not move it.
+        """
         ...
 
     # Workspaces

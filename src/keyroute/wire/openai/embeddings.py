@@ -35,7 +35,7 @@ def decode_embeddings_request(body: bytes) -> EmbeddingRequest:
         )
     if r.dimensions is not None and r.dimensions < 1:
         raise InvalidRequest("'dimensions' must be at least 1.", param="dimensions")
-    texts, tokens = _inputs(r.input)  # type: ignore[arg-type]
+    texts, tokens = _inputs(r.input)
     if not texts and not tokens:
         raise InvalidRequest("'input' must not be empty.", param="input")
     return EmbeddingRequest(

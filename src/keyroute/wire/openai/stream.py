@@ -9,7 +9,6 @@ reason is truncated and raises on ``close()``.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import msgspec
@@ -162,11 +161,11 @@ class OpenAIStreamEncoder:
     it with ``stream_options.include_usage``.
     """
 
-    def __init__(self, *, model: str, response_id: str, include_usage: bool) -> None:
+    def __init__(self, *, model: str, response_id: str, include_usage: bool, created: int) -> None:
         self._model = model
         self._id = response_id
         self._include_usage = include_usage
-        self._created = int(time.time())
+        self._created = created
         self._usage: Usage | None = None
         self._started = False
 

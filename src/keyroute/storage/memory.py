@@ -1,0 +1,210 @@
+"""``MemoryStore``: the reference ``Store``, held in dictionaries of one process.
+
+Used by tests and by ``memory://`` configurations; nothing survives a restart. Its behaviour is
+the specification the SQL backends are checked against by the shared suite in
+``tests/unit/storage``. Every mutation increments ``revision()``; reads and no-ops do not.
+
+Listing order (shared with every backend): workspaces by name; API keys by creation time;
+provider keys active first, then by creation time; aliases by alias.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from keyroute.core.errors import Conflict, NotFound
+from keyroute.storage.base import AliasRecord, ApiKeyRecord, ProviderKeyRecord, WorkspaceRecord
+
+_Record = TypeVar("_Record", WorkspaceRecord, ApiKeyRecord, ProviderKeyRecord, AliasRecord)
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("keyroute stores timezone-aware datetimes only; got a naive one")
+    return value.astimezone(UTC)
+
+
+def _in_utc(record: _Record) -> _Record:
+    """The record with every time in UTC, as the SQL backends return it."""
+    times: dict[str, Any] = {
+        field.name: _utc(value)
+        for field in dataclasses.fields(record)
+        if isinstance(value := getattr(record, field.name), datetime)
+    }
+    return dataclasses.replace(record, **times)
+
+
+class MemoryStore:
+    """A ``Store`` in memory. ``url`` is accepted so every backend is built the same way."""
+
+    def __init__(self, url: str = "memory://") -> None:
+        self._url = url
+        self._revision = 0
+        self._workspaces: dict[str, WorkspaceRecord] = {}
+        self._api_keys: dict[str, ApiKeyRecord] = {}
+        self._provider_keys: dict[str, ProviderKeyRecord] = {}
+        self._aliases: dict[tuple[str, str], AliasRecord] = {}
+        self._settings: dict[str, str] = {}
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def migrate(self) -> None:
+        return None
+
+    def revision(self) -> int:
+        return self._revision
+
+    def _changed(self) -> None:
+        self._revision += 1
+
+    def _require_workspace(self, workspace_id: str) -> None:
+        if workspace_id not in self._workspaces:
+            raise NotFound(f"workspace {workspace_id!r} does not exist")
+
+    # Workspaces
+
+    async def create_workspace(self, record: WorkspaceRecord) -> None:
+        if record.id in self._workspaces:
+            raise Conflict(f"workspace id {record.id!r} already exists")
+        if any(w.name == record.name for w in self._workspaces.values()):
+            raise Conflict(f"workspace {record.name!r} already exists")
+        self._workspaces[record.id] = _in_utc(record)
+        self._changed()
+
+    async def get_workspace(self, workspace_id: str) -> WorkspaceRecord | None:
+        return self._workspaces.get(workspace_id)
+
+    async def find_workspace(self, name: str) -> WorkspaceRecord | None:
+        return next((w for w in self._workspaces.values() if w.name == name), None)
+
+    async def list_workspaces(self) -> list[WorkspaceRecord]:
+        return sorted(self._workspaces.values(), key=lambda w: w.name)
+
+    async def delete_workspace(self, workspace_id: str) -> bool:
+        if self._workspaces.pop(workspace_id, None) is None:
+            return False
+        self._api_keys = {k: v for k, v in self._api_keys.items() if v.workspace_id != workspace_id}
+        self._provider_keys = {
+            k: v for k, v in self._provider_keys.items() if v.workspace_id != workspace_id
+        }
+        self._aliases = {k: v for k, v in self._aliases.items() if k[0] != workspace_id}
+        self._changed()
+        return True
+
+    async def rewrap_data_keys(
+        self, rewrap: Callable[[WorkspaceRecord], Awaitable[tuple[bytes, str]]]
+    ) -> int:
+        # Compute everything first so a failing callback changes nothing (one "transaction").
+        snapshot = list(self._workspaces.values())
+        updates = {w.id: await rewrap(w) for w in snapshot}
+        for workspace_id, (wrapped, master_key_id) in updates.items():
+            current = self._workspaces.get(workspace_id)
+            if current is not None:
+                self._workspaces[workspace_id] = dataclasses.replace(
+                    current, wrapped_data_key=wrapped, master_key_id=master_key_id
+                )
+        if updates:
+            self._changed()
+        return len(updates)
+
+    # Gateway API keys
+
+    async def create_api_key(self, record: ApiKeyRecord) -> None:
+        self._require_workspace(record.workspace_id)
+        for existing in self._api_keys.values():
+            if existing.id == record.id or existing.key_hash == record.key_hash:
+                raise Conflict("API key conflicts with an existing key")
+            if (
+                record.revoked_at is None
+                and existing.revoked_at is None
+                and existing.workspace_id == record.workspace_id
+                and existing.name == record.name
+            ):
+                raise Conflict(f"an active API key named {record.name!r} already exists")
+        self._api_keys[record.id] = _in_utc(record)
+        self._changed()
+
+    async def list_api_keys(self, workspace_id: str) -> list[ApiKeyRecord]:
+        keys = [k for k in self._api_keys.values() if k.workspace_id == workspace_id]
+        return sorted(keys, key=lambda k: (k.created_at, k.id))
+
+    async def find_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        return next((k for k in self._api_keys.values() if k.key_hash == key_hash), None)
+
+    async def revoke_api_key(self, workspace_id: str, key_id: str, at: datetime) -> bool:
+        key = self._api_keys.get(key_id)
+        if key is None or key.workspace_id != workspace_id or key.revoked_at is not None:
+            return False
+        self._api_keys[key_id] = dataclasses.replace(key, revoked_at=_utc(at))
+        self._changed()
+        return True
+
+    async def record_api_key_use(self, last_used: Mapping[str, datetime]) -> None:
+        # Usage bookkeeping, not configuration: it does not move revision().
+        for key_id, used_at in last_used.items():
+            at = _utc(used_at)
+            key = self._api_keys.get(key_id)
+            if key is not None and (key.last_used_at is None or key.last_used_at < at):
+                self._api_keys[key_id] = dataclasses.replace(key, last_used_at=at)
+
+    # Provider keys
+
+    async def add_provider_key(self, record: ProviderKeyRecord) -> None:
+        self._require_workspace(record.workspace_id)
+        for existing in self._provider_keys.values():
+            if existing.id == record.id:
+                raise Conflict("provider key conflicts with an existing key")
+            if (
+                record.revoked_at is None
+                and existing.revoked_at is None
+                and existing.workspace_id == record.workspace_id
+                and existing.name == record.name
+            ):
+                raise Conflict(f"an active provider key named {record.name!r} already exists")
+        self._provider_keys[record.id] = _in_utc(record)
+        self._changed()
+
+    async def list_provider_keys(self, workspace_id: str) -> list[ProviderKeyRecord]:
+        keys = [k for k in self._provider_keys.values() if k.workspace_id == workspace_id]
+        return sorted(keys, key=lambda k: (k.revoked_at is not None, k.created_at, k.id))
+
+    async def revoke_provider_key(self, workspace_id: str, key_id: str, at: datetime) -> bool:
+        key = self._provider_keys.get(key_id)
+        if key is None or key.workspace_id != workspace_id or key.revoked_at is not None:
+            return False
+        self._provider_keys[key_id] = dataclasses.replace(key, revoked_at=_utc(at))
+        self._changed()
+        return True
+
+    # Aliases
+
+    async def set_alias(self, record: AliasRecord) -> None:
+        self._require_workspace(record.workspace_id)
+        self._aliases[(record.workspace_id, record.alias)] = _in_utc(record)
+        self._changed()
+
+    async def list_aliases(self, workspace_id: str) -> list[AliasRecord]:
+        found = [a for (ws, _), a in self._aliases.items() if ws == workspace_id]
+        return sorted(found, key=lambda a: a.alias)
+
+    async def delete_alias(self, workspace_id: str, alias: str) -> bool:
+        if self._aliases.pop((workspace_id, alias), None) is None:
+            return False
+        self._changed()
+        return True
+
+    # Settings
+
+    async def get_setting(self, key: str) -> str | None:
+        return self._settings.get(key)
+
+    async def set_setting(self, key: str, value: str) -> None:
+        self._settings[key] = value
+        self._changed()

@@ -1,0 +1,162 @@
+"""The SQL schema of keyroute, defined once for every SQL backend.
+
+These ``Table`` objects are dialect-neutral: SQLite uses them today and PostgreSQL will reuse them.
+They are the target of the Alembic history in ``storage/migrations``; a unit test checks that the
+migrations produce exactly these tables, so a change here needs a new migration.
+
+Invariants:
+
+- every row that belongs to a workspace has ``workspace_id`` with ``ON DELETE CASCADE``;
+- names are unique per scope, and for keys only among non-revoked rows (partial unique indexes);
+- times go in and come out timezone-aware UTC (``UtcDateTime``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that refuses naive values and always comes back timezone-aware UTC.
+
+    PostgreSQL stores ``timestamptz``; SQLite stores fixed-width UTC text, which also sorts and
+    compares correctly as text.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("keyroute stores timezone-aware datetimes only; got a naive one")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _workspace_fk() -> Column[str]:
+    return Column(
+        "workspace_id",
+        String,
+        ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+    )
+
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("id", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("plan", String, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("wrapped_data_key", LargeBinary, nullable=False),
+    Column("master_key_id", String, nullable=False),
+    PrimaryKeyConstraint("id"),
+    UniqueConstraint("name"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String, nullable=False),
+    _workspace_fk(),
+    Column("name", String, nullable=False),
+    Column("prefix", String, nullable=False),
+    Column("key_hash", String, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    PrimaryKeyConstraint("id"),
+)
+Index("ix_api_keys_key_hash", api_keys.c.key_hash, unique=True)
+Index("ix_api_keys_workspace_id", api_keys.c.workspace_id)
+Index(
+    "uq_api_keys_active_name",
+    api_keys.c.workspace_id,
+    api_keys.c.name,
+    unique=True,
+    sqlite_where=api_keys.c.revoked_at.is_(None),
+    postgresql_where=api_keys.c.revoked_at.is_(None),
+)
+
+provider_keys = Table(
+    "provider_keys",
+    metadata,
+    Column("id", String, nullable=False),
+    _workspace_fk(),
+    Column("provider", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("base_url", String, nullable=True),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("fingerprint", String, nullable=False),
+    Column("last4", String, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    PrimaryKeyConstraint("id"),
+)
+Index("ix_provider_keys_workspace_id", provider_keys.c.workspace_id)
+Index(
+    "uq_provider_keys_active_name",
+    provider_keys.c.workspace_id,
+    provider_keys.c.name,
+    unique=True,
+    sqlite_where=provider_keys.c.revoked_at.is_(None),
+    postgresql_where=provider_keys.c.revoked_at.is_(None),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    _workspace_fk(),
+    Column("alias", String, nullable=False),
+    Column("target", String, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "alias"),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String, nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("key"),
+)

@@ -1,0 +1,402 @@
+"""``SqliteStore``: the single-instance ``Store`` on one SQLite file (SQLAlchemy Core, aiosqlite).
+
+Invariants:
+
+- The schema comes only from the Alembic history (``migrate``); ``open`` refuses a database whose
+  schema is missing or not at head, so the server never runs on a half-migrated file.
+- Every connection runs in WAL mode with ``busy_timeout=5000``, ``foreign_keys=ON`` and
+  ``synchronous=NORMAL``. Transactions are explicit: reads ``BEGIN``, writes ``BEGIN IMMEDIATE``
+  (taking the write lock up front, so a read-then-write never fails on a lock upgrade).
+- ``revision()`` is synchronous and cheap: a dedicated stdlib ``sqlite3`` connection asks
+  ``PRAGMA data_version``, which changes whenever another connection (any process) commits.
+  Only then does it read the ``config_revision`` setting, which every configuration write bumps
+  in its own transaction; usage bookkeeping (``record_api_key_use``) does not, so the request
+  path's caches survive the background last-used flushes. Writes made by this store also bump
+  an in-process counter, and the two are combined.
+- Listing order matches ``MemoryStore``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import URL, Connection, Row, bindparam, delete, event, insert, or_, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql import Executable
+
+from keyroute.core.errors import ConfigError, Conflict, NotFound
+from keyroute.storage.base import AliasRecord, ApiKeyRecord, ProviderKeyRecord, WorkspaceRecord
+from keyroute.storage.migrations import alembic_config, head_revision
+from keyroute.storage.schema import (
+    UtcDateTime,
+    aliases,
+    api_keys,
+    provider_keys,
+    settings,
+    workspaces,
+)
+
+_DRIVERS = frozenset({"sqlite", "sqlite+aiosqlite", "sqlite+pysqlite"})
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA synchronous=NORMAL",
+)
+_WRITE_OPTION = "keyroute_write"
+_HOW_TO_MIGRATE = "run `keyroute init` or `keyroute migrate`"
+
+
+def sqlite_path(url_or_path: str) -> Path:
+    """The absolute file path named by ``sqlite:///...``, ``sqlite+aiosqlite:///...`` or a path."""
+    if "://" not in url_or_path:
+        return Path(url_or_path).expanduser().resolve()
+    try:
+        url = make_url(url_or_path)
+    except ArgumentError as exc:
+        raise ConfigError(f"invalid SQLite database URL {url_or_path!r}") from exc
+    if url.drivername not in _DRIVERS:
+        raise ConfigError(f"not a SQLite database URL: {url_or_path!r}")
+    if not url.database or url.database == ":memory:":
+        raise ConfigError(
+            "SQLite storage needs a file (sqlite:////abs/path/keyroute.db); "
+            "use memory:// for a store that lives in memory"
+        )
+    return Path(url.database).expanduser().resolve()
+
+
+def _on_connect(dbapi_connection: Any, _record: object) -> None:
+    # Turn off the driver's implicit BEGIN: ``_on_begin`` emits the right one itself.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in _PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _on_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get(_WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+_BUMP_CONFIG_REVISION = (
+    "INSERT INTO settings (key, value) VALUES ('config_revision', '1') "
+    "ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+)
+
+
+def _current_revision(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def _fields(row: Row[Any]) -> dict[str, Any]:
+    return dict(row._mapping)
+
+
+class SqliteStore:
+    """A ``Store`` on one SQLite file; several processes may share the file."""
+
+    def __init__(self, url_or_path: str) -> None:
+        self._path = sqlite_path(url_or_path)
+        self._engine: AsyncEngine | None = None
+        self._writer: AsyncEngine | None = None
+        self._watcher: sqlite3.Connection | None = None
+        self._seen_version: int | None = None
+        self._external = 0
+        self._local = 0
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    # Lifecycle
+
+    async def open(self) -> None:
+        if self._engine is not None:
+            return
+        if not self._path.is_file():
+            raise ConfigError(f"no keyroute database at {self._path}: {_HOW_TO_MIGRATE}")
+        engine = create_async_engine(URL.create("sqlite+aiosqlite", database=str(self._path)))
+        event.listen(engine.sync_engine, "connect", _on_connect)
+        event.listen(engine.sync_engine, "begin", _on_begin)
+        async with AsyncExitStack() as cleanup:
+            cleanup.push_async_callback(engine.dispose)
+            await self._check_schema(engine)
+            cleanup.pop_all()
+        self._engine = engine
+        self._writer = engine.execution_options(**{_WRITE_OPTION: True})
+        self._watcher = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        # A short wait: revision() runs on the event loop, and WAL readers rarely wait at all.
+        self._watcher.execute("PRAGMA busy_timeout=250")
+        self.revision()
+
+    async def _check_schema(self, engine: AsyncEngine) -> None:
+        try:
+            async with engine.connect() as conn:
+                current = await conn.run_sync(_current_revision)
+        except DatabaseError as exc:
+            raise ConfigError(
+                f"cannot read the keyroute database at {self._path}: {exc.orig}"
+            ) from exc
+        head = await asyncio.to_thread(head_revision)
+        if current is None:
+            raise ConfigError(f"the database at {self._path} has no schema: {_HOW_TO_MIGRATE}")
+        if current != head:
+            raise ConfigError(
+                f"the database at {self._path} is at schema revision {current} but this "
+                f"keyroute needs {head}: run `keyroute migrate` "
+                "(or upgrade keyroute if the database is newer)"
+            )
+
+    async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
+        if self._engine is not None:
+            engine, self._engine, self._writer = self._engine, None, None
+            await engine.dispose()
+
+    async def migrate(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        url = URL.create("sqlite", database=str(self._path)).render_as_string()
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+        self._local += 1
+
+    def revision(self) -> int:
+        if self._watcher is not None:
+            try:
+                version: int | None = self._watcher.execute("PRAGMA data_version").fetchone()[0]
+            except sqlite3.Error:
+                version = None  # cannot tell, so report a change: callers only reload caches
+            if version is None or version != self._seen_version:
+                self._seen_version = version
+                self._external = self._read_config_revision()
+        return self._external * 1_000_003 + self._local
+
+    def _read_config_revision(self) -> int:
+        assert self._watcher is not None  # noqa: S101 - checked by the caller
+        try:
+            row = self._watcher.execute(
+                "SELECT value FROM settings WHERE key = 'config_revision'"
+            ).fetchone()
+            return int(row[0]) if row else 0
+        except (sqlite3.Error, ValueError):
+            return self._external + 1  # cannot tell, so report a change: callers only reload
+
+    # Connections
+
+    def _engines(self) -> tuple[AsyncEngine, AsyncEngine]:
+        if self._engine is None or self._writer is None:
+            raise RuntimeError("SqliteStore is not open; call open() first")
+        return self._engine, self._writer
+
+    @asynccontextmanager
+    async def _write(self, *, config: bool = True) -> AsyncIterator[AsyncConnection]:
+        async with self._engines()[1].begin() as conn:
+            yield conn
+            if config:
+                await conn.exec_driver_sql(_BUMP_CONFIG_REVISION)
+        if config:
+            self._local += 1
+
+    async def _rows(self, statement: Executable) -> list[Row[Any]]:
+        async with self._engines()[0].connect() as conn:
+            result = await conn.execute(statement)
+            return list(result.all())
+
+    async def _one(self, statement: Executable) -> Row[Any] | None:
+        rows = await self._rows(statement)
+        return rows[0] if rows else None
+
+    @staticmethod
+    async def _require_workspace(conn: AsyncConnection, workspace_id: str) -> None:
+        found = await conn.scalar(select(workspaces.c.id).where(workspaces.c.id == workspace_id))
+        if found is None:
+            raise NotFound(f"workspace {workspace_id!r} does not exist")
+
+    # Workspaces
+
+    async def create_workspace(self, record: WorkspaceRecord) -> None:
+        async with self._write() as conn:
+            try:
+                await conn.execute(insert(workspaces).values(dataclasses.asdict(record)))
+            except IntegrityError as exc:
+                raise Conflict(f"workspace {record.name!r} already exists") from exc
+
+    async def get_workspace(self, workspace_id: str) -> WorkspaceRecord | None:
+        row = await self._one(select(workspaces).where(workspaces.c.id == workspace_id))
+        return None if row is None else WorkspaceRecord(**_fields(row))
+
+    async def find_workspace(self, name: str) -> WorkspaceRecord | None:
+        row = await self._one(select(workspaces).where(workspaces.c.name == name))
+        return None if row is None else WorkspaceRecord(**_fields(row))
+
+    async def list_workspaces(self) -> list[WorkspaceRecord]:
+        rows = await self._rows(select(workspaces).order_by(workspaces.c.name))
+        return [WorkspaceRecord(**_fields(row)) for row in rows]
+
+    async def delete_workspace(self, workspace_id: str) -> bool:
+        # foreign_keys=ON makes the ON DELETE CASCADE clauses remove every row of the workspace.
+        async with self._write() as conn:
+            result = await conn.execute(delete(workspaces).where(workspaces.c.id == workspace_id))
+        return result.rowcount > 0
+
+    async def rewrap_data_keys(
+        self, rewrap: Callable[[WorkspaceRecord], Awaitable[tuple[bytes, str]]]
+    ) -> int:
+        async with self._write() as conn:
+            rows = (await conn.execute(select(workspaces).order_by(workspaces.c.id))).all()
+            for row in rows:
+                record = WorkspaceRecord(**_fields(row))
+                wrapped, master_key_id = await rewrap(record)
+                await conn.execute(
+                    update(workspaces)
+                    .where(workspaces.c.id == record.id)
+                    .values(wrapped_data_key=wrapped, master_key_id=master_key_id)
+                )
+        return len(rows)
+
+    # Gateway API keys
+
+    async def create_api_key(self, record: ApiKeyRecord) -> None:
+        async with self._write() as conn:
+            await self._require_workspace(conn, record.workspace_id)
+            try:
+                await conn.execute(insert(api_keys).values(dataclasses.asdict(record)))
+            except IntegrityError as exc:
+                raise Conflict(
+                    f"API key {record.name!r} conflicts with an existing key "
+                    "(an active key of that name, or the same id or hash)"
+                ) from exc
+
+    async def list_api_keys(self, workspace_id: str) -> list[ApiKeyRecord]:
+        rows = await self._rows(
+            select(api_keys)
+            .where(api_keys.c.workspace_id == workspace_id)
+            .order_by(api_keys.c.created_at, api_keys.c.id)
+        )
+        return [ApiKeyRecord(**_fields(row)) for row in rows]
+
+    async def find_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        row = await self._one(select(api_keys).where(api_keys.c.key_hash == key_hash))
+        return None if row is None else ApiKeyRecord(**_fields(row))
+
+    async def revoke_api_key(self, workspace_id: str, key_id: str, at: datetime) -> bool:
+        async with self._write() as conn:
+            result = await conn.execute(
+                update(api_keys)
+                .where(
+                    api_keys.c.id == key_id,
+                    api_keys.c.workspace_id == workspace_id,
+                    api_keys.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=at)
+            )
+        return result.rowcount > 0
+
+    async def record_api_key_use(self, last_used: Mapping[str, datetime]) -> None:
+        if not last_used:
+            return
+        used_at = bindparam("used_at", type_=UtcDateTime())
+        statement = (
+            update(api_keys)
+            .where(
+                api_keys.c.id == bindparam("key_id"),
+                or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at < used_at),
+            )
+            .values(last_used_at=used_at)
+        )
+        params = [{"key_id": key_id, "used_at": at} for key_id, at in last_used.items()]
+        async with self._write(config=False) as conn:
+            await conn.execute(statement, params)
+
+    # Provider keys
+
+    async def add_provider_key(self, record: ProviderKeyRecord) -> None:
+        async with self._write() as conn:
+            await self._require_workspace(conn, record.workspace_id)
+            try:
+                await conn.execute(insert(provider_keys).values(dataclasses.asdict(record)))
+            except IntegrityError as exc:
+                raise Conflict(
+                    f"provider key {record.name!r} conflicts with an existing key "
+                    "(an active key of that name, or the same id)"
+                ) from exc
+
+    async def list_provider_keys(self, workspace_id: str) -> list[ProviderKeyRecord]:
+        rows = await self._rows(
+            select(provider_keys)
+            .where(provider_keys.c.workspace_id == workspace_id)
+            .order_by(
+                provider_keys.c.revoked_at.is_not(None),
+                provider_keys.c.created_at,
+                provider_keys.c.id,
+            )
+        )
+        return [ProviderKeyRecord(**_fields(row)) for row in rows]
+
+    async def revoke_provider_key(self, workspace_id: str, key_id: str, at: datetime) -> bool:
+        async with self._write() as conn:
+            result = await conn.execute(
+                update(provider_keys)
+                .where(
+                    provider_keys.c.id == key_id,
+                    provider_keys.c.workspace_id == workspace_id,
+                    provider_keys.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=at)
+            )
+        return result.rowcount > 0
+
+    # Aliases
+
+    async def set_alias(self, record: AliasRecord) -> None:
+        statement = sqlite_insert(aliases).values(dataclasses.asdict(record))
+        statement = statement.on_conflict_do_update(
+            index_elements=[aliases.c.workspace_id, aliases.c.alias],
+            set_={"target": statement.excluded.target, "created_at": statement.excluded.created_at},
+        )
+        async with self._write() as conn:
+            await self._require_workspace(conn, record.workspace_id)
+            await conn.execute(statement)
+
+    async def list_aliases(self, workspace_id: str) -> list[AliasRecord]:
+        rows = await self._rows(
+            select(aliases).where(aliases.c.workspace_id == workspace_id).order_by(aliases.c.alias)
+        )
+        return [AliasRecord(**_fields(row)) for row in rows]
+
+    async def delete_alias(self, workspace_id: str, alias: str) -> bool:
+        async with self._write() as conn:
+            result = await conn.execute(
+                delete(aliases).where(
+                    aliases.c.workspace_id == workspace_id, aliases.c.alias == alias
+                )
+            )
+        return result.rowcount > 0
+
+    # Settings
+
+    async def get_setting(self, key: str) -> str | None:
+        row = await self._one(select(settings.c.value).where(settings.c.key == key))
+        return None if row is None else str(row.value)
+
+    async def set_setting(self, key: str, value: str) -> None:
+        statement = sqlite_insert(settings).values(key=key, value=value)
+        statement = statement.on_conflict_do_update(
+            index_elements=[settings.c.key], set_={"value": statement.excluded.value}
+        )
+        async with self._write() as conn:
+            await conn.execute(statement)

@@ -1,0 +1,98 @@
+"""Envelope-encryption primitives: AES-256-GCM with random 96-bit nonces.
+
+Pure functions over bytes; no storage, no key management. Every ciphertext is bound by its AAD to
+where it belongs (a data key to its workspace; a provider key to its workspace and key id), so a
+ciphertext copied to another row does not decrypt. Failures raise ``ConfigError`` with a message
+that names what failed to decrypt and never contains key material.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from keyroute.core.errors import ConfigError
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+
+_DATA_KEY_PURPOSE = b"keyroute/data-key/v1"
+_PROVIDER_KEY_PURPOSE = b"keyroute/provider-key/v1"
+
+
+def _aad(purpose: bytes, *parts: str) -> bytes:
+    """Length-prefixed parts, so no two different part lists give the same bytes."""
+    out = bytearray(purpose)
+    for part in parts:
+        encoded = part.encode()
+        out += len(encoded).to_bytes(4, "big") + encoded
+    return bytes(out)
+
+
+def _check_key(key: bytes, what: str) -> None:
+    if len(key) != KEY_BYTES:
+        raise ConfigError(f"{what} must be {KEY_BYTES} bytes, got {len(key)}")
+
+
+def new_data_key() -> bytes:
+    """A fresh random 32-byte data key."""
+    return secrets.token_bytes(KEY_BYTES)
+
+
+def data_key_aad(workspace_id: str) -> bytes:
+    return _aad(_DATA_KEY_PURPOSE, workspace_id)
+
+
+def provider_key_aad(workspace_id: str, key_id: str) -> bytes:
+    return _aad(_PROVIDER_KEY_PURPOSE, workspace_id, key_id)
+
+
+def wrap_data_key(master: bytes, data_key: bytes, workspace_id: str) -> bytes:
+    """``nonce || AES-GCM(master, data_key)``, bound to ``workspace_id``."""
+    _check_key(master, "the master key")
+    _check_key(data_key, "a data key")
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    return nonce + AESGCM(master).encrypt(nonce, data_key, data_key_aad(workspace_id))
+
+
+def unwrap_data_key(master: bytes, wrapped: bytes, workspace_id: str) -> bytes:
+    """The data key inside ``wrapped``; ``ConfigError`` if the master key or workspace is wrong."""
+    _check_key(master, "the master key")
+    nonce, body = wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:]
+    try:
+        data_key = AESGCM(master).decrypt(nonce, body, data_key_aad(workspace_id))
+    except (InvalidTag, ValueError):
+        raise ConfigError(
+            f"cannot unwrap the data key of workspace {workspace_id!r}: "
+            "wrong master key, or the stored key is corrupted"
+        ) from None
+    _check_key(data_key, "an unwrapped data key")
+    return data_key
+
+
+def seal(data_key: bytes, plaintext: str, aad: bytes) -> tuple[bytes, bytes]:
+    """Encrypt ``plaintext``: returns ``(nonce, ciphertext)``."""
+    _check_key(data_key, "a data key")
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    return nonce, AESGCM(data_key).encrypt(nonce, plaintext.encode(), aad)
+
+
+def open_sealed(data_key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> str:
+    """Decrypt what ``seal`` made; ``ConfigError`` if the key, nonce or AAD do not match."""
+    _check_key(data_key, "a data key")
+    try:
+        plaintext = AESGCM(data_key).decrypt(nonce, ciphertext, aad)
+    except (InvalidTag, ValueError):
+        raise ConfigError(
+            "cannot decrypt a stored provider key: it belongs to another workspace or key, "
+            "or it is corrupted"
+        ) from None
+    return plaintext.decode()
+
+
+def fingerprint(plaintext: str) -> str:
+    """A short, stable identifier of a key that reveals nothing useful: ``sha256:<16 hex>``."""
+    return "sha256:" + hashlib.sha256(plaintext.encode()).hexdigest()[:16]

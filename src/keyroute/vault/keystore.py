@@ -1,0 +1,160 @@
+"""``KeyVault``: seals and opens provider keys, and rotates the master key online.
+
+The vault turns a workspace's wrapped data key into the data key (cached in memory per
+workspace and master key id; safe to lose) and uses it to seal or open provider keys. It holds no
+plaintext provider key: ``open_provider_key`` hands it out wrapped in ``Secret``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keyroute.core.errors import ConfigError, InvalidRequest
+from keyroute.core.secret import Secret
+from keyroute.storage.base import ProviderKeyRecord, Store, WorkspaceRecord
+from keyroute.vault.crypto import (
+    fingerprint,
+    new_data_key,
+    open_sealed,
+    provider_key_aad,
+    seal,
+    unwrap_data_key,
+    wrap_data_key,
+)
+from keyroute.vault.masterkey import MasterKeyring, master_key_id, new_master_key
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RotationResult:
+    """What ``rotate_master`` did: how many data keys it re-wrapped, from which key to which."""
+
+    rewrapped: int
+    old_id: str
+    new_id: str
+
+
+class KeyVault:
+    """Envelope encryption of provider keys over a ``Store`` and a ``MasterKeyring``."""
+
+    def __init__(self, store: Store, keyring: MasterKeyring) -> None:
+        self._store = store
+        self._keyring = keyring
+        # (workspace id, master key id) -> (wrapped data key, data key)
+        self._data_keys: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+
+    @property
+    def keyring(self) -> MasterKeyring:
+        return self._keyring
+
+    def new_workspace_key(self, workspace_id: str) -> tuple[bytes, str]:
+        """A fresh data key for a new workspace: ``(wrapped data key, master key id)``."""
+        # Another process may have rotated the master key: wrap under the key active on disk.
+        self._keyring.refresh()
+        master_id = self._keyring.active_id
+        data_key = new_data_key()
+        wrapped = wrap_data_key(self._keyring.active_key, data_key, workspace_id)
+        self._data_keys[(workspace_id, master_id)] = (wrapped, data_key)
+        return wrapped, master_id
+
+    def seal_provider_key(
+        self, workspace: WorkspaceRecord, key_id: str, plaintext: str
+    ) -> tuple[bytes, bytes, str, str]:
+        """Encrypt a provider key for ``workspace``: ``(nonce, ciphertext, fingerprint, last4)``."""
+        if not plaintext:
+            raise InvalidRequest("a provider key cannot be empty", param="key")
+        aad = provider_key_aad(workspace.id, key_id)
+        nonce, ciphertext = seal(self._data_key(workspace), plaintext, aad)
+        return nonce, ciphertext, fingerprint(plaintext), plaintext[-4:]
+
+    def open_provider_key(self, workspace: WorkspaceRecord, record: ProviderKeyRecord) -> Secret:
+        """Decrypt a stored provider key; ``ConfigError`` if it does not belong to ``workspace``."""
+        if record.workspace_id != workspace.id:
+            raise ConfigError(
+                f"provider key {record.id!r} belongs to another workspace than {workspace.id!r}"
+            )
+        aad = provider_key_aad(workspace.id, record.id)
+        return Secret(open_sealed(self._data_key(workspace), record.nonce, record.ciphertext, aad))
+
+    def forget(self, workspace_id: str) -> None:
+        """Drop the cached data keys of a workspace (after it is deleted or re-keyed)."""
+        for cache_key in [k for k in self._data_keys if k[0] == workspace_id]:
+            del self._data_keys[cache_key]
+
+    def _data_key(self, workspace: WorkspaceRecord) -> bytes:
+        cache_key = (workspace.id, workspace.master_key_id)
+        cached = self._data_keys.get(cache_key)
+        # Comparing the wrapped bytes catches a workspace deleted and re-created under the same id.
+        if cached is not None and cached[0] == workspace.wrapped_data_key:
+            return cached[1]
+        master = self._keyring.key(workspace.master_key_id)
+        data_key = unwrap_data_key(master, workspace.wrapped_data_key, workspace.id)
+        self._data_keys[cache_key] = (workspace.wrapped_data_key, data_key)
+        return data_key
+
+    # Rotation
+
+    async def rotate_master(self, new_key: bytes | None = None) -> RotationResult:
+        """Re-wrap every workspace data key under a new master key, online.
+
+        Keyring-file mode (``new_key`` optional; a fresh key is generated if omitted):
+
+        1. ``_stage``: write the new key to the file as a non-active entry (atomic write);
+        2. ``_rewrap``: re-wrap every data key under it in one ``Store`` transaction;
+        3. ``_activate``: make it the active key in the file (atomic write);
+        4. ``_rewrap`` again: a sweep for workspaces that another process created under the old
+           key while steps 1-3 ran (it re-reads the file before wrapping, so after step 3 none are);
+        5. ``_retire``: drop every other key from the file (atomic write).
+
+        After each step the file holds every key that any stored data key is wrapped under, so a
+        crash at any point loses nothing; running the rotation again finishes the job (a leftover
+        staged key is dropped by step 5). Other processes pick the new key up on their own: an
+        unknown key id makes ``MasterKeyring.key`` re-read the file. Run one rotation at a time.
+
+        Env mode (``KEYROUTE_MASTER_KEY``): ``new_key`` is required; the same steps run in memory
+        and the old key stays usable until the re-wrap commits. Then set ``KEYROUTE_MASTER_KEY``
+        to the new key and restart the other processes. If the rotation fails before the commit,
+        the old key is still the right one.
+        """
+        if new_key is None:
+            if self._keyring.path is None:
+                raise ConfigError(
+                    "rotating KEYROUTE_MASTER_KEY needs the new key; generate one, pass it in, "
+                    "then set KEYROUTE_MASTER_KEY to it"
+                )
+            new_key = new_master_key()
+        self._keyring.refresh()
+        old_id = self._keyring.active_id
+        if master_key_id(new_key) == old_id:
+            raise ConfigError("the new master key is the key already in use")
+        new_id = self._stage(new_key)
+        rewrapped = await self._rewrap(new_id)
+        self._activate(new_id)
+        rewrapped += await self._rewrap(new_id)
+        self._retire()
+        self._data_keys.clear()
+        return RotationResult(rewrapped=rewrapped, old_id=old_id, new_id=new_id)
+
+    def _stage(self, new_key: bytes) -> str:
+        return self._keyring.add(new_key)
+
+    async def _rewrap(self, new_id: str) -> int:
+        """Re-wrap every data key not yet under ``new_id`` (one transaction); returns how many."""
+        new_master = self._keyring.key(new_id)
+        changed: set[str] = set()
+
+        async def rewrap(record: WorkspaceRecord) -> tuple[bytes, str]:
+            if record.master_key_id == new_id:
+                return record.wrapped_data_key, new_id
+            old_master = self._keyring.key(record.master_key_id)
+            data_key = unwrap_data_key(old_master, record.wrapped_data_key, record.id)
+            changed.add(record.id)
+            return wrap_data_key(new_master, data_key, record.id), new_id
+
+        await self._store.rewrap_data_keys(rewrap)
+        return len(changed)
+
+    def _activate(self, new_id: str) -> None:
+        self._keyring.activate(new_id)
+
+    def _retire(self) -> list[str]:
+        return self._keyring.drop_inactive()

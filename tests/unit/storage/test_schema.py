@@ -1,0 +1,49 @@
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import Dialect
+from sqlalchemy.dialects import postgresql, sqlite
+
+from keyroute.storage.schema import UtcDateTime, metadata
+
+UTC_TIME = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+PLUS_TWO = datetime(2026, 1, 1, 14, 0, tzinfo=timezone(timedelta(hours=2)))
+SQLITE: Dialect = sqlite.dialect()
+POSTGRES: Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+@pytest.mark.parametrize(
+    ("dialect", "value", "expected"),
+    [
+        (SQLITE, None, None),
+        (SQLITE, PLUS_TWO, datetime(2026, 1, 1, 12, 0)),  # UTC, stored without an offset
+        (POSTGRES, PLUS_TWO, UTC_TIME),
+    ],
+)
+def test_bind(dialect: Dialect, value: datetime | None, expected: datetime | None) -> None:
+    bound = UtcDateTime().process_bind_param(value, dialect)
+    assert bound == expected
+    if bound is not None:
+        assert (bound.tzinfo is None) == (dialect is SQLITE)
+
+
+def test_bind_refuses_naive_times() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        UtcDateTime().process_bind_param(datetime(2026, 1, 1), SQLITE)
+
+
+@pytest.mark.parametrize("value", [None, datetime(2026, 1, 1, 12, 0), PLUS_TWO, UTC_TIME])
+def test_result_is_aware_utc(value: datetime | None) -> None:
+    result = UtcDateTime().process_result_value(value, SQLITE)
+    if value is None:
+        assert result is None
+    else:
+        assert result == UTC_TIME and result.utcoffset() == timedelta(0)
+
+
+def test_every_workspace_row_cascades_with_its_workspace() -> None:
+    tables = metadata.tables
+    assert set(tables) == {"workspaces", "api_keys", "provider_keys", "aliases", "settings"}
+    for name in ("api_keys", "provider_keys", "aliases"):
+        (fk,) = tables[name].foreign_keys
+        assert (fk.target_fullname, fk.ondelete) == ("workspaces.id", "CASCADE")

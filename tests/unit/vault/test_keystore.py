@@ -1,0 +1,263 @@
+import base64
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from keyroute.core.errors import ConfigError, InvalidRequest
+from keyroute.storage.base import ProviderKeyRecord, Store, WorkspaceRecord
+from keyroute.storage.memory import MemoryStore
+from keyroute.storage.sqlite import SqliteStore
+from keyroute.vault.keystore import KeyVault
+from keyroute.vault.masterkey import MasterKeyring, master_key_id, new_master_key
+
+pytestmark = pytest.mark.anyio
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+ENV_KEY = bytes(range(32))
+
+
+def plaintext(workspace_id: str) -> str:
+    return f"sk-{workspace_id}-0123456789abcdefXYZ9"
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, anyio_backend: str
+) -> AsyncIterator[Store]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    sqlite = SqliteStore(str(tmp_path / "k.db"))
+    await sqlite.migrate()
+    await sqlite.open()
+    try:
+        yield sqlite
+    finally:
+        await sqlite.close()
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "master.key"
+
+
+@pytest.fixture
+def keyring(path: Path) -> MasterKeyring:
+    return MasterKeyring.generate(path)
+
+
+async def add_workspace(vault: KeyVault, store: Store, workspace_id: str) -> WorkspaceRecord:
+    wrapped, master_id = vault.new_workspace_key(workspace_id)
+    record = WorkspaceRecord(
+        id=workspace_id,
+        name=workspace_id,
+        plan="free",
+        created_at=T0,
+        wrapped_data_key=wrapped,
+        master_key_id=master_id,
+    )
+    await store.create_workspace(record)
+    return record
+
+
+async def add_key(vault: KeyVault, store: Store, workspace: WorkspaceRecord) -> ProviderKeyRecord:
+    key_id = "pk-" + workspace.id
+    nonce, ciphertext, fingerprint, last4 = vault.seal_provider_key(
+        workspace, key_id, plaintext(workspace.id)
+    )
+    record = ProviderKeyRecord(
+        id=key_id,
+        workspace_id=workspace.id,
+        provider="openai",
+        name="main",
+        base_url=None,
+        ciphertext=ciphertext,
+        nonce=nonce,
+        fingerprint=fingerprint,
+        last4=last4,
+        created_at=T0,
+    )
+    await store.add_provider_key(record)
+    return record
+
+
+async def populate(vault: KeyVault, store: Store, *ids: str) -> None:
+    for workspace_id in ids:
+        await add_key(vault, store, await add_workspace(vault, store, workspace_id))
+
+
+async def assert_all_open(store: Store, keyring: MasterKeyring) -> None:
+    """A fresh vault (empty cache) opens every stored key with ``keyring``."""
+    vault = KeyVault(store, keyring)
+    for workspace in await store.list_workspaces():
+        for record in await store.list_provider_keys(workspace.id):
+            assert vault.open_provider_key(workspace, record).reveal() == plaintext(workspace.id)
+
+
+async def test_seal_and_open(store: Store, keyring: MasterKeyring, path: Path) -> None:
+    vault = KeyVault(store, keyring)
+    workspace = await add_workspace(vault, store, "w1")
+    assert workspace.master_key_id == keyring.active_id
+    record = await add_key(vault, store, workspace)
+    assert record.last4 == "XYZ9"
+    assert record.fingerprint.startswith("sha256:")
+    assert plaintext("w1").encode() not in record.ciphertext
+    secret = vault.open_provider_key(workspace, record)
+    assert secret.reveal() == plaintext("w1")
+    assert plaintext("w1") not in repr(secret) + str(secret)
+    vault.forget("w1")
+    assert vault.open_provider_key(workspace, record).reveal() == plaintext("w1")
+    await assert_all_open(store, MasterKeyring.load(path))
+
+
+async def test_a_key_only_opens_where_it_was_sealed(store: Store, keyring: MasterKeyring) -> None:
+    vault = KeyVault(store, keyring)
+    await populate(vault, store, "w1", "w2")
+    w1, w2 = await store.list_workspaces()
+    (key_x,) = await store.list_provider_keys("w1")
+    as_other_id = dataclasses.replace(key_x, id="pk-other")
+    as_other_workspace = dataclasses.replace(key_x, workspace_id="w2")
+    with pytest.raises(ConfigError, match="cannot decrypt") as caught:
+        vault.open_provider_key(w1, as_other_id)
+    assert plaintext("w1") not in str(caught.value)
+    with pytest.raises(ConfigError, match="cannot decrypt"):
+        vault.open_provider_key(w2, as_other_workspace)
+    with pytest.raises(ConfigError, match="another workspace"):
+        vault.open_provider_key(w2, key_x)
+
+
+async def test_a_recreated_workspace_does_not_reuse_a_cached_data_key(
+    store: Store, keyring: MasterKeyring
+) -> None:
+    vault = KeyVault(store, keyring)
+    await populate(vault, store, "w1")
+    await store.delete_workspace("w1")
+    await populate(vault, store, "w1")  # same id, new data key; forget() was not called
+    await assert_all_open(store, keyring)
+    (workspace,) = await store.list_workspaces()
+    (record,) = await store.list_provider_keys("w1")
+    assert vault.open_provider_key(workspace, record).reveal() == plaintext("w1")
+
+
+async def test_empty_key_is_refused(keyring: MasterKeyring) -> None:
+    store = MemoryStore()
+    vault = KeyVault(store, keyring)
+    with pytest.raises(InvalidRequest):
+        vault.seal_provider_key(await add_workspace(vault, store, "w1"), "pk", "")
+
+
+async def test_rotate_keyring_file(store: Store, keyring: MasterKeyring, path: Path) -> None:
+    server_keyring = MasterKeyring.load(path)  # another process, loaded before the rotation
+    server = KeyVault(store, server_keyring)
+    await populate(server, store, "w1", "w2")
+    for workspace in await store.list_workspaces():  # warm the server's cache
+        for record in await store.list_provider_keys(workspace.id):
+            server.open_provider_key(workspace, record)
+    old_id = keyring.active_id
+
+    result = await KeyVault(store, keyring).rotate_master()
+
+    assert (result.rewrapped, result.old_id) == (2, old_id)
+    assert result.new_id != old_id
+    on_disk = MasterKeyring.load(path)
+    assert (on_disk.active_id, on_disk.ids) == (result.new_id, (result.new_id,))
+    assert {w.master_key_id for w in await store.list_workspaces()} == {result.new_id}
+    await assert_all_open(store, on_disk)
+    await assert_all_open(store, server_keyring)  # picks the new key up through key(id)
+    await populate(server, store, "w3")  # created after: wrapped under the new key
+    w3 = await store.get_workspace("w3")
+    assert w3 is not None and w3.master_key_id == result.new_id
+
+
+async def test_rotate_with_a_given_key(store: Store, keyring: MasterKeyring) -> None:
+    vault = KeyVault(store, keyring)
+    await populate(vault, store, "w1")
+    new_key = new_master_key()
+    result = await vault.rotate_master(new_key)
+    assert result.new_id == master_key_id(new_key)
+    with pytest.raises(ConfigError, match="already in use"):
+        await vault.rotate_master(new_key)
+
+
+async def test_rotate_env_key(store: Store) -> None:
+    old = base64.b64encode(ENV_KEY).decode()
+    vault = KeyVault(store, MasterKeyring.from_env(old))
+    await populate(vault, store, "w1", "w2")
+    with pytest.raises(ConfigError, match="needs the new key"):
+        await vault.rotate_master()
+    new_key = new_master_key()
+    result = await vault.rotate_master(new_key)
+    assert (result.rewrapped, result.old_id) == (2, master_key_id(ENV_KEY))
+    assert vault.keyring.ids == (result.new_id,)
+    await assert_all_open(store, MasterKeyring.from_env(new_key.hex()))
+    with pytest.raises(ConfigError, match="KEYROUTE_MASTER_KEY"):
+        await assert_all_open(store, MasterKeyring.from_env(old))
+
+
+async def run_rotation_steps(vault: KeyVault, new_id: str, steps_after_stage: int) -> None:
+    """The steps of ``rotate_master`` after ``_stage``, stopping after ``steps_after_stage``."""
+    if steps_after_stage >= 1:
+        await vault._rewrap(new_id)
+    if steps_after_stage >= 2:
+        vault._activate(new_id)
+    if steps_after_stage >= 3:
+        await vault._rewrap(new_id)
+    if steps_after_stage >= 4:
+        vault._retire()
+
+
+@pytest.mark.parametrize("steps_after_stage", range(5))
+async def test_rotation_survives_a_crash_between_steps(
+    store: Store, keyring: MasterKeyring, path: Path, steps_after_stage: int
+) -> None:
+    vault = KeyVault(store, keyring)
+    await populate(vault, store, "w1", "w2")
+    new_id = vault._stage(new_master_key())
+    await run_rotation_steps(vault, new_id, steps_after_stage)
+    # "Crash": a new process starts from what is on disk and in the database.
+    restarted = MasterKeyring.load(path)
+    await assert_all_open(store, restarted)
+    result = await KeyVault(store, restarted).rotate_master()  # running it again finishes
+    assert MasterKeyring.load(path).ids == (result.new_id,)
+    await assert_all_open(store, MasterKeyring.load(path))
+
+
+async def test_rotation_sweeps_workspaces_created_meanwhile(
+    store: Store, keyring: MasterKeyring, path: Path
+) -> None:
+    server = KeyVault(store, MasterKeyring.load(path))
+    rotating = KeyVault(store, keyring)
+    await populate(rotating, store, "w1")
+    new_id = rotating._stage(new_master_key())
+    assert await rotating._rewrap(new_id) == 1
+    await populate(server, store, "w2")  # still under the old (active) key
+    rotating._activate(new_id)
+    assert await rotating._rewrap(new_id) == 1  # the sweep catches it
+    rotating._retire()
+    await assert_all_open(store, MasterKeyring.load(path))
+
+
+async def test_failed_rewrap_changes_nothing(
+    store: Store, keyring: MasterKeyring, path: Path
+) -> None:
+    vault = KeyVault(store, keyring)
+    await populate(vault, store, "w1")
+    lost = WorkspaceRecord(
+        id="w0",
+        name="w0",
+        plan="free",
+        created_at=T0,
+        wrapped_data_key=b"\x00" * 60,
+        master_key_id="0" * 16,  # a master key nobody has
+    )
+    await store.create_workspace(lost)
+    before = await store.list_workspaces()
+    with pytest.raises(ConfigError, match="0000000000000000"):
+        await vault.rotate_master()
+    assert await store.list_workspaces() == before
+    assert MasterKeyring.load(path).active_id == before[1].master_key_id
+    await store.delete_workspace("w0")
+    await assert_all_open(store, MasterKeyring.load(path))
