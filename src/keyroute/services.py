@@ -48,7 +48,8 @@ class Services:
         self.sender = UpstreamSender(max_connections=config.upstream.max_connections)
         self.principals = PrincipalCache(store)
         self.directory = WorkspaceDirectory(store, self.vault)
-        self.resolver = ModelResolver(timeout=config.upstream.timeout_seconds)
+        self.resolver = ModelResolver(timeout=config.upstream.timeout_seconds,
+                                      options=config.providers.model_dump())
         self.signatures = SignatureCache()
         self.pipeline = Pipeline(directory=self.directory, resolver=self.resolver,
                                  sender=self.sender, signatures=self.signatures)

@@ -92,6 +92,8 @@ class Message:
     """One turn. ``content`` is empty for an assistant turn that only calls tools.
 
     A ``tool`` message answers ``tool_call_id``; ``is_error`` marks a failed tool run.
+    ``refusal`` is an earlier assistant refusal replayed by the client; formats without a refusal
+    field carry it as assistant text.
     """
 
     role: Role
@@ -100,6 +102,7 @@ class Message:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     is_error: bool = False
+    refusal: str | None = None
 
     def text(self) -> str:
         """The concatenated text parts."""

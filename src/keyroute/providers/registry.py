@@ -9,7 +9,9 @@ removed for Anthropic and ``/v1beta`` for Gemini, so either spelling works.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from keyroute.core.errors import InvalidRequest
@@ -84,8 +86,9 @@ def spec(name: str) -> ProviderSpec:
         ) from None
 
 
-def create(name: str) -> Provider:
-    """A fresh adapter for the provider id ``name``."""
+def create(name: str, options: Mapping[str, Any] | None = None) -> Provider:
+    """A fresh adapter for the provider id ``name``; ``options`` are its constructor settings
+    (the ``[providers.<name>]`` config section)."""
     s = spec(name)
     if name == "openai":
         return OpenAIProvider()
@@ -95,7 +98,7 @@ def create(name: str) -> Provider:
         return OpenAICompatibleProvider(PRESETS[name])
     module, _, attr = s.factory.partition(":")
     cls = getattr(importlib.import_module(module), attr)
-    provider: Provider = cls()
+    provider: Provider = cls(**(options or {}))
     return provider
 
 

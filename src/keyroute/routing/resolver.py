@@ -7,7 +7,9 @@ provider ids. Aliases map a name to a model id, at most a few levels deep.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from keyroute.core.errors import InvalidRequest, ModelNotFound
 from keyroute.providers import registry
@@ -27,14 +29,17 @@ class Route:
 
 
 class ModelResolver:
-    def __init__(self, *, timeout: float) -> None:
+    def __init__(
+        self, *, timeout: float, options: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> None:
         self._timeout = timeout
+        self._options = options or {}
         self._providers: dict[str, Provider] = {}
 
     def provider(self, name: str) -> Provider:
         adapter = self._providers.get(name)
         if adapter is None:
-            adapter = registry.create(name)
+            adapter = registry.create(name, self._options.get(name))
             self._providers[name] = adapter
         return adapter
 

@@ -65,6 +65,8 @@ def encode_contents(req: ChatRequest) -> tuple[list[dict[str, Any]], list[dict[s
             responses.append(_function_response(message, i, call_names))
         else:
             parts = _parts(message.content, i, req.source_format)
+            if message.refusal:  # Gemini has no refusal field: the refusal is what the model said
+                parts.append({"text": message.refusal})
             parts.extend(_function_calls(message.tool_calls, i, call_names))
             if not parts:
                 raise InvalidRequest(

@@ -135,6 +135,8 @@ def _message(m: Message, i: int, provider: str, cache: bool) -> dict[str, Any]:
     if m.role == "assistant":
         text = _content(m, i, provider, cache)
         out["content"] = text if text else None
+        if m.refusal is not None:
+            out["refusal"] = m.refusal
         if m.tool_calls:
             out["tool_calls"] = [
                 {"id": c.id, "type": "function",

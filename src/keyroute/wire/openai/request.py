@@ -129,24 +129,29 @@ def _text_parts(content: str | list[s.TextPartS]) -> tuple[ContentPart, ...]:
     return tuple(TextPart(text=p.text, cache_control=_cache(p.cache_control)) for p in content)
 
 
-def _user_part(p: s.UserPart) -> ContentPart:
+def _user_part(p: s.UserPart, where: str) -> ContentPart:
     if isinstance(p, s.TextPartS):
         return TextPart(text=p.text, cache_control=_cache(p.cache_control))
     if isinstance(p, s.ImagePartS):
-        return image_from_url(p.image_url.url, p.image_url.detail, _cache(p.cache_control))
+        return image_from_url(p.image_url.url, p.image_url.detail, _cache(p.cache_control),
+                              param=f"{where}.image_url.url")
     if isinstance(p, s.AudioPartS):
         return OpaquePart(source="openai", part_type="input_audio", payload={**p.input_audio})
     return OpaquePart(source="openai", part_type="file", payload={**p.file})
 
 
-def image_from_url(url: str, detail: Any = None, cache: CacheControl | None = None) -> ImagePart:
+def image_from_url(
+    url: str, detail: Any = None, cache: CacheControl | None = None, *, param: str | None = None
+) -> ImagePart:
     """An ``image_url`` value (``https://...`` or a base64 ``data:`` URL) as an ``ImagePart``."""
     match = _DATA_URL.match(url)
     if match:
         return ImagePart(data=match.group(2), media_type=match.group(1), detail=detail,
                          cache_control=cache)
     if url.startswith("data:"):
-        raise InvalidRequest("Image data URLs must look like 'data:<mime>;base64,<data>'.")
+        raise InvalidRequest(
+            "Image data URLs must look like 'data:<mime>;base64,<data>'.", param=param
+        )
     return ImagePart(url=url, detail=detail, cache_control=cache)
 
 
@@ -157,7 +162,8 @@ def _message(m: s.MessageS, i: int) -> Message:
         parts = (
             (TextPart(text=m.content),)
             if isinstance(m.content, str)
-            else tuple(_user_part(p) for p in m.content)
+            else tuple(_user_part(p, f"messages[{i}].content[{j}]")
+                       for j, p in enumerate(m.content))
         )
         return Message(role="user", content=parts, name=m.name)
     if isinstance(m, s.ToolMessageS):
@@ -180,11 +186,15 @@ def _assistant(m: s.AssistantMessageS, i: int) -> Message:
             parts.append(TextPart(text=m.content))
     elif m.content:
         parts.extend(TextPart(text=p.text) for p in m.content if isinstance(p, s.TextPartS))
+    refusals = [p.refusal for p in m.content or () if isinstance(p, s.RefusalPartS)]
+    if m.refusal:
+        refusals.insert(0, m.refusal)
     calls = tuple(
         ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments)
         for c in m.tool_calls or ()
     )
-    return Message(role="assistant", content=tuple(parts), name=m.name, tool_calls=calls)
+    return Message(role="assistant", content=tuple(parts), name=m.name, tool_calls=calls,
+                   refusal="\n".join(refusals) if refusals else None)
 
 
 def _tool(t: s.ToolS) -> ToolSpec:

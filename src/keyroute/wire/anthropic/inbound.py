@@ -1,0 +1,279 @@
+"""Anthropic Messages request body (from a client of our ``/v1/messages``) -> ``ChatRequest``.
+
+Mapping (``providers.md`` §6.3):
+
+- ``system`` (string or text blocks) -> leading ``system`` messages, one per block.
+- A user turn's ``tool_result`` blocks -> one ``tool`` message each (``is_error`` kept), the rest of
+  the turn -> a ``user`` message after them; ``tool_use`` blocks -> assistant ``tool_calls`` (their
+  ``input`` re-serialised as JSON text); ``thinking`` / ``redacted_thinking`` -> ``ThinkingPart``.
+- Blocks keyroute has no canonical shape for (``document``, ``search_result``, server-tool
+  blocks, a text block with ``citations``...) -> ``OpaquePart`` with the block verbatim: Anthropic
+  gets it back unchanged, any other provider rejects it by name.
+- A top-level field is mapped only when all of it is understood (``tools`` of custom tools only,
+  ``metadata`` with only ``user_id``, ``output_config`` with ``format`` / ``effort``, ``thinking``
+  ``enabled`` with a budget); otherwise the whole field goes to ``passthrough`` untouched, as does
+  every unknown top-level field.
+
+Validation errors are ``InvalidRequest`` whose ``param`` is the JSON path (``messages[1].content``).
+``max_tokens`` may be absent (the Messages API requires it, ``count_tokens`` bodies lack it): the
+request then leaves it ``None`` and the provider's default applies.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+import msgspec
+
+from keyroute.core.chat import (
+    CacheControl,
+    ChatRequest,
+    ContentPart,
+    ImagePart,
+    Message,
+    OpaquePart,
+    ResponseFormat,
+    TextPart,
+    ThinkingPart,
+    ToolCall,
+    ToolChoice,
+    ToolSpec,
+)
+from keyroute.core.errors import InvalidRequest, UnsupportedFeature
+from keyroute.core.json import JsonValue
+from keyroute.wire.anthropic.schema import (
+    REQUEST_FIELDS,
+    Base64SourceParam,
+    CacheControlParam,
+    ImageBlockParam,
+    MessageParam,
+    MetadataParam,
+    OutputConfigParam,
+    RedactedThinkingBlockParam,
+    RequestParams,
+    TextBlockParam,
+    ThinkingBlockParam,
+    ThinkingEnabledParam,
+    ToolChoiceParam,
+    ToolParam,
+    ToolResultBlockParam,
+    ToolUseBlockParam,
+    UrlSourceParam,
+    convert,
+    fields_of,
+    invalid_request,
+)
+
+T = TypeVar("T")
+
+_CHOICES: dict[str, Literal["auto", "none", "required", "tool"]] = {
+    "auto": "auto",
+    "any": "required",
+    "tool": "tool",
+    "none": "none",
+}
+
+
+def decode_request(body: bytes) -> ChatRequest:
+    """Parse and validate a Messages request body.
+
+    Raises:
+        InvalidRequest: Malformed JSON or a field of the wrong shape; ``param`` is its JSON path.
+    """
+    try:
+        raw = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(f"Request body is not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InvalidRequest("Request body must be a JSON object")
+    params = convert({k: v for k, v in raw.items() if k in REQUEST_FIELDS}, RequestParams)
+    rest: dict[str, JsonValue] = {k: v for k, v in raw.items() if k not in REQUEST_FIELDS}
+    tools = _take(rest, "tools", list[ToolParam])
+    metadata = _take(rest, "metadata", MetadataParam)
+    output = _take(rest, "output_config", OutputConfigParam)
+    thinking = _take(rest, "thinking", ThinkingEnabledParam)
+    choice = params.tool_choice
+    return ChatRequest(
+        model=params.model,
+        messages=(*_system(params.system), *_messages(params.messages)),
+        stream=bool(params.stream),
+        include_usage=bool(params.stream),
+        max_tokens=params.max_tokens,
+        temperature=params.temperature,
+        top_p=params.top_p,
+        top_k=params.top_k,
+        stop=tuple(params.stop_sequences or ()),
+        tools=tuple(_tool(t) for t in tools or ()),
+        tool_choice=ToolChoice(mode=_CHOICES[choice.type], name=choice.name) if choice else None,
+        parallel_tool_calls=_parallel(choice),
+        response_format=_format(output),
+        user=metadata.user_id if metadata else None,
+        reasoning_effort=output.effort if output else None,
+        thinking_budget=thinking.budget_tokens if thinking else None,
+        passthrough=rest,
+        source_format="anthropic",
+    )
+
+
+def _take(rest: dict[str, JsonValue], key: str, type_: type[T]) -> T | None:
+    """``rest[key]`` as ``type_`` (removed from ``rest``), or None if absent or not understood."""
+    if key not in rest:
+        return None
+    try:
+        value = msgspec.convert(rest[key], type_)
+    except msgspec.ValidationError:
+        return None  # server tools, new fields...: forwarded untouched as pass-through
+    del rest[key]
+    return value
+
+
+def _parallel(choice: ToolChoiceParam | None) -> bool | None:
+    if choice is None or choice.disable_parallel_tool_use is None:
+        return None
+    return not choice.disable_parallel_tool_use
+
+
+def _format(output: OutputConfigParam | None) -> ResponseFormat | None:
+    if output is None or output.format is None:
+        return None
+    return ResponseFormat(type="json_schema", schema=output.format.schema)
+
+
+def _cache(cc: CacheControlParam | None) -> CacheControl | None:
+    return None if cc is None else CacheControl(ttl=cc.ttl)
+
+
+def _tool(tool: ToolParam) -> ToolSpec:
+    return ToolSpec(
+        name=tool.name,
+        description=tool.description,
+        parameters=tool.input_schema,
+        strict=tool.strict,
+        cache_control=_cache(tool.cache_control),
+    )
+
+
+def _system(system: str | list[TextBlockParam] | None) -> list[Message]:
+    if system is None:
+        return []
+    if isinstance(system, str):
+        return [Message(role="system", content=(TextPart(text=system),))]
+    return [
+        Message(
+            role="system",
+            content=(TextPart(text=b.text, cache_control=_cache(b.cache_control)),),
+        )
+        for b in system
+    ]
+
+
+def _messages(turns: list[MessageParam]) -> list[Message]:
+    out: list[Message] = []
+    for i, turn in enumerate(turns):
+        path = f"messages[{i}].content"
+        if isinstance(turn.content, str):
+            out.append(Message(role=turn.role, content=(TextPart(text=turn.content),)))
+        elif turn.role == "assistant":
+            out.append(_assistant(turn.content, path))
+        else:
+            out.extend(_user(turn.content, path))
+    return out
+
+
+def _user(blocks: list[dict[str, Any]], path: str) -> list[Message]:
+    out: list[Message] = []
+    parts: list[ContentPart] = []
+    for j, block in enumerate(blocks):
+        where = f"{path}[{j}]"
+        if block.get("type") == "tool_result":
+            if parts:
+                out.append(Message(role="user", content=tuple(parts)))
+                parts = []
+            _reject_unknown(block, ToolResultBlockParam, where)
+            out.append(_tool_result(convert(block, ToolResultBlockParam, where), where))
+        else:
+            parts.append(_part(block, where))
+    if parts or not out:
+        out.append(Message(role="user", content=tuple(parts)))
+    return out
+
+
+def _assistant(blocks: list[dict[str, Any]], path: str) -> Message:
+    parts: list[ContentPart] = []
+    calls: list[ToolCall] = []
+    for j, block in enumerate(blocks):
+        where = f"{path}[{j}]"
+        if block.get("type") == "tool_use":
+            _reject_unknown(block, ToolUseBlockParam, where)
+            use = convert(block, ToolUseBlockParam, where)
+            args = msgspec.json.encode(use.input).decode()
+            calls.append(ToolCall(id=use.id, name=use.name, arguments=args))
+        else:
+            parts.append(_part(block, where))
+    return Message(role="assistant", content=tuple(parts), tool_calls=tuple(calls))
+
+
+def _reject_unknown(block: dict[str, Any], struct: type[msgspec.Struct], where: str) -> None:
+    extra = sorted(set(block) - fields_of(struct))
+    if extra:
+        raise UnsupportedFeature(
+            f"{extra[0]!r} on a {block.get('type')} block is not supported by keyroute",
+            param=f"{where}.{extra[0]}",
+        )
+
+
+def _tool_result(block: ToolResultBlockParam, where: str) -> Message:
+    content = block.content
+    parts: list[ContentPart]
+    if content is None:
+        parts = []
+    elif isinstance(content, str):
+        parts = [TextPart(text=content)]
+    else:
+        parts = [_part(b, f"{where}.content[{k}]") for k, b in enumerate(content)]
+    if block.cache_control is not None:
+        last = parts[-1] if parts else None
+        if not isinstance(last, TextPart) or last.cache_control is not None:
+            raise UnsupportedFeature(
+                "cache_control on a tool_result is supported when its content ends with text",
+                param=f"{where}.cache_control",
+            )
+        parts[-1] = TextPart(text=last.text, cache_control=_cache(block.cache_control))
+    return Message(
+        role="tool", content=tuple(parts), tool_call_id=block.tool_use_id, is_error=block.is_error
+    )
+
+
+def _part(block: dict[str, Any], where: str) -> ContentPart:
+    kind = block.get("type")
+    if not isinstance(kind, str):
+        raise InvalidRequest("Content block needs a string 'type'", param=f"{where}.type")
+    if kind == "thinking":
+        thinking = convert(block, ThinkingBlockParam, where)
+        return ThinkingPart(text=thinking.thinking, signature=thinking.signature)
+    if kind == "redacted_thinking":
+        redacted = convert(block, RedactedThinkingBlockParam, where)
+        return ThinkingPart(text=redacted.data, redacted=True)
+    if kind == "text" and set(block) <= fields_of(TextBlockParam):
+        text = convert(block, TextBlockParam, where)
+        return TextPart(text=text.text, cache_control=_cache(text.cache_control))
+    if kind == "image" and set(block) <= fields_of(ImageBlockParam):
+        image = _image(convert(block, ImageBlockParam, where), where)
+        if image is not None:
+            return image
+    return OpaquePart(source="anthropic", part_type=kind, payload=block)
+
+
+def _image(block: ImageBlockParam, where: str) -> ImagePart | None:
+    cc = _cache(block.cache_control)
+    kind = block.source.get("type")
+    try:
+        if kind == "base64":
+            src = msgspec.convert(block.source, Base64SourceParam)
+            return ImagePart(data=src.data, media_type=src.media_type, cache_control=cc)
+        if kind == "url":
+            url = msgspec.convert(block.source, UrlSourceParam)
+            return ImagePart(url=url.url, cache_control=cc)
+    except msgspec.ValidationError as exc:
+        raise invalid_request(exc, f"{where}.source") from None
+    return None  # file sources and new kinds travel as opaque blocks

@@ -1,0 +1,141 @@
+"""``keyroute.wire.sse``: the incremental SSE parser and ``encode_event``."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keyroute.wire.sse import SSEEvent, SSEParser, encode_event
+
+
+def parse(chunks: list[bytes]) -> list[SSEEvent]:
+    parser = SSEParser()
+    events: list[SSEEvent] = []
+    for chunk in chunks:
+        events.extend(parser.feed(chunk))
+    events.extend(parser.close())
+    return events
+
+
+def every_split(data: bytes) -> list[list[bytes]]:
+    """The stream whole, byte by byte, and split in two at every offset."""
+    splits = [[data], [data[i : i + 1] for i in range(len(data))]]
+    splits.extend([data[:i], data[i:]] for i in range(1, len(data)))
+    return splits
+
+
+def check(stream: bytes, expected: list[SSEEvent]) -> None:
+    for chunks in every_split(stream):
+        assert parse(chunks) == expected, chunks
+
+
+E = SSEEvent
+
+
+@pytest.mark.parametrize(
+    ("stream", "expected"),
+    [
+        (b"", []),
+        (b"data: a\n\n", [E("a")]),
+        (b"data:a\n\n", [E("a")]),
+        (b"data:  a\n\n", [E(" a")]),  # only one leading space is removed
+        (b"data: a\r\n\r\n", [E("a")]),
+        (b"data: a\r\rdata: b\r\r", [E("a"), E("b")]),
+        (b"data: a\n\ndata: b\n\n", [E("a"), E("b")]),
+        (b"data: a\ndata: b\n\n", [E("a\nb")]),
+        (b"data: a\r\ndata: b\r\n\r\n", [E("a\nb")]),
+        (b"data\n\n", [E("")]),
+        (b"data:\n\n", [E("")]),
+        (b"data: \n\n", [E("")]),
+        (b": keep-alive\n\n", []),
+        (b": comment\ndata: a\n: another\n\n", [E("a")]),
+        (b"event: ping\n\n", []),  # no data: nothing dispatched
+        (b"event: ping\n\ndata: a\n\n", [E("a")]),  # and the event name is reset
+        (b"event: message_start\ndata: {}\n\n", [E("{}", event="message_start")]),
+        (b"id: 7\ndata: a\n\n", [E("a", id="7")]),
+        (b"id: 7\ndata: a\n\ndata: b\n\n", [E("a", id="7"), E("b", id="7")]),  # id persists
+        (b"retry: 1000\nfoo: bar\ndata: a\n\n", [E("a")]),  # unknown fields ignored
+        (b"data: a:b: c\n\n", [E("a:b: c")]),
+        (b"data: [DONE]\n\n", [E("[DONE]")]),
+        ("data: héllo – 日本 🎉\n\n".encode(), [E("héllo – 日本 🎉")]),
+        (b"data: \xff\n\n", [E("\ufffd")]),  # invalid UTF-8 is replaced, not fatal
+        # close() flushes what a stream left without its blank line
+        (b"data: a", [E("a")]),
+        (b"data: a\n", [E("a")]),
+        (b"data: a\r", [E("a")]),
+        (b"data: a\r\n", [E("a")]),
+        (b"event: e\ndata: a\ndata: b", [E("a\nb", event="e")]),
+        (b"data: a\n\ndata: b", [E("a"), E("b")]),
+        (b"data: a\n\n: trailing comment", [E("a")]),
+    ],
+)
+def test_parse(stream: bytes, expected: list[SSEEvent]) -> None:
+    check(stream, expected)
+
+
+def test_feed_returns_events_as_soon_as_they_are_complete() -> None:
+    parser = SSEParser()
+    assert parser.feed(b"data: a\n") == []
+    assert parser.feed(b"\ndata: b\n") == [E("a")]
+    assert parser.feed(b"\r") == []
+    assert parser.feed(b"\n") == [E("b")]
+    assert parser.close() == []
+
+
+def test_split_inside_crlf_is_one_line_end() -> None:
+    parser = SSEParser()
+    assert parser.feed(b"data: a\r") == []
+    # the \n completes the \r\n above: the line ends once, no blank line yet
+    assert parser.feed(b"\ndata: b\r\n\r\n") == [E("a\nb")]
+
+
+def test_split_inside_a_multibyte_character() -> None:
+    raw = "data: 🎉\n\n".encode()
+    for cut in range(len("data: "), len(raw) - 2):
+        parser = SSEParser()
+        assert parser.feed(raw[:cut]) == []
+        assert parser.feed(raw[cut:]) == [E("🎉")]
+
+
+def test_close_resets_the_parser() -> None:
+    parser = SSEParser()
+    parser.feed(b"data: a")
+    assert parser.close() == [E("a")]
+    assert parser.close() == []
+    assert parser.feed(b"data: b\n\n") == [E("b")]
+
+
+@pytest.mark.parametrize(
+    ("data", "event", "expected"),
+    [
+        (b"{}", None, b"data: {}\n\n"),
+        (b"[DONE]", None, b"data: [DONE]\n\n"),
+        (b'{"a":1}', "message_start", b'event: message_start\ndata: {"a":1}\n\n'),
+        (b"", None, b"data: \n\n"),
+    ],
+)
+def test_encode_event(data: bytes, event: str | None, expected: bytes) -> None:
+    assert encode_event(data, event) == expected
+
+
+# Any text without line ends (encode_event's precondition); surrogates cannot be UTF-8.
+line_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"))
+events = st.lists(st.tuples(line_text, st.none() | line_text), max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=events, cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=12))
+def test_any_split_of_encoded_events_parses_back(
+    events: list[tuple[str, str | None]], cuts: list[int]
+) -> None:
+    stream = b"".join(encode_event(data.encode(), event) for data, event in events)
+    offsets = sorted({c % (len(stream) + 1) for c in cuts})
+    bounds = [0, *offsets, len(stream)]
+    chunks = [stream[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    parser = SSEParser()
+    parsed: list[SSEEvent] = []
+    for chunk in chunks:
+        parsed.extend(parser.feed(chunk))
+    assert parser.close() == []
+    assert parsed == [SSEEvent(data=data, event=event) for data, event in events]
