@@ -52,6 +52,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    client_port: int = 0
 
 
 def error_body(message: str, etype: str, code: str | None = None) -> dict[str, Any]:
@@ -114,7 +115,8 @@ class FakeOpenAI:
 
     async def _record(self, request: Request) -> dict[str, Any] | Response:
         body = msgspec.json.decode(await request.body())
-        self.requests.append(Recorded(request.url.path, dict(request.headers), body))
+        port = request.client.port if request.client else 0
+        self.requests.append(Recorded(request.url.path, dict(request.headers), body, port))
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return Response(msgspec.json.encode(error_body(
                 "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")),

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -64,9 +65,10 @@ class Gateway:
         return asyncio.run(main())
 
 
-@pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[Gateway]:
-    env = {"KEYROUTE_DATA_DIR": str(tmp_path / "data")}
+@contextmanager
+def running_gateway(tmp_path: Path, **extra_env: str) -> Iterator[Gateway]:
+    """A gateway over a fresh data dir; ``extra_env`` adds ``KEYROUTE__...`` settings."""
+    env = {"KEYROUTE_DATA_DIR": str(tmp_path / "data"), **extra_env}
     config = load(env=env)
     result = asyncio.run(initialise(config))
     app = create_app(Services.build(config))
@@ -74,6 +76,12 @@ def gateway(tmp_path: Path) -> Iterator[Gateway]:
         yield Gateway(url=url, api_key=result.details["api_key"],
                       admin_token=result.details["admin_token"], config=config, env=env,
                       data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[Gateway]:
+    with running_gateway(tmp_path) as gw:
+        yield gw
 
 
 @pytest.fixture

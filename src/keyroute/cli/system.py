@@ -80,6 +80,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         return
     logging.basicConfig(level=config.logging.level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the schema check at start-up
     options = {"host": server.host, "port": server.port, "loop": "uvloop", "http": "httptools",
                "access_log": server.access_log, "log_level": config.logging.level.lower(),
                "lifespan": "on", "server_header": False}

@@ -1,0 +1,269 @@
+"""``keyroute.control.plane.ControlPlane`` over a ``MemoryStore`` and a real ``KeyVault``."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from keyroute.control.plane import ControlPlane
+from keyroute.core.errors import Conflict, InvalidRequest, NotFound
+from keyroute.storage.memory import MemoryStore
+from keyroute.vault.keystore import KeyVault
+from keyroute.vault.masterkey import MasterKeyring, new_master_key
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+PROVIDER_KEY = "sk-proj-abcdefghijklmnop1234"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+@pytest.fixture
+def plane() -> ControlPlane:
+    store = MemoryStore()
+    keyring = MasterKeyring.from_env(new_master_key().hex())
+    return ControlPlane(store, KeyVault(store, keyring), clock=Clock())
+
+
+async def check_error(coro: object, cls: type[Exception], param: str | None) -> None:
+    with pytest.raises(cls) as info:
+        await coro  # type: ignore[misc]
+    assert type(info.value) is cls
+    assert getattr(info.value, "param", None) == param
+
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    "name", ["a", "0", "team-a", "a.b_c-9", "x" * 63, "9lives"]
+)
+async def test_valid_workspace_names(plane: ControlPlane, name: str) -> None:
+    assert (await plane.create_workspace(name)).name == name
+
+
+@pytest.mark.parametrize(
+    "name", ["", "Team", "-a", ".a", "_a", "a b", "x" * 64, "café", "a/b", "a\n", "ws!"]
+)
+async def test_invalid_workspace_names(plane: ControlPlane, name: str) -> None:
+    await check_error(plane.create_workspace(name), InvalidRequest, "name")
+
+
+async def test_workspace_record(plane: ControlPlane) -> None:
+    ws = await plane.create_workspace("team-a")
+    assert ws.id.startswith("ws_") and len(ws.id) == 3 + 16
+    assert (ws.plan, ws.created_at) == ("free", T0 + timedelta(seconds=1))
+    assert ws.wrapped_data_key and ws.master_key_id == plane.vault.keyring.active_id
+    assert await plane.workspace("team-a") == ws
+    assert await plane.workspace(ws.id) == ws
+
+
+async def test_duplicate_workspace_is_a_conflict(plane: ControlPlane) -> None:
+    await plane.create_workspace("team-a")
+    await check_error(plane.create_workspace("team-a"), Conflict, "name")
+    assert len(await plane.list_workspaces()) == 1
+
+
+@pytest.mark.parametrize(("plan_name", "expected"), [(None, "free"), ("scale", "scale"),
+                                                     ("business", "business")])
+async def test_plans(plane: ControlPlane, plan_name: str | None, expected: str) -> None:
+    assert (await plane.create_workspace("w", plan_name)).plan == expected
+
+
+async def test_unknown_plan(plane: ControlPlane) -> None:
+    await check_error(plane.create_workspace("w", "gold"), InvalidRequest, "plan")
+    assert await plane.list_workspaces() == []
+
+
+async def test_list_and_delete_workspaces(plane: ControlPlane) -> None:
+    for name in ("b", "a", "c"):
+        await plane.create_workspace(name)
+    assert [w.name for w in await plane.list_workspaces()] == ["a", "b", "c"]
+    deleted = await plane.delete_workspace("b")
+    assert deleted.name == "b"
+    assert [w.name for w in await plane.list_workspaces()] == ["a", "c"]
+    await check_error(plane.workspace("b"), NotFound, "workspace")
+    await check_error(plane.delete_workspace("b"), NotFound, "workspace")
+
+
+async def test_unknown_workspace(plane: ControlPlane) -> None:
+    await check_error(plane.workspace("ghost"), NotFound, "workspace")
+    await check_error(plane.create_api_key("ghost"), NotFound, "workspace")
+    await check_error(plane.add_provider_key("ghost", "demo", ""), NotFound, "workspace")
+    await check_error(plane.set_alias("ghost", "a", "demo/fast"), NotFound, "workspace")
+
+
+async def test_api_key(plane: ControlPlane) -> None:
+    ws = await plane.create_workspace("team-a")
+    created = await plane.create_api_key("team-a", "ci")
+    key, record = created.key, created.record
+    assert key.startswith("kr-") and len(key) == 46
+    assert record.prefix == key[:9]
+    assert record.key_hash == hashlib.sha256(key.encode()).hexdigest()
+    assert (record.workspace_id, record.name, record.revoked_at) == (ws.id, "ci", None)
+    assert record.id.startswith("key_")
+    assert all(key not in str(getattr(record, f.name)) for f in fields(record))
+    assert await plane.list_api_keys("team-a") == [record]
+
+
+async def test_api_key_default_name(plane: ControlPlane) -> None:
+    await plane.create_workspace("w")
+    name = (await plane.create_api_key("w")).record.name
+    assert name.startswith("key-") and len(name) == 10
+
+
+async def test_api_key_name_is_validated(plane: ControlPlane) -> None:
+    await plane.create_workspace("w")
+    await check_error(plane.create_api_key("w", "Bad Name"), InvalidRequest, "name")
+
+
+async def test_revoke_api_key(plane: ControlPlane) -> None:
+    await plane.create_workspace("w")
+    await plane.create_workspace("other")
+    record = (await plane.create_api_key("w", "k")).record
+    await check_error(plane.revoke_api_key("other", record.id), NotFound, "id")
+    await check_error(plane.revoke_api_key("w", "key_missing"), NotFound, "id")
+    await plane.revoke_api_key("w", record.id)
+    (revoked,) = await plane.list_api_keys("w")
+    assert revoked.revoked_at is not None
+    await check_error(plane.revoke_api_key("w", record.id), NotFound, "id")
+
+
+async def test_keyless_demo_provider_key(plane: ControlPlane) -> None:
+    ws = await plane.create_workspace("w")
+    record = await plane.add_provider_key("w", "demo", "")
+    assert (record.provider, record.name, record.base_url) == ("demo", "demo", None)
+    assert (record.ciphertext, record.nonce, record.fingerprint, record.last4) == (b"", b"", "",
+                                                                                    "")
+    assert record.workspace_id == ws.id and record.id.startswith("pk_")
+    assert await plane.list_provider_keys("w") == [record]
+
+
+async def test_sealed_provider_key(plane: ControlPlane) -> None:
+    ws = await plane.create_workspace("w")
+    record = await plane.add_provider_key("w", "openai", f"  {PROVIDER_KEY}\n", name="main")
+    assert (record.name, record.last4) == ("main", "1234")
+    assert record.fingerprint and PROVIDER_KEY not in record.fingerprint
+    assert PROVIDER_KEY.encode() not in record.ciphertext and record.nonce
+    assert plane.vault.open_provider_key(ws, record).reveal() == PROVIDER_KEY
+
+
+@pytest.mark.parametrize(
+    ("provider", "key", "base_url", "param"),
+    [
+        ("openai", "", None, "key"),
+        ("openai", "   ", None, "key"),
+        ("openai-compatible", "", None, "base_url"),
+        ("demo", "", "https://x.test", "base_url"),
+        ("openai", PROVIDER_KEY, "ftp://x.test", "base_url"),
+        ("nope", PROVIDER_KEY, None, "provider"),
+    ],
+)
+async def test_provider_key_errors(
+    plane: ControlPlane, provider: str, key: str, base_url: str | None, param: str
+) -> None:
+    await plane.create_workspace("w")
+    await check_error(plane.add_provider_key("w", provider, key, base_url=base_url),
+                      InvalidRequest, param)
+    assert await plane.list_provider_keys("w") == []
+
+
+async def test_provider_key_name_is_validated(plane: ControlPlane) -> None:
+    await plane.create_workspace("w")
+    await check_error(plane.add_provider_key("w", "demo", "", name="Nope!"), InvalidRequest,
+                      "name")
+
+
+@pytest.mark.parametrize(
+    ("provider", "base_url", "expected"),
+    [
+        ("openai-compatible", "http://localhost:8000", "http://localhost:8000/v1"),
+        ("ollama", "http://10.0.0.2:11434/", "http://10.0.0.2:11434/v1"),
+        ("anthropic", "https://proxy.test/v1", "https://proxy.test"),
+    ],
+)
+async def test_base_url_is_normalised(
+    plane: ControlPlane, provider: str, base_url: str, expected: str
+) -> None:
+    await plane.create_workspace("w")
+    record = await plane.add_provider_key("w", provider, "", base_url=base_url) if provider != (
+        "anthropic") else await plane.add_provider_key("w", provider, PROVIDER_KEY,
+                                                       base_url=base_url)
+    assert record.base_url == expected
+
+
+async def test_duplicate_provider_key_name_is_a_conflict(plane: ControlPlane) -> None:
+    await plane.create_workspace("w")
+    await plane.add_provider_key("w", "demo", "")
+    with pytest.raises(Conflict):
+        await plane.add_provider_key("w", "demo", "")
+
+
+async def test_revoke_provider_key(plane: ControlPlane) -> None:
+    await plane.create_workspace("w")
+    record = await plane.add_provider_key("w", "demo", "")
+    await check_error(plane.revoke_provider_key("w", "pk_missing"), NotFound, "id")
+    await plane.revoke_provider_key("w", record.id)
+    await check_error(plane.revoke_provider_key("w", record.id), NotFound, "id")
+    await plane.add_provider_key("w", "demo", "")  # the name is free again
+
+
+@pytest.mark.parametrize(
+    ("alias", "target", "param"),
+    [
+        ("", "demo/fast", "alias"),
+        ("a/b", "demo/fast", "alias"),
+        ("x" * 129, "demo/fast", "alias"),
+        ("fast", "fast", "target"),
+        ("fast", "", "target"),
+    ],
+)
+async def test_alias_errors(plane: ControlPlane, alias: str, target: str, param: str) -> None:
+    await plane.create_workspace("w")
+    await check_error(plane.set_alias("w", alias, target), InvalidRequest, param)
+
+
+async def test_aliases(plane: ControlPlane) -> None:
+    ws = await plane.create_workspace("w")
+    record = await plane.set_alias("w", "fast", "demo/fast")
+    assert (record.workspace_id, record.alias, record.target) == (ws.id, "fast", "demo/fast")
+    await plane.set_alias("w", "x" * 128, "openai/gpt-4o")
+    await plane.set_alias("w", "fast", "demo/smart")  # replaces
+    assert [(a.alias, a.target) for a in await plane.list_aliases("w")] == [
+        ("fast", "demo/smart"), ("x" * 128, "openai/gpt-4o"),
+    ]
+    await plane.delete_alias("w", "fast")
+    await check_error(plane.delete_alias("w", "fast"), NotFound, "alias")
+
+
+async def test_admin_token(plane: ControlPlane) -> None:
+    assert not await plane.check_admin_token("kra-anything")
+    token = await plane.set_admin_token()
+    assert token.startswith("kra-")
+    assert await plane.check_admin_token(token)
+    assert not await plane.check_admin_token(token + "x")
+    assert not await plane.check_admin_token(None)
+    assert not await plane.check_admin_token("")
+    stored = await plane.store.get_setting("admin_token_sha256")
+    assert stored == hashlib.sha256(token.encode()).hexdigest()
+    newer = await plane.set_admin_token()
+    assert not await plane.check_admin_token(token)
+    assert await plane.check_admin_token(newer)
+
+
+async def test_delete_workspace_forgets_its_keys(plane: ControlPlane) -> None:
+    ws = await plane.create_workspace("w")
+    record = await plane.add_provider_key("w", "openai", PROVIDER_KEY)
+    await plane.delete_workspace("w")
+    assert await plane.store.list_provider_keys(ws.id) == []
+    assert await plane.store.get_workspace(ws.id) is None
+    assert record.workspace_id == ws.id
