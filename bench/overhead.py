@@ -52,8 +52,14 @@ def pin(cpu: int) -> list[str]:
 
 
 def keyroute(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    proc = subprocess.run([str(BIN / "keyroute"), *args], env=env, input=stdin, text=True,
-                          capture_output=True, check=True)
+    proc = subprocess.run(
+        [str(BIN / "keyroute"), *args],
+        env=env,
+        input=stdin,
+        text=True,
+        capture_output=True,
+        check=True,
+    )
     return proc.stdout
 
 
@@ -67,8 +73,9 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def one(session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str],
-              stream: bool) -> tuple[float, float | None]:
+async def one(
+    session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str], stream: bool
+) -> tuple[float, float | None]:
     t0 = time.perf_counter()
     async with session.post(url, data=body, headers=headers) as resp:
         overhead = resp.headers.get("x-keyroute-overhead-ms")
@@ -82,9 +89,15 @@ async def one(session: aiohttp.ClientSession, url: str, body: bytes, headers: di
 
 
 async def sequential(direct: str, gateway: str, key: str, n: int, stream: bool) -> dict[str, float]:
-    body = {"model": "gpt-4o-mini", "max_tokens": 64, "temperature": 0.7,
-            "messages": [{"role": "system", "content": "You are terse."},
-                         {"role": "user", "content": "Say hello in sixteen words."}]}
+    body = {
+        "model": "gpt-4o-mini",
+        "max_tokens": 64,
+        "temperature": 0.7,
+        "messages": [
+            {"role": "system", "content": "You are terse."},
+            {"role": "user", "content": "Say hello in sixteen words."},
+        ],
+    }
     if stream:
         body |= {"stream": True, "stream_options": {"include_usage": True}}
     raw_direct = json.dumps(body).encode()
@@ -101,23 +114,27 @@ async def sequential(direct: str, gateway: str, key: str, n: int, stream: bool) 
                 ms, _ = await one(session, direct, raw_direct, {}, stream)
                 times["direct"].append(ms)
             for _ in range(min(block, n - start)):
-                ms, own = await one(session, gateway, raw_gateway,
-                                    {"authorization": f"Bearer {key}"}, stream)
+                ms, own = await one(
+                    session, gateway, raw_gateway, {"authorization": f"Bearer {key}"}, stream
+                )
                 times["gateway"].append(ms)
                 if own is not None:
                     reported.append(own)
     d, g = times["direct"], times["gateway"]
     return {
-        "direct_p50_ms": statistics.median(d), "direct_p99_ms": pct(d, 0.99),
-        "gateway_p50_ms": statistics.median(g), "gateway_p99_ms": pct(g, 0.99),
+        "direct_p50_ms": statistics.median(d),
+        "direct_p99_ms": pct(d, 0.99),
+        "gateway_p50_ms": statistics.median(g),
+        "gateway_p99_ms": pct(g, 0.99),
         "added_p50_ms": statistics.median(g) - statistics.median(d),
         "added_p99_ms": pct(g, 0.99) - pct(d, 0.99),
         "reported_overhead_p50_ms": statistics.median(reported) if reported else float("nan"),
     }
 
 
-async def closed_loop(gateway: str, key: str, concurrency: int, seconds: float, stream: bool,
-                      pid: int) -> dict[str, float]:
+async def closed_loop(
+    gateway: str, key: str, concurrency: int, seconds: float, stream: bool, pid: int
+) -> dict[str, float]:
     body = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
     if stream:
         body |= {"stream": True, "stream_options": {"include_usage": True}}
@@ -138,8 +155,11 @@ async def closed_loop(gateway: str, key: str, concurrency: int, seconds: float, 
         await asyncio.gather(*(worker(s) for _ in range(concurrency)))
         elapsed = time.perf_counter() - t0
         c1 = cpu_seconds(pid)
-    return {"requests_per_s": done / elapsed, "gateway_cpu_ms_per_request": (c1 - c0) * 1000 / done,
-            "gateway_cores": (c1 - c0) / elapsed}
+    return {
+        "requests_per_s": done / elapsed,
+        "gateway_cpu_ms_per_request": (c1 - c0) * 1000 / done,
+        "gateway_cores": (c1 - c0) / elapsed,
+    }
 
 
 def main() -> None:
@@ -154,14 +174,31 @@ def main() -> None:
     env = {**os.environ, "KEYROUTE_DATA_DIR": str(data)}
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        procs.append(subprocess.Popen([*pin(0), sys.executable, str(ROOT / "bench/upstream.py"),
-                                       str(up_port)]))
+        procs.append(
+            subprocess.Popen(
+                [*pin(0), sys.executable, str(ROOT / "bench/upstream.py"), str(up_port)]
+            )
+        )
         keyroute(env, "init", "--json")
-        keyroute(env, "provider-key", "add", "--workspace", "default", "--provider", "openai",
-                 "--key-stdin", "--base-url", f"http://127.0.0.1:{up_port}/v1", stdin="sk-bench")
+        keyroute(
+            env,
+            "provider-key",
+            "add",
+            "--workspace",
+            "default",
+            "--provider",
+            "openai",
+            "--key-stdin",
+            "--base-url",
+            f"http://127.0.0.1:{up_port}/v1",
+            stdin="sk-bench",
+        )
         key = json.loads(keyroute(env, "api-key", "create", "--workspace", "default", "--json"))
-        gateway = subprocess.Popen([*pin(1), str(BIN / "keyroute"), "serve", "--port",
-                                    str(gw_port)], env=env, stderr=subprocess.DEVNULL)
+        gateway = subprocess.Popen(
+            [*pin(1), str(BIN / "keyroute"), "serve", "--port", str(gw_port)],
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
         procs.append(gateway)
         wait_ready(f"http://127.0.0.1:{up_port}")
         wait_ready(f"http://127.0.0.1:{gw_port}")
@@ -169,10 +206,18 @@ def main() -> None:
         direct = f"http://127.0.0.1:{up_port}/v1/chat/completions"
         through = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
         mode = "stream" if args.stream else "json"
-        result = {"mode": mode, "requests": args.requests, "concurrency_1": asyncio.run(
-            sequential(direct, through, key["key"], args.requests, args.stream))}
-        result[f"concurrency_{args.concurrency}"] = asyncio.run(closed_loop(
-            through, key["key"], args.concurrency, args.seconds, args.stream, gateway.pid))
+        result = {
+            "mode": mode,
+            "requests": args.requests,
+            "concurrency_1": asyncio.run(
+                sequential(direct, through, key["key"], args.requests, args.stream)
+            ),
+        }
+        result[f"concurrency_{args.concurrency}"] = asyncio.run(
+            closed_loop(
+                through, key["key"], args.concurrency, args.seconds, args.stream, gateway.pid
+            )
+        )
         print(json.dumps(result, indent=2))
     finally:
         for proc in procs:

@@ -21,8 +21,9 @@ BIN = Path(sys.executable).parent / "keyroute"
 
 
 def keyroute(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    return subprocess.run([str(BIN), *args], env=env, input=stdin, text=True,
-                          capture_output=True, check=True).stdout
+    return subprocess.run(
+        [str(BIN), *args], env=env, input=stdin, text=True, capture_output=True, check=True
+    ).stdout
 
 
 def main() -> None:
@@ -30,14 +31,38 @@ def main() -> None:
     port = sys.argv[2] if len(sys.argv) > 2 else "14003"
     env = {**os.environ, "KEYROUTE_DATA_DIR": str(data)}
     keyroute(env, "init", "--json")
-    keyroute(env, "provider-key", "add", "--workspace", "default", "--provider", "openai",
-             "--key-stdin", "--base-url", "http://127.0.0.1:18000/v1", stdin="sk-fake")
-    keyroute(env, "provider-key", "add", "--workspace", "default", "--provider",
-             "openai-compatible", "--name", "paced", "--key-stdin", "--base-url",
-             "http://127.0.0.1:18001/v1", stdin="sk-fake")
+    keyroute(
+        env,
+        "provider-key",
+        "add",
+        "--workspace",
+        "default",
+        "--provider",
+        "openai",
+        "--key-stdin",
+        "--base-url",
+        "http://127.0.0.1:18000/v1",
+        stdin="sk-fake",
+    )
+    keyroute(
+        env,
+        "provider-key",
+        "add",
+        "--workspace",
+        "default",
+        "--provider",
+        "openai-compatible",
+        "--name",
+        "paced",
+        "--key-stdin",
+        "--base-url",
+        "http://127.0.0.1:18001/v1",
+        stdin="sk-fake",
+    )
     keyroute(env, "alias", "set", "--workspace", "default", "gpt-4o-mini", "openai/gpt-4o-mini")
-    keyroute(env, "alias", "set", "--workspace", "default", "gpt-4o-mini-paced",
-             "paced/gpt-4o-mini")
+    keyroute(
+        env, "alias", "set", "--workspace", "default", "gpt-4o-mini-paced", "paced/gpt-4o-mini"
+    )
     key = json.loads(keyroute(env, "api-key", "create", "--workspace", "default", "--json"))["key"]
     url = f"http://127.0.0.1:{port}"
     cmd = f"env KEYROUTE_DATA_DIR={data} {BIN} serve --port {port}"
@@ -45,8 +70,10 @@ def main() -> None:
     print(f"export CUSTOM_URL={url}")
     print(f"export CUSTOM_HEALTH={url}/health")
     print(f"export CUSTOM_ARGS={shlex.quote(f'--model gpt-4o-mini -H x-api-key:{key}')}")
-    print("export CUSTOM_PACED_ARGS="
-          + shlex.quote(f"--url {url} --model gpt-4o-mini-paced -H x-api-key:{key}"))
+    print(
+        "export CUSTOM_PACED_ARGS="
+        + shlex.quote(f"--url {url} --model gpt-4o-mini-paced -H x-api-key:{key}")
+    )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import click
 from pydantic import BaseModel
 
 from keyroute.admin.routes import admin_routes
-from keyroute.cli.main import cli
+from keyroute.cli.group import cli
 from keyroute.config.schema import Config
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,13 +18,7 @@ from typing import Any
 
 import msgspec
 
-DEMO_BASE_URL = "demo://simulated/v1"
-
-DEMO_MODELS: dict[str, str] = {
-    "demo/echo": "repeats the last user message back",
-    "demo/fast": "short deterministic answers",
-    "demo/smart": "longer deterministic answers",
-}
+from keyroute.providers.demo import DEMO_MODELS
 
 
 def _tokens(text: str) -> int:
@@ -96,8 +90,14 @@ class DemoUpstream:
         model = str(req.get("model", "fast"))
         if model not in {m.split("/", 1)[1] for m in DEMO_MODELS}:
             message = f"The demo provider has no model '{model}'. Try demo/fast."
-            err = {"error": {"message": message, "type": "invalid_request_error",
-                             "param": "model", "code": "model_not_found"}}
+            err = {
+                "error": {
+                    "message": message,
+                    "type": "invalid_request_error",
+                    "param": "model",
+                    "code": "model_not_found",
+                }
+            }
             return 404, msgspec.json.encode(err)
         if req.get("stream"):
             return 200, b"".join(self._stream(model, req))
@@ -106,10 +106,13 @@ class DemoUpstream:
     def _usage(self, req: dict[str, Any], completion: str) -> dict[str, Any]:
         prompt = _tokens(_prompt_text(req)) + 3 * len(req.get("messages", []))
         output = _tokens(completion)
-        return {"prompt_tokens": prompt, "completion_tokens": output,
-                "total_tokens": prompt + output,
-                "prompt_tokens_details": {"cached_tokens": 0},
-                "completion_tokens_details": {"reasoning_tokens": 0}}
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": output,
+            "total_tokens": prompt + output,
+            "prompt_tokens_details": {"cached_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        }
 
     def _completion(self, model: str, req: dict[str, Any]) -> dict[str, Any]:
         tool = _forced_tool(req)
@@ -126,8 +129,9 @@ class DemoUpstream:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
-            "choices": [{"index": 0, "message": message, "finish_reason": finish,
-                         "logprobs": None}],
+            "choices": [
+                {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
+            ],
             "usage": self._usage(req, produced),
             "system_fingerprint": "fp_demo",
         }
@@ -137,14 +141,23 @@ class DemoUpstream:
         props = (fn.get("parameters") or {}).get("properties") or {}
         args = {name: _sample(spec, _last_user(req)) for name, spec in props.items()}
         digest = hashlib.sha256(msgspec.json.encode(args)).hexdigest()[:24]
-        return {"id": f"call_demo{digest}", "type": "function",
-                "function": {"name": fn.get("name", "tool"),
-                             "arguments": msgspec.json.encode(args).decode()}}
+        return {
+            "id": f"call_demo{digest}",
+            "type": "function",
+            "function": {
+                "name": fn.get("name", "tool"),
+                "arguments": msgspec.json.encode(args).decode(),
+            },
+        }
 
     def _stream(self, model: str, req: dict[str, Any]) -> Iterator[bytes]:
         full = self._completion(model, req)
-        base = {"id": full["id"], "object": "chat.completion.chunk",
-                "created": full["created"], "model": model}
+        base = {
+            "id": full["id"],
+            "object": "chat.completion.chunk",
+            "created": full["created"],
+            "model": model,
+        }
         message = full["choices"][0]["message"]
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
@@ -154,11 +167,25 @@ class DemoUpstream:
         yield chunk({"role": "assistant", "content": ""})
         if message.get("tool_calls"):
             call = message["tool_calls"][0]
-            yield chunk({"tool_calls": [{"index": 0, "id": call["id"], "type": "function",
-                                         "function": {"name": call["function"]["name"],
-                                                      "arguments": ""}}]})
-            yield chunk({"tool_calls": [{"index": 0, "function": {
-                "arguments": call["function"]["arguments"]}}]})
+            yield chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": call["id"],
+                            "type": "function",
+                            "function": {"name": call["function"]["name"], "arguments": ""},
+                        }
+                    ]
+                }
+            )
+            yield chunk(
+                {
+                    "tool_calls": [
+                        {"index": 0, "function": {"arguments": call["function"]["arguments"]}}
+                    ]
+                }
+            )
         else:
             words = message["content"].split(" ")
             for i, word in enumerate(words):

@@ -22,8 +22,8 @@ from keyroute.core.errors import GatewayError, UnsupportedFeature, UpstreamError
 from keyroute.core.response import ChatResponse
 from keyroute.core.secret import REDACTED, Secret
 from keyroute.core.stream import StreamEvent, ToolCallStart
-from keyroute.principals import Principal
 from keyroute.core.tokens import estimate_tokens
+from keyroute.principals import Principal
 from keyroute.providers.base import EmbeddingsProvider, TokenCountingProvider, UpstreamResponse
 from keyroute.routing.resolver import ModelResolver, Route
 from keyroute.signatures import SignatureCache
@@ -72,7 +72,8 @@ class Pipeline:
         for m in req.messages:
             if m.tool_calls and any(c.signature is None for c in m.tool_calls):
                 calls = tuple(
-                    c if c.signature is not None
+                    c
+                    if c.signature is not None
                     else replace(c, signature=self._signatures.get(ws, c.id))
                     for c in m.tool_calls
                 )

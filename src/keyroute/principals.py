@@ -62,9 +62,7 @@ class PrincipalCache:
 
     async def authenticate(self, key: str | None) -> Principal:
         if not key:
-            raise AuthError(
-                "Missing gateway API key. Send it as 'Authorization: Bearer kr-...'."
-            )
+            raise AuthError("Missing gateway API key. Send it as 'Authorization: Bearer kr-...'.")
         self._check_revision()
         digest = hash_api_key(key)
         if digest in self._known:

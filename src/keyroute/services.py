@@ -48,11 +48,16 @@ class Services:
         self.sender = UpstreamSender(max_connections=config.upstream.max_connections)
         self.principals = PrincipalCache(store)
         self.directory = WorkspaceDirectory(store, self.vault)
-        self.resolver = ModelResolver(timeout=config.upstream.timeout_seconds,
-                                      options=config.providers.model_dump())
+        self.resolver = ModelResolver(
+            timeout=config.upstream.timeout_seconds, options=config.providers.model_dump()
+        )
         self.signatures = SignatureCache()
-        self.pipeline = Pipeline(directory=self.directory, resolver=self.resolver,
-                                 sender=self.sender, signatures=self.signatures)
+        self.pipeline = Pipeline(
+            directory=self.directory,
+            resolver=self.resolver,
+            sender=self.sender,
+            signatures=self.signatures,
+        )
         self.tasks = TaskGroup()
         self._connected = False
 

@@ -25,7 +25,11 @@ class SignatureCache:
             self._entries.popitem(last=False)
 
     def get(self, workspace_id: str, call_id: str) -> str | None:
-        return self._entries.get((workspace_id, call_id))
+        key = (workspace_id, call_id)
+        signature = self._entries.get(key)
+        if signature is not None:
+            self._entries.move_to_end(key)
+        return signature
 
     def __len__(self) -> int:
         return len(self._entries)

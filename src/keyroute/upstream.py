@@ -13,7 +13,6 @@ the in-process ``DemoUpstream``.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -96,7 +95,7 @@ class UpstreamSender:
             ) as resp:
                 body = await resp.read()
                 return UpstreamResponse(status=resp.status, headers=_lower(resp.headers), body=body)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             raise UpstreamTimeout(
                 f"Provider '{provider}' did not answer within {req.timeout:g} s.", provider=provider
             ) from None
@@ -118,7 +117,7 @@ class UpstreamSender:
             resp = await session.request(
                 req.method, req.url, data=req.body, headers=req.headers, timeout=timeout
             )
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             raise UpstreamTimeout(
                 f"Provider '{provider}' did not answer within {req.timeout:g} s.", provider=provider
             ) from None
@@ -141,7 +140,7 @@ async def _read_chunks(
     try:
         async for chunk in resp.content.iter_any():
             yield chunk
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         raise UpstreamTimeout(
             f"Provider '{provider}' sent nothing for {req.timeout:g} s mid-stream.",
             provider=provider,
@@ -161,5 +160,6 @@ def _network_error(exc: Exception, req: UpstreamRequest, provider: str) -> Upstr
         reason = f"cannot connect to {host}"
     elif isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
         reason = "the connection closed before the response was complete"
-    return UpstreamError(f"Provider '{provider}' could not be reached: {reason}.",
-                         provider=provider)
+    return UpstreamError(
+        f"Provider '{provider}' could not be reached: {reason}.", provider=provider
+    )

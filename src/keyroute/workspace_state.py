@@ -49,8 +49,9 @@ class WorkspaceDirectory:
         workspace = await self._store.get_workspace(workspace_id)
         if workspace is None:
             raise AuthError("This gateway key's workspace no longer exists.")
-        keys = [k for k in await self._store.list_provider_keys(workspace_id)
-                if k.revoked_at is None]
+        keys = [
+            k for k in await self._store.list_provider_keys(workspace_id) if k.revoked_at is None
+        ]
         aliases = {a.alias: a.target for a in await self._store.list_aliases(workspace_id)}
         return WorkspaceState(workspace=workspace, provider_keys=keys, aliases=aliases)
 

@@ -59,32 +59,68 @@ def error_body(message: str, etype: str, code: str | None = None) -> dict[str, A
     return {"error": {"message": message, "type": etype, "param": None, "code": code}}
 
 
-def completion(text: str = "Hello from the fake upstream.", *, model: str = "gpt-4o-mini",
-               tool_calls: list[dict[str, Any]] | None = None, finish: str | None = None,
-               usage: dict[str, Any] | None = None) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": None if tool_calls else text,
-                               "refusal": None, "annotations": []}
+def completion(
+    text: str = "Hello from the fake upstream.",
+    *,
+    model: str = "gpt-4o-mini",
+    tool_calls: list[dict[str, Any]] | None = None,
+    finish: str | None = None,
+    usage: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": None if tool_calls else text,
+        "refusal": None,
+        "annotations": [],
+    }
     if tool_calls:
         message["tool_calls"] = tool_calls
     return {
-        "id": "chatcmpl-fake123", "object": "chat.completion", "created": int(time.time()),
-        "model": model, "system_fingerprint": "fp_fake", "service_tier": "default",
-        "choices": [{"index": 0, "message": message, "logprobs": None,
-                     "finish_reason": finish or ("tool_calls" if tool_calls else "stop")}],
-        "usage": usage or {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19,
-                           "prompt_tokens_details": {"cached_tokens": 4, "audio_tokens": 0},
-                           "completion_tokens_details": {"reasoning_tokens": 2,
-                                                         "audio_tokens": 0}},
+        "id": "chatcmpl-fake123",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": "fp_fake",
+        "service_tier": "default",
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": finish or ("tool_calls" if tool_calls else "stop"),
+            }
+        ],
+        "usage": usage
+        or {
+            "prompt_tokens": 12,
+            "completion_tokens": 7,
+            "total_tokens": 19,
+            "prompt_tokens_details": {"cached_tokens": 4, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 2, "audio_tokens": 0},
+        },
     }
 
 
-def chunk(delta: dict[str, Any] | None, finish: str | None = None, *, usage: Any = None,
-          model: str = "gpt-4o-mini") -> dict[str, Any]:
-    choices = [] if delta is None else [
-        {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-    ]
-    return {"id": "chatcmpl-fake123", "object": "chat.completion.chunk", "created": 1763400000,
-            "model": model, "choices": choices, "usage": usage}
+def chunk(
+    delta: dict[str, Any] | None,
+    finish: str | None = None,
+    *,
+    usage: Any = None,
+    model: str = "gpt-4o-mini",
+) -> dict[str, Any]:
+    choices = (
+        []
+        if delta is None
+        else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+    )
+    return {
+        "id": "chatcmpl-fake123",
+        "object": "chat.completion.chunk",
+        "created": 1763400000,
+        "model": model,
+        "choices": choices,
+        "usage": usage,
+    }
 
 
 def default_stream(words: list[str], include_usage: bool) -> list[Any]:
@@ -92,9 +128,17 @@ def default_stream(words: list[str], include_usage: bool) -> list[Any]:
     events += [chunk({"content": w}) for w in words]
     events.append(chunk({}, "stop"))
     if include_usage:
-        events.append(chunk(None, usage={"prompt_tokens": 12, "completion_tokens": len(words),
-                                         "total_tokens": 12 + len(words),
-                                         "prompt_tokens_details": {"cached_tokens": 4}}))
+        events.append(
+            chunk(
+                None,
+                usage={
+                    "prompt_tokens": 12,
+                    "completion_tokens": len(words),
+                    "total_tokens": 12 + len(words),
+                    "prompt_tokens_details": {"cached_tokens": 4},
+                },
+            )
+        )
     events.append("[DONE]")
     return events
 
@@ -105,10 +149,12 @@ class FakeOpenAI:
         self.requests: list[Recorded] = []
         self.replies: deque[Reply] = deque()
         self.cancelled = 0
-        self.app = Starlette(routes=[
-            Route("/v1/chat/completions", self._chat, methods=["POST"]),
-            Route("/v1/embeddings", self._embeddings, methods=["POST"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/embeddings", self._embeddings, methods=["POST"]),
+            ]
+        )
 
     def push(self, *replies: Reply) -> None:
         self.replies.extend(replies)
@@ -118,9 +164,15 @@ class FakeOpenAI:
         port = request.client.port if request.client else 0
         self.requests.append(Recorded(request.url.path, dict(request.headers), body, port))
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
-            return Response(msgspec.json.encode(error_body(
-                "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")),
-                status_code=401, media_type="application/json")
+            return Response(
+                msgspec.json.encode(
+                    error_body(
+                        "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
+                    )
+                ),
+                status_code=401,
+                media_type="application/json",
+            )
         return body  # type: ignore[no-any-return]
 
     async def _chat(self, request: Request) -> Response:
@@ -133,13 +185,19 @@ class FakeOpenAI:
         if reply is not None and reply.events is not None:
             return self._sse(reply)
         if reply is not None:
-            return Response(msgspec.json.encode(reply.body), status_code=reply.status,
-                            headers=reply.headers, media_type="application/json")
+            return Response(
+                msgspec.json.encode(reply.body),
+                status_code=reply.status,
+                headers=reply.headers,
+                media_type="application/json",
+            )
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         if body.get("stream"):
             return self._sse(Reply.stream(default_stream(["Hello", " there", "!"], include_usage)))
-        return Response(msgspec.json.encode(completion(model=body.get("model", "gpt-4o-mini"))),
-                        media_type="application/json")
+        return Response(
+            msgspec.json.encode(completion(model=body.get("model", "gpt-4o-mini"))),
+            media_type="application/json",
+        )
 
     def _sse(self, reply: Reply) -> Response:
         async def gen() -> AsyncIterator[bytes]:
@@ -162,9 +220,18 @@ class FakeOpenAI:
         if isinstance(body, Response):
             return body
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-        data = [{"object": "embedding", "index": i, "embedding": [0.1 * (i + 1), -0.2, 0.3]}
-                for i in range(len(inputs))]
-        return Response(msgspec.json.encode({
-            "object": "list", "model": body["model"], "data": data,
-            "usage": {"prompt_tokens": 3 * len(inputs), "total_tokens": 3 * len(inputs)},
-        }), media_type="application/json")
+        data = [
+            {"object": "embedding", "index": i, "embedding": [0.1 * (i + 1), -0.2, 0.3]}
+            for i in range(len(inputs))
+        ]
+        return Response(
+            msgspec.json.encode(
+                {
+                    "object": "list",
+                    "model": body["model"],
+                    "data": data,
+                    "usage": {"prompt_tokens": 3 * len(inputs), "total_tokens": 3 * len(inputs)},
+                }
+            ),
+            media_type="application/json",
+        )

@@ -44,8 +44,13 @@ class Gateway:
     def cli(self, *args: str, stdin: str | None = None, check: bool = True) -> Any:
         env = {**os.environ, **self.env}
         proc = subprocess.run(
-            [sys.executable, "-m", "keyroute", *args], input=stdin, capture_output=True,
-            text=True, env=env, timeout=60, check=False,
+            [sys.executable, "-m", "keyroute", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
         )
         if check and proc.returncode != 0:
             raise AssertionError(f"keyroute {' '.join(args)} failed: {proc.stderr}")
@@ -73,9 +78,14 @@ def running_gateway(tmp_path: Path, **extra_env: str) -> Iterator[Gateway]:
     result = asyncio.run(initialise(config))
     app = create_app(Services.build(config))
     with serve(app) as url:
-        yield Gateway(url=url, api_key=result.details["api_key"],
-                      admin_token=result.details["admin_token"], config=config, env=env,
-                      data_dir=tmp_path / "data")
+        yield Gateway(
+            url=url,
+            api_key=result.details.get("api_key", ""),
+            admin_token=result.details.get("admin_token", ""),
+            config=config,
+            env=env,
+            data_dir=tmp_path / "data",
+        )
 
 
 @pytest.fixture

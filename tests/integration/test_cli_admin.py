@@ -2,30 +2,48 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import openai
 import pytest
 
 from tests.fakes.fake_openai import UPSTREAM_KEY, FakeOpenAI
-from tests.integration.conftest import Gateway
+from tests.integration.conftest import Gateway, running_gateway
 
 pytestmark = pytest.mark.integration
 
 
 def chat(gw: Gateway, key: str, model: str = "demo/fast") -> int:
-    resp = httpx.post(gw.url + "/v1/chat/completions", timeout=10,
-                      headers={"authorization": f"Bearer {key}"},
-                      json={"model": model, "messages": [{"role": "user", "content": "hi"}]})
+    resp = httpx.post(
+        gw.url + "/v1/chat/completions",
+        timeout=10,
+        headers={"authorization": f"Bearer {key}"},
+        json={"model": model, "messages": [{"role": "user", "content": "hi"}]},
+    )
     return resp.status_code
 
 
-def test_cli_manages_keys_while_the_server_runs(gateway: Gateway,
-                                                fake_openai: tuple[FakeOpenAI, str]) -> None:
+def test_cli_manages_keys_while_the_server_runs(
+    gateway: Gateway, fake_openai: tuple[FakeOpenAI, str]
+) -> None:
     fake, base = fake_openai
     ws = gateway.cli_json("workspace", "create", "acme", "--plan", "build")
     assert ws["name"] == "acme" and ws["plan"] == "build" and ws["id"].startswith("ws_")
-    pk = gateway.cli_json("provider-key", "add", "--workspace", "acme", "--provider", "openai",
-                          "--key-stdin", "--name", "prod", "--base-url", base, stdin=UPSTREAM_KEY)
+    pk = gateway.cli_json(
+        "provider-key",
+        "add",
+        "--workspace",
+        "acme",
+        "--provider",
+        "openai",
+        "--key-stdin",
+        "--name",
+        "prod",
+        "--base-url",
+        base,
+        stdin=UPSTREAM_KEY,
+    )
     assert pk["last4"] == UPSTREAM_KEY[-4:] and UPSTREAM_KEY not in str(pk)
     created = gateway.cli_json("api-key", "create", "--workspace", "acme", "--name", "ci")
     key = created["key"]
@@ -52,12 +70,14 @@ def test_keys_never_cross_workspaces(gateway: Gateway) -> None:
     other_key = gateway.cli_json("api-key", "create", "--workspace", "other")["key"]
     # 'other' has no demo provider: default's provider keys are invisible to it.
     assert chat(gateway, other_key, "demo/fast") == 400
-    ids = {m.id for m in openai.OpenAI(base_url=gateway.url + "/v1", api_key=other_key)
-           .models.list()}
+    ids = {
+        m.id for m in openai.OpenAI(base_url=gateway.url + "/v1", api_key=other_key).models.list()
+    }
     assert ids == set()
     default_keys = gateway.cli_json("api-key", "list", "--workspace", "default")
-    revoke = gateway.cli("api-key", "revoke", "--workspace", "other", default_keys[0]["id"],
-                         "--json", check=False)
+    revoke = gateway.cli(
+        "api-key", "revoke", "--workspace", "other", default_keys[0]["id"], "--json", check=False
+    )
     assert revoke.returncode == 1 and "error" in revoke.stdout
     assert chat(gateway, gateway.api_key) == 200
 
@@ -66,8 +86,17 @@ def test_cli_errors_are_clean(gateway: Gateway) -> None:
     proc = gateway.cli("workspace", "create", "default", check=False)
     assert proc.returncode == 1 and "already exists" in proc.stderr
     assert "Traceback" not in proc.stderr
-    proc = gateway.cli("provider-key", "add", "--workspace", "nope", "--provider", "openai",
-                       "--key-stdin", stdin="sk-x", check=False)
+    proc = gateway.cli(
+        "provider-key",
+        "add",
+        "--workspace",
+        "nope",
+        "--provider",
+        "openai",
+        "--key-stdin",
+        stdin="sk-x",
+        check=False,
+    )
     assert proc.returncode == 1 and "No workspace" in proc.stderr
     proc = gateway.cli("workspace", "create", "x1", "--plan", "gold", "--json", check=False)
     assert proc.returncode == 1 and '"param": "plan"' in proc.stdout
@@ -85,8 +114,11 @@ def test_workspace_delete_shreds_its_keys(gateway: Gateway) -> None:
 
 
 def test_admin_api_covers_the_cli(gateway: Gateway) -> None:
-    with httpx.Client(base_url=gateway.url + "/admin/v1", timeout=10,
-                      headers={"authorization": f"Bearer {gateway.admin_token}"}) as api:
+    with httpx.Client(
+        base_url=gateway.url + "/admin/v1",
+        timeout=10,
+        headers={"authorization": f"Bearer {gateway.admin_token}"},
+    ) as api:
         _admin_calls(gateway, api)
 
 
@@ -101,7 +133,9 @@ def _admin_calls(gateway: Gateway, api: httpx.Client) -> None:
     assert chat(gateway, created["key"]) == 200
     keys = api.get(f"/workspaces/{ws['id']}/api-keys").json()["data"]
     assert keys[0]["last_used_at"] is None or keys[0]["last_used_at"].endswith("Z")
-    assert api.put("/workspaces/team/aliases/quick", json={"target": "demo/fast"}).status_code == 200
+    assert (
+        api.put("/workspaces/team/aliases/quick", json={"target": "demo/fast"}).status_code == 200
+    )
     assert chat(gateway, created["key"], "quick") == 200
     assert api.delete(f"/workspaces/team/api-keys/{created['id']}").status_code == 200
     assert chat(gateway, created["key"]) == 401
@@ -115,15 +149,35 @@ def _admin_calls(gateway: Gateway, api: httpx.Client) -> None:
 
 def test_rotate_master_online(gateway: Gateway, fake_openai: tuple[FakeOpenAI, str]) -> None:
     fake, base = fake_openai
-    gateway.cli_json("provider-key", "add", "--workspace", "default", "--provider", "openai",
-                     "--key-stdin", "--base-url", base, stdin=UPSTREAM_KEY)
+    gateway.cli_json(
+        "provider-key",
+        "add",
+        "--workspace",
+        "default",
+        "--provider",
+        "openai",
+        "--key-stdin",
+        "--base-url",
+        base,
+        stdin=UPSTREAM_KEY,
+    )
     assert chat(gateway, gateway.api_key, "openai/gpt-4o-mini") == 200
     result = gateway.cli_json("vault", "rotate-master")
     assert result["rewrapped"] == 1 and result["old_key_id"] != result["new_key_id"]
     # The running server decrypts with the new master key without a restart.
     gateway.cli_json("workspace", "create", "after-rotation")
-    gateway.cli_json("provider-key", "add", "--workspace", "after-rotation", "--provider",
-                     "openai", "--key-stdin", "--base-url", base, stdin=UPSTREAM_KEY)
+    gateway.cli_json(
+        "provider-key",
+        "add",
+        "--workspace",
+        "after-rotation",
+        "--provider",
+        "openai",
+        "--key-stdin",
+        "--base-url",
+        base,
+        stdin=UPSTREAM_KEY,
+    )
     key = gateway.cli_json("api-key", "create", "--workspace", "after-rotation")["key"]
     assert chat(gateway, key, "openai/gpt-4o-mini") == 200
     assert chat(gateway, gateway.api_key, "openai/gpt-4o-mini") == 200
@@ -133,3 +187,37 @@ def test_check_config_and_init_are_idempotent(gateway: Gateway) -> None:
     assert gateway.cli_json("check-config")["ok"] is True
     again = gateway.cli_json("init")
     assert again["created"] is False and "api_key" not in again
+
+
+def test_master_key_from_the_environment(
+    tmp_path: Path, fake_openai: tuple[FakeOpenAI, str]
+) -> None:
+    import base64
+    import secrets
+
+    fake, base = fake_openai
+    first = base64.b64encode(secrets.token_bytes(32)).decode()
+    with running_gateway(tmp_path, KEYROUTE_MASTER_KEY=first) as gw:
+        assert not (gw.data_dir / "master.key").exists()
+        gw.cli_json(
+            "provider-key",
+            "add",
+            "--workspace",
+            "default",
+            "--provider",
+            "openai",
+            "--key-stdin",
+            "--base-url",
+            base,
+            stdin=UPSTREAM_KEY,
+        )
+        assert chat(gw, gw.api_key, "openai/gpt-4o-mini") == 200
+        refused = gw.cli("vault", "rotate-master", "--json", check=False)
+        assert refused.returncode == 1 and "--new-key-stdin" in refused.stdout
+        second = secrets.token_hex(32)
+        rotated = gw.cli_json("vault", "rotate-master", "--new-key-stdin", stdin=second)
+        assert rotated["rewrapped"] == 1
+    # Restarted with the new key, everything still decrypts.
+    with running_gateway(tmp_path, KEYROUTE_MASTER_KEY=second) as gw:
+        key = gw.cli_json("api-key", "create", "--workspace", "default")["key"]
+        assert chat(gw, key, "openai/gpt-4o-mini") == 200

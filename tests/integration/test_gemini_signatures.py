@@ -19,53 +19,88 @@ from tests.integration.conftest import Gateway
 pytestmark = pytest.mark.integration
 TRANSCRIPTS = Path(__file__).resolve().parents[1] / "transcripts" / "gemini"
 SIGNED = {
-    False: ("thought_signatures.response.json",
-            "EpwCCpkCAdHtim9Kq3vX1oM8cP0nR4sT7uV2wY5zA6bC9dE1fG3hI8jK0lL2mN4oP6qR8sT0uV=="),
-    True: ("streaming_parallel_tool_calls.stream.sse",
-           "CiQBjz1rX8mKuT0xQ2Pp7bJc4aQ9hXnYw6oM1LrVZ3fKp0sTgEiQBjz1rXwq+Zc/8UJ5h0N2r1dA=="),
+    False: (
+        "thought_signatures.response.json",
+        "EpwCCpkCAdHtim9Kq3vX1oM8cP0nR4sT7uV2wY5zA6bC9dE1fG3hI8jK0lL2mN4oP6qR8sT0uV==",
+    ),
+    True: (
+        "streaming_parallel_tool_calls.stream.sse",
+        "CiQBjz1rX8mKuT0xQ2Pp7bJc4aQ9hXnYw6oM1LrVZ3fKp0sTgEiQBjz1rXwq+Zc/8UJ5h0N2r1dA==",
+    ),
 }
-TOOLS: list[Any] = [{"type": "function", "function": {
-    "name": "get_weather",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+TOOLS: list[Any] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+]
 
 
 def first_turn(client: openai.OpenAI, question: dict[str, Any], stream: bool) -> Any:
     if not stream:
-        return client.chat.completions.create(
-            model="gemini/gemini-3.5-flash", messages=[question], tools=TOOLS).choices[0].message
-    with client.chat.completions.stream(model="gemini/gemini-3.5-flash", messages=[question],
-                                        tools=TOOLS) as events:
+        return (
+            client.chat.completions.create(
+                model="gemini/gemini-3.5-flash", messages=[question], tools=TOOLS
+            )
+            .choices[0]
+            .message
+        )
+    with client.chat.completions.stream(
+        model="gemini/gemini-3.5-flash", messages=[question], tools=TOOLS
+    ) as events:
         return events.get_final_completion().choices[0].message
 
 
-@pytest.mark.parametrize(("first_stream", "second_stream"),
-                         [(False, False), (False, True), (True, False)])
-def test_signature_is_replayed_across_turns(gateway: Gateway, first_stream: bool,
-                                            second_stream: bool) -> None:
+@pytest.mark.parametrize(
+    ("first_stream", "second_stream"), [(False, False), (False, True), (True, False)]
+)
+def test_signature_is_replayed_across_turns(
+    gateway: Gateway, first_stream: bool, second_stream: bool
+) -> None:
     transcript, signature = SIGNED[first_stream]
     fake = create_fake_gemini()
     with serve(fake) as url:
-        gateway.control(lambda c: c.add_provider_key("default", "gemini", DEFAULT_API_KEY,
-                                                     base_url=url))
+        gateway.control(
+            lambda c: c.add_provider_key("default", "gemini", DEFAULT_API_KEY, base_url=url)
+        )
         fake.push(Reply.transcript(TRANSCRIPTS / transcript))
         question = {"role": "user", "content": "Weather?"}
-        with openai.OpenAI(base_url=gateway.url + "/v1", api_key=gateway.api_key,
-                           max_retries=0) as client:
+        with openai.OpenAI(
+            base_url=gateway.url + "/v1", api_key=gateway.api_key, max_retries=0
+        ) as client:
             message = first_turn(client, question, first_stream)
             calls = message.tool_calls or []
             assert len(calls) >= 2 and len({c.id for c in calls}) == len(calls)
             assert "thoughtSignature" not in message.model_dump_json()
             second = "streaming_usage.stream.sse" if second_stream else "simple.response.json"
             fake.push(Reply.transcript(TRANSCRIPTS / second))
-            replay = [question, {"role": "assistant", "content": None, "tool_calls": [
-                {"id": c.id, "type": "function",
-                 "function": {"name": c.function.name, "arguments": c.function.arguments}}
-                for c in calls]}]
-            replay += [{"role": "tool", "tool_call_id": c.id, "content": '{"temp_c": 20}'}
-                       for c in calls]
+            replay = [
+                question,
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": c.id,
+                            "type": "function",
+                            "function": {
+                                "name": c.function.name,
+                                "arguments": c.function.arguments,
+                            },
+                        }
+                        for c in calls
+                    ],
+                },
+            ]
+            replay += [
+                {"role": "tool", "tool_call_id": c.id, "content": '{"temp_c": 20}'} for c in calls
+            ]
             reply = client.chat.completions.create(
-                model="gemini/gemini-3.5-flash", messages=replay, tools=TOOLS,
-                stream=second_stream)
+                model="gemini/gemini-3.5-flash", messages=replay, tools=TOOLS, stream=second_stream
+            )
             if second_stream:
                 list(reply)
     model_turn = fake.received[-1].json["contents"][1]

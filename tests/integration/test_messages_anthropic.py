@@ -20,8 +20,9 @@ ANTHROPIC_KEY = "sk-ant-test"
 def fake_anthropic(gateway: Gateway) -> Iterator[FakeAnthropic]:
     fake = create_fake_anthropic(api_key=ANTHROPIC_KEY)
     with serve(fake.app) as url:
-        gateway.control(lambda c: c.add_provider_key("default", "anthropic", ANTHROPIC_KEY,
-                                                     base_url=url))
+        gateway.control(
+            lambda c: c.add_provider_key("default", "anthropic", ANTHROPIC_KEY, base_url=url)
+        )
         yield fake
 
 
@@ -32,14 +33,18 @@ def sdk(gw: Gateway, key: str | None = None) -> anthropic.Anthropic:
 def test_anthropic_sdk_against_an_openai_format_model(gateway: Gateway) -> None:
     with sdk(gateway) as client:
         message = client.messages.create(
-            model="demo/fast", max_tokens=100, system="Be brief.",
-            messages=[{"role": "user", "content": "Hello there"}])
+            model="demo/fast",
+            max_tokens=100,
+            system="Be brief.",
+            messages=[{"role": "user", "content": "Hello there"}],
+        )
         assert message.content[0].type == "text"
         assert message.content[0].text.startswith("[demo]")
         assert message.stop_reason == "end_turn"
         assert message.usage.input_tokens > 0 and message.usage.output_tokens > 0
-        with client.messages.stream(model="demo/smart", max_tokens=100,
-                                    messages=[{"role": "user", "content": "Hi"}]) as stream:
+        with client.messages.stream(
+            model="demo/smart", max_tokens=100, messages=[{"role": "user", "content": "Hi"}]
+        ) as stream:
             text = "".join(stream.text_stream)
             final = stream.get_final_message()
         assert text.startswith("[demo]") and final.content[0].text == text
@@ -50,8 +55,10 @@ def test_anthropic_sdk_against_anthropic(gateway: Gateway, fake_anthropic: FakeA
     fake_anthropic.push(Reply.transcript("simple"))
     with sdk(gateway) as client:
         message = client.messages.create(
-            model="anthropic/claude-sonnet-5-5", max_tokens=64,
-            messages=[{"role": "user", "content": "Hello"}])
+            model="anthropic/claude-sonnet-5-5",
+            max_tokens=64,
+            messages=[{"role": "user", "content": "Hello"}],
+        )
     sent = fake_anthropic.received[-1]
     assert sent.json["model"] == "claude-sonnet-5-5" and sent.json["max_tokens"] == 64
     assert message.model == "anthropic/claude-sonnet-5-5"
@@ -59,10 +66,11 @@ def test_anthropic_sdk_against_anthropic(gateway: Gateway, fake_anthropic: FakeA
 
 
 def test_x_api_key_and_bearer_both_authenticate(gateway: Gateway) -> None:
-    body = {"model": "demo/fast", "max_tokens": 20,
-            "messages": [{"role": "user", "content": "x"}]}
-    for headers in ({"x-api-key": gateway.api_key, "anthropic-version": "2023-06-01"},
-                    {"authorization": f"Bearer {gateway.api_key}"}):
+    body = {"model": "demo/fast", "max_tokens": 20, "messages": [{"role": "user", "content": "x"}]}
+    for headers in (
+        {"x-api-key": gateway.api_key, "anthropic-version": "2023-06-01"},
+        {"authorization": f"Bearer {gateway.api_key}"},
+    ):
         resp = httpx.post(gateway.url + "/v1/messages", json=body, headers=headers, timeout=10)
         assert resp.status_code == 200, resp.text
         assert resp.json()["type"] == "message"
@@ -71,14 +79,20 @@ def test_x_api_key_and_bearer_both_authenticate(gateway: Gateway) -> None:
 
 def test_errors_use_anthropic_shape(gateway: Gateway) -> None:
     with sdk(gateway, key="kr-wrong") as client, pytest.raises(anthropic.AuthenticationError):
-        client.messages.create(model="demo/fast", max_tokens=10,
-                               messages=[{"role": "user", "content": "x"}])
+        client.messages.create(
+            model="demo/fast", max_tokens=10, messages=[{"role": "user", "content": "x"}]
+        )
     with sdk(gateway) as client, pytest.raises(anthropic.NotFoundError) as info:
-        client.messages.create(model="nope/model", max_tokens=10,
-                               messages=[{"role": "user", "content": "x"}])
+        client.messages.create(
+            model="nope/model", max_tokens=10, messages=[{"role": "user", "content": "x"}]
+        )
     assert info.value.body["type"] == "error"  # type: ignore[index]
-    resp = httpx.post(gateway.url + "/v1/messages", content=b"{oops", timeout=10,
-                      headers={"x-api-key": gateway.api_key})
+    resp = httpx.post(
+        gateway.url + "/v1/messages",
+        content=b"{oops",
+        timeout=10,
+        headers={"x-api-key": gateway.api_key},
+    )
     assert resp.status_code == 400
     payload = resp.json()
     assert payload["type"] == "error" and payload["error"]["type"] == "invalid_request_error"
@@ -90,9 +104,11 @@ def test_count_tokens_exact_from_anthropic_and_estimated_elsewhere(
     with sdk(gateway) as client:
         exact = client.messages.count_tokens(
             model="anthropic/claude-sonnet-5-5",
-            messages=[{"role": "user", "content": "one two three four"}])
+            messages=[{"role": "user", "content": "one two three four"}],
+        )
         estimate = client.messages.with_raw_response.count_tokens(
-            model="demo/fast", messages=[{"role": "user", "content": "one two three four"}])
+            model="demo/fast", messages=[{"role": "user", "content": "one two three four"}]
+        )
     assert exact.input_tokens == 4
     assert fake_anthropic.received[-1].path.endswith("/v1/messages/count_tokens")
     assert estimate.headers["x-keyroute-token-count"] == "estimate"

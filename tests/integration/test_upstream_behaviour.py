@@ -16,7 +16,8 @@ pytestmark = pytest.mark.integration
 def ask(gw: Gateway, model: str = "openai/gpt-4o-mini") -> str | None:
     with openai.OpenAI(base_url=gw.url + "/v1", api_key=gw.api_key, max_retries=0) as client:
         reply = client.chat.completions.create(
-            model=model, messages=[{"role": "user", "content": "x"}])
+            model=model, messages=[{"role": "user", "content": "x"}]
+        )
         return reply.choices[0].message.content
 
 
@@ -43,8 +44,11 @@ def test_upstream_timeout_is_504(tmp_path: Path, fake_openai: tuple[FakeOpenAI, 
 
 
 def test_unreachable_provider_is_502(gateway: Gateway) -> None:
-    gateway.control(lambda c: c.add_provider_key(
-        "default", "openai-compatible", "", name="dead", base_url="http://127.0.0.1:9/v1"))
+    gateway.control(
+        lambda c: c.add_provider_key(
+            "default", "openai-compatible", "", name="dead", base_url="http://127.0.0.1:9/v1"
+        )
+    )
     with pytest.raises(openai.APIStatusError) as info:
         ask(gateway, "dead/some-model")
     assert info.value.status_code == 502

@@ -25,12 +25,26 @@ def test_plaintext_never_leaves_the_request_path(
     from tests.fakes.server import serve
 
     with serve(fake.app) as url:
-        add = gateway.cli("provider-key", "add", "--workspace", "default", "--provider", "openai",
-                          "--key-stdin", "--base-url", url + "/v1", "--json", stdin=SECRET)
+        add = gateway.cli(
+            "provider-key",
+            "add",
+            "--workspace",
+            "default",
+            "--provider",
+            "openai",
+            "--key-stdin",
+            "--base-url",
+            url + "/v1",
+            "--json",
+            stdin=SECRET,
+        )
         outputs += [add.stdout, add.stderr]
-        for args in (["provider-key", "list", "--workspace", "default"],
-                     ["provider-key", "list", "--workspace", "default", "--json"],
-                     ["workspace", "list", "--json"], ["check-config", "--json"]):
+        for args in (
+            ["provider-key", "list", "--workspace", "default"],
+            ["provider-key", "list", "--workspace", "default", "--json"],
+            ["workspace", "list", "--json"],
+            ["check-config", "--json"],
+        ):
             proc = gateway.cli(*args)
             outputs += [proc.stdout, proc.stderr]
         auth = {"authorization": f"Bearer {gateway.api_key}"}
@@ -40,17 +54,22 @@ def test_plaintext_never_leaves_the_request_path(
             assert ok.status_code == 200
             outputs.append(ok.text + str(ok.headers))
             # A provider that echoes the key in its error must not make us leak it.
-            fake.push(Reply.json(400, error_body(f"bad request for key {SECRET}",
-                                                 "invalid_request_error")))
+            fake.push(
+                Reply.json(
+                    400, error_body(f"bad request for key {SECRET}", "invalid_request_error")
+                )
+            )
             echoed = http.post(gateway.url + "/v1/chat/completions", json=body, headers=auth)
             assert echoed.status_code == 400
             outputs.append(echoed.text)
-            stream = http.post(gateway.url + "/v1/chat/completions", headers=auth,
-                               json={**body, "stream": True})
+            stream = http.post(
+                gateway.url + "/v1/chat/completions", headers=auth, json={**body, "stream": True}
+            )
             outputs.append(stream.text)
             admin = {"authorization": f"Bearer {gateway.admin_token}"}
-            listed = http.get(gateway.url + "/admin/v1/workspaces/default/provider-keys",
-                              headers=admin)
+            listed = http.get(
+                gateway.url + "/admin/v1/workspaces/default/provider-keys", headers=admin
+            )
             outputs.append(listed.text)
             openai_key = next(k for k in listed.json()["data"] if k["provider"] == "openai")
             assert openai_key["last4"] == SECRET[-4:]

@@ -9,20 +9,39 @@ import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from keyroute.core.errors import UpstreamRejected
-from keyroute.core.stream import StreamEnd, StreamEvent, TextDelta, ToolCallArgs, ToolCallStart
-from keyroute.core.stream import UsageReport
-from keyroute.demo import DEMO_BASE_URL, DEMO_MODELS, DemoUpstream
+from keyroute.core.stream import (
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ToolCallArgs,
+    ToolCallStart,
+    UsageReport,
+)
+from keyroute.demo import DemoUpstream
+from keyroute.providers.demo import DEMO_BASE_URL, DEMO_MODELS
 from keyroute.wire.openai.errors import decode_error
 from keyroute.wire.openai.response import decode_response
 from keyroute.wire.openai.stream import OpenAIStreamDecoder
 from keyroute.wire.sse import SSEParser
 
-WEATHER = {"type": "function", "function": {"name": "weather", "parameters": {
-    "type": "object", "properties": {
-        "city": {"type": "string"}, "days": {"type": "integer"}, "metric": {"type": "boolean"},
-        "tags": {"type": "array"}, "extra": {"type": "object"},
-        "unit": {"enum": ["celsius", "fahrenheit"]}, "score": {"type": "number"},
-    }}}}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "weather",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string"},
+                "days": {"type": "integer"},
+                "metric": {"type": "boolean"},
+                "tags": {"type": "array"},
+                "extra": {"type": "object"},
+                "unit": {"enum": ["celsius", "fahrenheit"]},
+                "score": {"type": "number"},
+            },
+        },
+    },
+}
 CLOCK = {"type": "function", "function": {"name": "clock"}}
 
 
@@ -57,8 +76,9 @@ def test_echo(model: str, text: str, expected: str) -> None:
     assert answer(model, text) == expected
 
 
-@pytest.mark.parametrize(("text", "words"), [("one", "1 word."), ("one two three", "3 words."),
-                                             ("", "0 words.")])
+@pytest.mark.parametrize(
+    ("text", "words"), [("one", "1 word."), ("one two three", "3 words."), ("", "0 words.")]
+)
 def test_fast_counts_words(text: str, words: str) -> None:
     got = answer("fast", text)
     assert got.startswith("[demo] This is a simulated answer")
@@ -78,20 +98,31 @@ def test_answers_are_deterministic() -> None:
 
 
 def test_the_last_user_message_is_answered() -> None:
-    body = {"model": "echo", "messages": [
-        {"role": "system", "content": "sys"}, {"role": "user", "content": "first"},
-        {"role": "assistant", "content": "x"},
-        {"role": "user", "content": [{"type": "text", "text": "second"},
-                                     {"type": "image_url", "image_url": {"url": "https://e"}}]},
-    ]}
+    body = {
+        "model": "echo",
+        "messages": [
+            {"role": "system", "content": "sys"},
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "x"},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "second"},
+                    {"type": "image_url", "image_url": {"url": "https://e"}},
+                ],
+            },
+        ],
+    }
     status, raw = DemoUpstream().complete(json.dumps(body).encode())
     assert (status, json.loads(raw)["choices"][0]["message"]["content"]) == (
-        200, "[demo] second",
+        200,
+        "[demo] second",
     )
 
 
-@pytest.mark.parametrize(("field", "limit", "words"), [("max_tokens", 3, 3),
-                                                       ("max_completion_tokens", 2, 2)])
+@pytest.mark.parametrize(
+    ("field", "limit", "words"), [("max_tokens", 3, 3), ("max_completion_tokens", 2, 2)]
+)
 def test_output_limit(field: str, limit: int, words: int) -> None:
     assert len(answer("smart", **{field: limit}).split(" ")) == words
 
@@ -99,9 +130,13 @@ def test_output_limit(field: str, limit: int, words: int) -> None:
 def test_usage_is_a_realistic_estimate() -> None:
     got = completion("echo", "abcdefgh")
     # prompt: 8 characters -> 2 tokens, plus 3 per message; "[demo] abcdefgh" -> 4 tokens
-    assert got["usage"] == {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9,
-                            "prompt_tokens_details": {"cached_tokens": 0},
-                            "completion_tokens_details": {"reasoning_tokens": 0}}
+    assert got["usage"] == {
+        "prompt_tokens": 5,
+        "completion_tokens": 4,
+        "total_tokens": 9,
+        "prompt_tokens_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
     assert got["model"] == "echo" and got["id"].startswith("chatcmpl-demo-")
 
 
@@ -135,8 +170,15 @@ def test_forced_tool_call(choice: Any, tools: list[Any], name: str | None) -> No
 def test_tool_arguments_follow_the_schema() -> None:
     got = completion("fast", "Paris in two days", tools=[WEATHER], tool_choice="required")
     arguments = json.loads(got["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"])
-    assert arguments == {"city": "Paris in two days", "days": 4, "metric": True, "tags": [],
-                         "extra": {}, "unit": "celsius", "score": 4}
+    assert arguments == {
+        "city": "Paris in two days",
+        "days": 4,
+        "metric": True,
+        "tags": [],
+        "extra": {},
+        "unit": "celsius",
+        "score": 4,
+    }
 
 
 def test_tool_without_parameters_gets_empty_arguments() -> None:

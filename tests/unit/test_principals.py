@@ -50,18 +50,31 @@ class CountingStore(MemoryStore):
 
 async def setup(store: MemoryStore, key: str = KEY, key_id: str = "key_1") -> None:
     if await store.get_workspace("ws_1") is None:
-        await store.create_workspace(WorkspaceRecord(
-            id="ws_1", name="team-a", plan="free", created_at=T0, wrapped_data_key=b"w",
-            master_key_id="m",
-        ))
-    await store.create_api_key(ApiKeyRecord(
-        id=key_id, workspace_id="ws_1", name=key_id, prefix=display_prefix(key),
-        key_hash=hash_api_key(key), created_at=T0,
-    ))
+        await store.create_workspace(
+            WorkspaceRecord(
+                id="ws_1",
+                name="team-a",
+                plan="free",
+                created_at=T0,
+                wrapped_data_key=b"w",
+                master_key_id="m",
+            )
+        )
+    await store.create_api_key(
+        ApiKeyRecord(
+            id=key_id,
+            workspace_id="ws_1",
+            name=key_id,
+            prefix=display_prefix(key),
+            key_hash=hash_api_key(key),
+            created_at=T0,
+        )
+    )
 
 
-EXPECTED = Principal(workspace_id="ws_1", workspace_name="team-a", api_key_id="key_1",
-                     api_key_name="key_1")
+EXPECTED = Principal(
+    workspace_id="ws_1", workspace_name="team-a", api_key_id="key_1", api_key_name="key_1"
+)
 
 
 def test_new_api_key_shape() -> None:
@@ -70,9 +83,7 @@ def test_new_api_key_shape() -> None:
     assert key != new_api_key()
 
 
-@pytest.mark.parametrize(
-    ("key", "prefix"), [(KEY, "kr-AAAAAA"), ("kr-abc", "kr-abc"), ("", "")]
-)
+@pytest.mark.parametrize(("key", "prefix"), [(KEY, "kr-AAAAAA"), ("kr-abc", "kr-abc"), ("", "")])
 def test_display_prefix(key: str, prefix: str) -> None:
     assert display_prefix(key) == prefix
 

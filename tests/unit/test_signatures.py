@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from keyroute.signatures import SignatureCache
 
 
@@ -59,11 +57,6 @@ def test_default_capacity_is_large() -> None:
     assert len(cache) == 1000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: get() does not refresh an entry, so eviction is least-recently-*written*, not "
-    "least-recently-used as the module docstring says",
-)
 def test_reading_counts_as_use() -> None:
     # The module docstring promises "least recently used entries go first": a signature that was
     # just replayed should outlive one that was written later but never read.

@@ -1,1 +1,1 @@
-"""The admin API under ``/admin/v1``: JSON over ``ControlPlane``, authenticated by the admin token."""
+"""The admin API under ``/admin/v1``: JSON over ``ControlPlane``, behind the admin token."""

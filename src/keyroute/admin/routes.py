@@ -23,8 +23,7 @@ Handler = Callable[[Request, Services], Awaitable[Any]]
 
 
 def _json(status: int, body: Any) -> Response:
-    return Response(msgspec.json.encode(body), status_code=status,
-                    media_type="application/json")
+    return Response(msgspec.json.encode(body), status_code=status, media_type="application/json")
 
 
 async def _payload(request: Request) -> dict[str, Any]:
@@ -119,7 +118,10 @@ async def add_provider_key(request: Request, s: Services) -> Any:
     provider = _str(data, "provider") or ""
     key = _str(data, "key", required=registry.spec(provider).requires_key) or ""
     record = await s.control.add_provider_key(
-        _ws(request), provider, key, name=_str(data, "name", required=False),
+        _ws(request),
+        provider,
+        key,
+        name=_str(data, "name", required=False),
         base_url=_str(data, "base_url", required=False),
     )
     return provider_key_view(record)
@@ -149,16 +151,22 @@ async def delete_alias(request: Request, s: Services) -> Any:
 
 async def rotate_master(request: Request, s: Services) -> Any:
     result = await s.vault.rotate_master()
-    return {"rewrapped": result.rewrapped, "old_key_id": result.old_id,
-            "new_key_id": result.new_id}
+    return {"rewrapped": result.rewrapped, "old_key_id": result.old_id, "new_key_id": result.new_id}
 
 
 async def list_providers(request: Request, s: Services) -> Any:
     data = []
     for name in registry.provider_names():
         spec = registry.spec(name)
-        data.append({"id": name, "label": spec.label, "wire_format": spec.wire,
-                     "default_base_url": spec.base_url, "requires_key": spec.requires_key})
+        data.append(
+            {
+                "id": name,
+                "label": spec.label,
+                "wire_format": spec.wire,
+                "default_base_url": spec.base_url,
+                "requires_key": spec.requires_key,
+            }
+        )
     return {"data": data}
 
 

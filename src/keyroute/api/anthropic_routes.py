@@ -28,8 +28,13 @@ class Messages(Endpoint):
             resp = await pipeline.complete(ctx, req)
             await send_bytes(send, 200, encode_response(resp, ctx.model_id), self.headers(ctx))
             return
-        await self.stream(ctx, receive, send, pipeline.stream(ctx, req),
-                          lambda: AnthropicStreamEncoder(ctx.model_id))
+        await self.stream(
+            ctx,
+            receive,
+            send,
+            pipeline.stream(ctx, req),
+            lambda: AnthropicStreamEncoder(ctx.model_id),
+        )
 
 
 class CountTokens(Endpoint):

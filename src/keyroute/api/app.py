@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import msgspec
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -22,18 +23,18 @@ from keyroute.services import Services
 
 
 def _error(status: int, message: str, code: str) -> Response:
-    body = (
-        '{"error":{"message":"%s","type":"invalid_request_error","param":null,"code":"%s"}}'
-        % (message, code)
-    )
-    return Response(body, status_code=status, media_type="application/json")
+    body = {
+        "error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}
+    }
+    return Response(msgspec.json.encode(body), status_code=status, media_type="application/json")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
     if exc.status_code == 405:
-        return _error(405, f"Method {request.method} not allowed on {request.url.path}.",
-                      "method_not_allowed")
+        return _error(
+            405, f"Method {request.method} not allowed on {request.url.path}.", "method_not_allowed"
+        )
     return _error(exc.status_code, f"Unknown path {request.url.path}.", "not_found")
 
 
@@ -63,8 +64,9 @@ def create_app(services: Services, *, manage_lifespan: bool = True) -> Starlette
         *anthropic_routes(services),
         *admin_routes(services),
     ]
-    return Starlette(routes=routes, lifespan=lifespan,
-                     exception_handlers={HTTPException: _http_error})
+    return Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error}
+    )
 
 
 def anthropic_routes(services: Services) -> list[Route]:

@@ -31,7 +31,7 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 def incoming_request_id(scope: Scope) -> str | None:
     value = header(scope, b"x-request-id")
-    return value if value and _SAFE_ID.match(value) else None
+    return value if value and _SAFE_ID.fullmatch(value) else None
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
@@ -61,7 +61,9 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _raw_headers(content_type: bytes, extra: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+def _raw_headers(
+    content_type: bytes, extra: Iterable[tuple[str, str]]
+) -> list[tuple[bytes, bytes]]:
     headers = [(b"content-type", content_type)]
     headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in extra)
     return headers

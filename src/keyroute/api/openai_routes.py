@@ -35,10 +35,15 @@ class ChatCompletions(Endpoint):
             await send_bytes(send, 200, body, self.headers(ctx))
             return
         await self.stream(
-            ctx, receive, send, pipeline.stream(ctx, req),
+            ctx,
+            receive,
+            send,
+            pipeline.stream(ctx, req),
             lambda: OpenAIStreamEncoder(
-                model=ctx.model_id, response_id=completion_id(ctx),
-                include_usage=req.include_usage, created=int(time.time()),
+                model=ctx.model_id,
+                response_id=completion_id(ctx),
+                include_usage=req.include_usage,
+                created=int(time.time()),
             ),
         )
 
@@ -68,11 +73,19 @@ class Models(Endpoint):
             seen_providers.add(key.provider)
             for name in registry.spec(key.provider).models:
                 model_id = f"{prefix}/{name}"
-                models[model_id] = {"id": model_id, "object": "model", "created": created,
-                                    "owned_by": key.provider}
+                models[model_id] = {
+                    "id": model_id,
+                    "object": "model",
+                    "created": created,
+                    "owned_by": key.provider,
+                }
         for alias, target in state.aliases.items():
-            models[alias] = {"id": alias, "object": "model", "created": created,
-                             "owned_by": f"alias of {target}"}
+            models[alias] = {
+                "id": alias,
+                "object": "model",
+                "created": created,
+                "owned_by": f"alias of {target}",
+            }
         wanted = scope["path_params"].get("model") if "path_params" in scope else None
         if wanted:
             if wanted not in models:

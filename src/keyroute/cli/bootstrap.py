@@ -36,17 +36,21 @@ async def initialise(config: Config) -> InitResult:
         admin_token = await control.set_admin_token()
         api_key = await control.create_api_key(workspace.id, "default")
         await services.store.set_setting("initialised_at", workspace.created_at.isoformat())
-        return InitResult(created=True, details={
-            "data_dir": str(config.data_dir.resolve()),
-            "database_url": config.resolved_database_url,
-            "master_key": "KEYROUTE_MASTER_KEY" if config.master_key is not None
-            else str(config.master_key_path.resolve()),
-            "workspace": workspace.name,
-            "workspace_id": workspace.id,
-            "admin_token": admin_token,
-            "api_key": api_key.key,
-            "api_key_id": api_key.record.id,
-        })
+        return InitResult(
+            created=True,
+            details={
+                "data_dir": str(config.data_dir.resolve()),
+                "database_url": config.resolved_database_url,
+                "master_key": "KEYROUTE_MASTER_KEY"
+                if config.master_key is not None
+                else str(config.master_key_path.resolve()),
+                "workspace": workspace.name,
+                "workspace_id": workspace.id,
+                "admin_token": admin_token,
+                "api_key": api_key.key,
+                "api_key_id": api_key.record.id,
+            },
+        )
     finally:
         await services.close()
 

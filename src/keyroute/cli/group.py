@@ -23,8 +23,7 @@ from keyroute.services import Services
 T = TypeVar("T")
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-workspace_option = click.option("--workspace", "-w", required=True,
-                                help="Workspace name or id.")
+workspace_option = click.option("--workspace", "-w", required=True, help="Workspace name or id.")
 
 
 def _config(ctx: click.Context) -> Config:
@@ -33,8 +32,16 @@ def _config(ctx: click.Context) -> Config:
 
 def _fail(err: GatewayError, as_json: bool) -> None:
     if as_json:
-        emit_json({"error": {"message": err.message, "type": err.type, "code": err.code,
-                             "param": err.param}})
+        emit_json(
+            {
+                "error": {
+                    "message": err.message,
+                    "type": err.type,
+                    "code": err.code,
+                    "param": err.param,
+                }
+            }
+        )
     else:
         click.echo(f"error: {err.message}", err=True)
     sys.exit(1)
@@ -57,14 +64,18 @@ def run(ctx: click.Context, as_json: bool, work: Callable[[Services], Awaitable[
         raise AssertionError("unreachable") from None
 
 
-def control(ctx: click.Context, as_json: bool,
-            work: Callable[[ControlPlane], Awaitable[T]]) -> T:
+def control(ctx: click.Context, as_json: bool, work: Callable[[ControlPlane], Awaitable[T]]) -> T:
     return run(ctx, as_json, lambda s: work(s.control))
 
 
 @click.group()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="TOML config file (default: $KEYROUTE_CONFIG, then <data dir>/keyroute.toml).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML config file (default: $KEYROUTE_CONFIG, then <data dir>/keyroute.toml).",
+)
 @click.version_option(package_name="keyroute")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None) -> None:

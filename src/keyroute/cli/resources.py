@@ -34,8 +34,11 @@ def workspace_create(ctx: click.Context, name: str, plan: str | None, as_json: b
 def workspace_list(ctx: click.Context, as_json: bool) -> None:
     """List workspaces."""
     records = control(ctx, as_json, lambda c: c.list_workspaces())
-    emit([workspace_view(w) for w in records], as_json,
-         ["id", "name", "plan", "monthly_request_quota", "created_at"])
+    emit(
+        [workspace_view(w) for w in records],
+        as_json,
+        ["id", "name", "plan", "monthly_request_quota", "created_at"],
+    )
 
 
 @workspace.command("delete")
@@ -62,15 +65,27 @@ def provider_key() -> None:
 @click.option("--provider", required=True, help="openai, anthropic, gemini, mistral, ...")
 @click.option("--key-stdin", is_flag=True, help="Read the key from standard input.")
 @click.option("--name", default=None, help="Key name (default: the provider id).")
-@click.option("--base-url", default=None, help="Endpoint override (required for openai-compatible).")
+@click.option(
+    "--base-url", default=None, help="Endpoint override (required for openai-compatible)."
+)
 @json_option
 @click.pass_context
-def provider_key_add(ctx: click.Context, workspace: str, provider: str, key_stdin: bool,
-                     name: str | None, base_url: str | None, as_json: bool) -> None:
+def provider_key_add(
+    ctx: click.Context,
+    workspace: str,
+    provider: str,
+    key_stdin: bool,
+    name: str | None,
+    base_url: str | None,
+    as_json: bool,
+) -> None:
     """Add a provider key. The key is read from stdin and never echoed."""
     key = sys.stdin.read().strip() if key_stdin else ""
-    record = control(ctx, as_json, lambda c: c.add_provider_key(
-        workspace, provider, key, name=name, base_url=base_url))
+    record = control(
+        ctx,
+        as_json,
+        lambda c: c.add_provider_key(workspace, provider, key, name=name, base_url=base_url),
+    )
     emit(provider_key_view(record), as_json)
 
 
@@ -81,8 +96,11 @@ def provider_key_add(ctx: click.Context, workspace: str, provider: str, key_stdi
 def provider_key_list(ctx: click.Context, workspace: str, as_json: bool) -> None:
     """List provider keys (fingerprint and last four characters only)."""
     records = control(ctx, as_json, lambda c: c.list_provider_keys(workspace))
-    emit([provider_key_view(k) for k in records], as_json,
-         ["id", "provider", "name", "last4", "fingerprint", "base_url", "created_at", "active"])
+    emit(
+        [provider_key_view(k) for k in records],
+        as_json,
+        ["id", "provider", "name", "last4", "fingerprint", "base_url", "created_at", "active"],
+    )
 
 
 @provider_key.command("revoke")
@@ -122,8 +140,11 @@ def api_key_create(ctx: click.Context, workspace: str, name: str | None, as_json
 def api_key_list(ctx: click.Context, workspace: str, as_json: bool) -> None:
     """List gateway keys (prefix only)."""
     records = control(ctx, as_json, lambda c: c.list_api_keys(workspace))
-    emit([api_key_view(k) for k in records], as_json,
-         ["id", "name", "prefix", "created_at", "last_used_at", "active"])
+    emit(
+        [api_key_view(k) for k in records],
+        as_json,
+        ["id", "name", "prefix", "created_at", "last_used_at", "active"],
+    )
 
 
 @api_key.command("revoke")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from typing import Any
 
 import click
 import uvicorn
@@ -41,16 +42,16 @@ def init(ctx: click.Context, as_json: bool) -> None:
         return
     d = result.details
     base_url = f"http://{config.server.host}:{config.server.port}"
-    click.echo(f"""keyroute initialised in {d['data_dir']}
-  database:    {d['database_url']}
-  master key:  {d['master_key']}  (back it up: without it provider keys cannot be decrypted)
-  workspace:   {d['workspace']} ({d['workspace_id']}), with the simulated 'demo' provider
+    click.echo(f"""keyroute initialised in {d["data_dir"]}
+  database:    {d["database_url"]}
+  master key:  {d["master_key"]}  (back it up: without it provider keys cannot be decrypted)
+  workspace:   {d["workspace"]} ({d["workspace_id"]}), with the simulated 'demo' provider
 
-  admin token: {d['admin_token']}
-  API key:     {d['api_key']}
+  admin token: {d["admin_token"]}
+  API key:     {d["api_key"]}
 These are shown once. Store them now.
 
-{quickstart(base_url, d['api_key'])}
+{quickstart(base_url, d["api_key"])}
 """)
 
 
@@ -65,33 +66,50 @@ async def _check_ready(config: Config) -> None:
 @click.option("--workers", type=int, default=None, help="Worker processes (default 1).")
 @json_option
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None,
-          as_json: bool) -> None:
+def serve(
+    ctx: click.Context, host: str | None, port: int | None, workers: int | None, as_json: bool
+) -> None:
     """Run the gateway."""
     try:
         config = _config(ctx)
-        server = config.server.model_copy(update={
-            k: v for k, v in {"host": host, "port": port, "workers": workers}.items()
-            if v is not None
-        })
+        server = config.server.model_copy(
+            update={
+                k: v
+                for k, v in {"host": host, "port": port, "workers": workers}.items()
+                if v is not None
+            }
+        )
         asyncio.run(_check_ready(config))
     except GatewayError as err:
         _fail(err, as_json)
         return
-    logging.basicConfig(level=config.logging.level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=config.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the schema check at start-up
-    options = {"host": server.host, "port": server.port, "loop": "uvloop", "http": "httptools",
-               "access_log": server.access_log, "log_level": config.logging.level.lower(),
-               "lifespan": "on", "server_header": False}
-    click.echo(f"keyroute listening on http://{server.host}:{server.port} "
-               f"({server.workers} worker{'s' if server.workers > 1 else ''})", err=True)
+    click.echo(
+        f"keyroute listening on http://{server.host}:{server.port} "
+        f"({server.workers} worker{'s' if server.workers > 1 else ''})",
+        err=True,
+    )
     if server.workers > 1:
         export_for_workers(ctx.obj.get("config_path"))
-        uvicorn.run("keyroute.api.factory:create_from_env", factory=True,
-                    workers=server.workers, **options)  # type: ignore[arg-type]
+        app: Any = "keyroute.api.factory:create_from_env"
     else:
-        uvicorn.run(create_app(Services.build(config)), **options)  # type: ignore[arg-type]
+        app = create_app(Services.build(config))
+    uvicorn.run(
+        app,
+        factory=server.workers > 1,
+        workers=server.workers if server.workers > 1 else None,
+        host=server.host,
+        port=server.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=server.access_log,
+        log_level=config.logging.level.lower(),
+        lifespan="on",
+        server_header=False,
+    )
 
 
 @cli.command()
@@ -125,11 +143,19 @@ def check_config(ctx: click.Context, as_json: bool) -> None:
     except GatewayError as err:
         _fail(err, as_json)
         return
-    emit({"ok": True, "data_dir": str(config.data_dir), "database_url":
-          config.resolved_database_url, "master_key_source":
-          "env" if config.master_key is not None else str(config.master_key_path),
-          "listen": f"{config.server.host}:{config.server.port}",
-          "workers": config.server.workers}, as_json)
+    emit(
+        {
+            "ok": True,
+            "data_dir": str(config.data_dir),
+            "database_url": config.resolved_database_url,
+            "master_key_source": "env"
+            if config.master_key is not None
+            else str(config.master_key_path),
+            "listen": f"{config.server.host}:{config.server.port}",
+            "workers": config.server.workers,
+        },
+        as_json,
+    )
 
 
 @cli.group()
@@ -138,8 +164,11 @@ def vault() -> None:
 
 
 @vault.command("rotate-master")
-@click.option("--new-key-stdin", is_flag=True,
-              help="With KEYROUTE_MASTER_KEY: read the new master key from stdin.")
+@click.option(
+    "--new-key-stdin",
+    is_flag=True,
+    help="With KEYROUTE_MASTER_KEY: read the new master key from stdin.",
+)
 @json_option
 @click.pass_context
 def rotate_master(ctx: click.Context, new_key_stdin: bool, as_json: bool) -> None:
@@ -160,8 +189,11 @@ def rotate_master(ctx: click.Context, new_key_stdin: bool, as_json: bool) -> Non
                 "--new-key-stdin, then update KEYROUTE_MASTER_KEY and restart."
             )
         result = await s.vault.rotate_master(new_key)
-        out: dict[str, object] = {"rewrapped": result.rewrapped,
-                                  "old_key_id": result.old_id, "new_key_id": result.new_id}
+        out: dict[str, object] = {
+            "rewrapped": result.rewrapped,
+            "old_key_id": result.old_id,
+            "new_key_id": result.new_id,
+        }
         if new_key is not None:
             out["next_step"] = "set KEYROUTE_MASTER_KEY to the new key and restart keyroute"
         return out
@@ -176,8 +208,13 @@ def providers(as_json: bool) -> None:
     rows = []
     for name in registry.provider_names():
         spec = registry.spec(name)
-        rows.append({"id": name, "label": spec.label, "wire_format": spec.wire,
-                     "default_base_url": spec.base_url, "requires_key": spec.requires_key})
+        rows.append(
+            {
+                "id": name,
+                "label": spec.label,
+                "wire_format": spec.wire,
+                "default_base_url": spec.base_url,
+                "requires_key": spec.requires_key,
+            }
+        )
     emit(rows, as_json, ["id", "label", "wire_format", "default_base_url", "requires_key"])
-
-

@@ -29,7 +29,7 @@ def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -
         data = _read_toml(file)
     for name, value in env.items():
         if name.startswith(_PREFIX):
-            _set_path(data, name[len(_PREFIX):].lower().split("__"), value)
+            _set_path(data, name[len(_PREFIX) :].lower().split("__"), value)
     if data_dir:
         data["data_dir"] = data_dir
     if env.get("KEYROUTE_DATABASE_URL"):
@@ -74,7 +74,9 @@ def _describe(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "(root)"
-        shown = "(hidden)" if where == "master_key" else repr(err.get("input"))
+        # Unknown keys may be a misplaced secret: their values are never echoed.
+        secret = "master_key" in where or err["type"] == "extra_forbidden"
+        shown = "(hidden)" if secret else repr(err.get("input"))
         lines.append(f"{where}: {err['msg']} (got {shown})")
     return "Invalid configuration: " + "; ".join(lines)
 

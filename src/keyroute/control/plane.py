@@ -25,7 +25,7 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 
 
 def _check_name(value: str, what: str) -> str:
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         raise InvalidRequest(
             f"Invalid {what} '{value}': use 1-63 lower-case letters, digits, '.', '_' or '-', "
             "starting with a letter or digit.",
@@ -60,9 +60,14 @@ class ControlPlane:
             raise Conflict(f"A workspace named '{name}' already exists.", param="name")
         workspace_id = _new_id("ws")
         wrapped, master_id = self.vault.new_workspace_key(workspace_id)
-        record = WorkspaceRecord(id=workspace_id, name=name, plan=chosen,
-                                 created_at=self._clock(), wrapped_data_key=wrapped,
-                                 master_key_id=master_id)
+        record = WorkspaceRecord(
+            id=workspace_id,
+            name=name,
+            plan=chosen,
+            created_at=self._clock(),
+            wrapped_data_key=wrapped,
+            master_key_id=master_id,
+        )
         await self.store.create_workspace(record)
         return record
 
@@ -89,9 +94,14 @@ class ControlPlane:
         workspace = await self.workspace(name_or_id)
         key = new_api_key()
         key_name = _check_name(name, "key name") if name else f"key-{secrets.token_hex(3)}"
-        record = ApiKeyRecord(id=_new_id("key"), workspace_id=workspace.id, name=key_name,
-                              prefix=display_prefix(key), key_hash=hash_api_key(key),
-                              created_at=self._clock())
+        record = ApiKeyRecord(
+            id=_new_id("key"),
+            workspace_id=workspace.id,
+            name=key_name,
+            prefix=display_prefix(key),
+            key_hash=hash_api_key(key),
+            created_at=self._clock(),
+        )
         await self.store.create_api_key(record)
         return CreatedApiKey(record=record, key=key)
 
@@ -136,9 +146,16 @@ class ControlPlane:
                 workspace, key_id, key
             )
         record = ProviderKeyRecord(
-            id=key_id, workspace_id=workspace.id, provider=provider, name=key_name,
-            base_url=url, ciphertext=ciphertext, nonce=nonce, fingerprint=fingerprint,
-            last4=last4, created_at=self._clock(),
+            id=key_id,
+            workspace_id=workspace.id,
+            provider=provider,
+            name=key_name,
+            base_url=url,
+            ciphertext=ciphertext,
+            nonce=nonce,
+            fingerprint=fingerprint,
+            last4=last4,
+            created_at=self._clock(),
         )
         await self.store.add_provider_key(record)
         return record
@@ -165,8 +182,9 @@ class ControlPlane:
             raise InvalidRequest(
                 "An alias points at a model id like 'openai/gpt-4o-mini'.", param="target"
             )
-        record = AliasRecord(workspace_id=workspace.id, alias=alias, target=target,
-                             created_at=self._clock())
+        record = AliasRecord(
+            workspace_id=workspace.id, alias=alias, target=target, created_at=self._clock()
+        )
         await self.store.set_alias(record)
         return record
 

@@ -16,7 +16,7 @@
     ├── UpstreamError                 502  the provider failed; status mirrors the provider's
     │   ├── UpstreamTimeout           504
     │   ├── UpstreamRateLimited       429  keeps the provider's retry-after
-    │   └── UpstreamRejected          4xx  the provider refused the request (400, 401, 403, 404, ...)
+    │   └── UpstreamRejected          4xx  the provider refused the request (400, 401, 404...)
     └── ConfigError                   500  keyroute's own configuration is wrong (never client data)
 
 Every class declares ``status``, ``code``, ``type`` and ``retryable``; messages are safe to show

@@ -6,7 +6,8 @@ Invariants:
   overwrite, never add).
 - ``index`` on tool-call events is one running counter per stream, starting at 0, whatever the
   provider numbers its blocks or parts.
-- ``ToolCallStart`` precedes every ``ToolCallArgs`` of its index; arguments concatenate to JSON text.
+- ``ToolCallStart`` precedes every ``ToolCallArgs`` of its index; the arguments concatenate to
+  JSON text.
 """
 
 from __future__ import annotations

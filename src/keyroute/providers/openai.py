@@ -23,6 +23,7 @@ from keyroute.wire.openai.response import decode_response
 from keyroute.wire.openai.stream import OpenAIStreamDecoder
 
 _JSON = "application/json"
+_OPENAI_CAPABILITIES = Capabilities(embeddings=True)
 
 
 class OpenAIProvider:
@@ -32,12 +33,14 @@ class OpenAIProvider:
         self,
         *,
         name: str = "openai",
-        capabilities: Capabilities = Capabilities(embeddings=True),
+        capabilities: Capabilities = _OPENAI_CAPABILITIES,
         max_tokens_field: str = "max_completion_tokens",
+        require_done: bool = True,
     ) -> None:
         self.name = name
         self.capabilities = capabilities
         self.max_tokens_field = max_tokens_field
+        self.require_done = require_done
 
     def _headers(self, target: Target, key: Secret, stream: bool) -> dict[str, str]:
         headers = {"content-type": _JSON, "accept": "text/event-stream" if stream else _JSON}
@@ -65,7 +68,7 @@ class OpenAIProvider:
         return decode_response(resp.body, self.name)
 
     def stream_decoder(self) -> StreamDecoder:
-        return OpenAIStreamDecoder(self.name)
+        return OpenAIStreamDecoder(self.name, require_done=self.require_done)
 
     def parse_error(self, resp: UpstreamResponse) -> UpstreamError:
         return decode_error(resp.status, resp.headers, resp.body, self.name)

@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from keyroute.core.errors import InvalidRequest
-from keyroute.demo import DEMO_BASE_URL, DEMO_MODELS
 from keyroute.providers.base import Provider
+from keyroute.providers.demo import DEMO_BASE_URL, DEMO_MODELS, demo_provider
 from keyroute.providers.openai import OpenAIProvider
 from keyroute.providers.openai_compatible import PRESETS, OpenAICompatibleProvider
 
@@ -34,17 +34,38 @@ class ProviderSpec:
 
 _CATALOG: dict[str, tuple[str, ...]] = {
     "openai": (
-        "gpt-6.2-sol", "gpt-6.2-astra", "gpt-6.1-sol", "gpt-6-sol", "gpt-6-luna", "gpt-6-astra",
-        "gpt-5.6-sol", "gpt-5.6-terra", "gpt-5.6-luna", "gpt-4.1", "gpt-4.1-mini", "gpt-4o",
-        "gpt-4o-mini", "text-embedding-3-small", "text-embedding-3-large",
+        "gpt-6.2-sol",
+        "gpt-6.2-astra",
+        "gpt-6.1-sol",
+        "gpt-6-sol",
+        "gpt-6-luna",
+        "gpt-6-astra",
+        "gpt-5.6-sol",
+        "gpt-5.6-terra",
+        "gpt-5.6-luna",
+        "gpt-4.1",
+        "gpt-4.1-mini",
+        "gpt-4o",
+        "gpt-4o-mini",
+        "text-embedding-3-small",
+        "text-embedding-3-large",
     ),
     "anthropic": (
-        "claude-sonnet-5-5", "claude-haiku-5-5", "claude-opus-5-5", "claude-opus-5",
+        "claude-sonnet-5-5",
+        "claude-haiku-5-5",
+        "claude-opus-5-5",
+        "claude-opus-5",
         "claude-haiku-4-5",
     ),
     "gemini": (
-        "gemini-3.5-flash", "gemini-3.5-flash-lite", "gemini-3.8-flash", "gemini-3.1-pro-preview",
-        "gemini-4-argon", "gemini-4-neon", "gemini-4-hydrogen", "gemini-embedding-001",
+        "gemini-3.5-flash",
+        "gemini-3.5-flash-lite",
+        "gemini-3.8-flash",
+        "gemini-3.1-pro-preview",
+        "gemini-4-argon",
+        "gemini-4-neon",
+        "gemini-4-hydrogen",
+        "gemini-embedding-001",
     ),
     "mistral": ("mistral-large-latest", "mistral-small-latest", "mistral-embed"),
     "groq": ("llama-3.3-70b-versatile", "llama-3.1-8b-instant"),
@@ -52,21 +73,46 @@ _CATALOG: dict[str, tuple[str, ...]] = {
 }
 
 _SPECS: dict[str, ProviderSpec] = {
-    "openai": ProviderSpec(name="openai", label="OpenAI", wire="openai",
-                           base_url="https://api.openai.com/v1", models=_CATALOG["openai"]),
-    "anthropic": ProviderSpec(name="anthropic", label="Anthropic", wire="anthropic",
-                              base_url="https://api.anthropic.com", models=_CATALOG["anthropic"],
-                              factory="keyroute.providers.anthropic:AnthropicProvider"),
-    "gemini": ProviderSpec(name="gemini", label="Google Gemini", wire="gemini",
-                           base_url="https://generativelanguage.googleapis.com",
-                           models=_CATALOG["gemini"],
-                           factory="keyroute.providers.gemini:GeminiProvider"),
-    "demo": ProviderSpec(name="demo", label="Demo (simulated, no real model)", wire="openai",
-                         base_url=DEMO_BASE_URL, requires_key=False,
-                         models=tuple(m.split("/", 1)[1] for m in DEMO_MODELS)),
+    "openai": ProviderSpec(
+        name="openai",
+        label="OpenAI",
+        wire="openai",
+        base_url="https://api.openai.com/v1",
+        models=_CATALOG["openai"],
+    ),
+    "anthropic": ProviderSpec(
+        name="anthropic",
+        label="Anthropic",
+        wire="anthropic",
+        base_url="https://api.anthropic.com",
+        models=_CATALOG["anthropic"],
+        factory="keyroute.providers.anthropic:AnthropicProvider",
+    ),
+    "gemini": ProviderSpec(
+        name="gemini",
+        label="Google Gemini",
+        wire="gemini",
+        base_url="https://generativelanguage.googleapis.com",
+        models=_CATALOG["gemini"],
+        factory="keyroute.providers.gemini:GeminiProvider",
+    ),
+    "demo": ProviderSpec(
+        name="demo",
+        label="Demo (simulated, no real model)",
+        wire="openai",
+        base_url=DEMO_BASE_URL,
+        requires_key=False,
+        models=tuple(m.split("/", 1)[1] for m in DEMO_MODELS),
+    ),
     **{
-        name: ProviderSpec(name=name, label=p.label, wire="openai", base_url=p.base_url,
-                           requires_key=p.requires_key, models=_CATALOG.get(name, ()))
+        name: ProviderSpec(
+            name=name,
+            label=p.label,
+            wire="openai",
+            base_url=p.base_url,
+            requires_key=p.requires_key,
+            models=_CATALOG.get(name, ()),
+        )
         for name, p in PRESETS.items()
     },
 }
@@ -93,7 +139,7 @@ def create(name: str, options: Mapping[str, Any] | None = None) -> Provider:
     if name == "openai":
         return OpenAIProvider()
     if name == "demo":
-        return OpenAIProvider(name="demo")
+        return demo_provider()
     if name in PRESETS:
         return OpenAICompatibleProvider(PRESETS[name])
     module, _, attr = s.factory.partition(":")
@@ -108,6 +154,10 @@ def normalize_base_url(name: str, url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidRequest(
             f"Base URL '{url}' must be an absolute http:// or https:// URL.", param="base_url"
+        )
+    if parts.query or parts.fragment or url.strip().endswith(("?", "#")):
+        raise InvalidRequest(
+            f"Base URL '{url}' must not have a query string or fragment.", param="base_url"
         )
     clean = url.strip().rstrip("/")
     path = parts.path.rstrip("/")

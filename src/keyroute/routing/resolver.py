@@ -60,14 +60,19 @@ class ModelResolver:
                 f"The provider key '{key.name}' has no base URL; add it again with --base-url.",
                 param="model",
             )
-        target = Target(provider=key.provider, model=upstream_model, base_url=base_url,
-                        timeout=self._timeout)
-        return Route(provider=self.provider(key.provider), target=target, key=key,
-                     model_id=f"{prefix}/{upstream_model}")
+        target = Target(
+            provider=key.provider, model=upstream_model, base_url=base_url, timeout=self._timeout
+        )
+        return Route(
+            provider=self.provider(key.provider),
+            target=target,
+            key=key,
+            model_id=f"{prefix}/{upstream_model}",
+        )
 
     def _expand(self, state: WorkspaceState, model: str) -> str:
         seen = model
-        for _ in range(_MAX_ALIAS_DEPTH):
+        for _ in range(_MAX_ALIAS_DEPTH + 1):
             target = state.aliases.get(seen)
             if target is None:
                 return seen
@@ -83,10 +88,13 @@ class ModelResolver:
                 return key
         if prefix in registry.provider_names():
             ws = state.workspace.name
-            hint = "--key-stdin" if registry.spec(prefix).requires_key else "--base-url URL"
+            spec = registry.spec(prefix)
+            hint = (" --key-stdin" if spec.requires_key else "") + (
+                " --base-url URL" if spec.base_url is None else ""
+            )
             raise InvalidRequest(
                 f"Workspace '{ws}' has no provider key for '{prefix}'. Add one with: "
-                f"keyroute provider-key add --workspace {ws} --provider {prefix} {hint}",
+                f"keyroute provider-key add --workspace {ws} --provider {prefix}{hint}",
                 param="model",
             )
         raise ModelNotFound(

@@ -34,10 +34,15 @@ KEYRING_FILENAME = "master.key"
 GENERATE_COMMAND = (
     'python -c "import secrets,base64;print(base64.b64encode(secrets.token_bytes(32)).decode())"'
 )
+MIN_PASSPHRASE = 12
 FORMAT_HELP = (
     "KEYROUTE_MASTER_KEY must be 32 random bytes encoded as base64 (standard or URL-safe, "
-    "padding optional) or as 64 hex characters; generate one with: " + GENERATE_COMMAND
+    "padding optional) or as 64 hex characters, or else a passphrase of at least "
+    f"{MIN_PASSPHRASE} characters; generate a key with: " + GENERATE_COMMAND
 )
+# A passphrase is stretched with scrypt (16 MiB, about 50 ms once per process). The salt is
+# fixed on purpose: the same passphrase must give the same key on every instance.
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "salt": b"keyroute master key v1", "dklen": 32}
 
 _POSIX = os.name == "posix"
 _HEX = re.compile(r"[0-9a-fA-F]{64}")
@@ -54,7 +59,8 @@ def new_master_key() -> bytes:
 
 
 def parse_master_key(value: str) -> bytes:
-    """Decode an env value (base64 or hex, see ``FORMAT_HELP``); ``ConfigError`` otherwise."""
+    """Decode an env value: a 32-byte key as base64 or hex, or a passphrase stretched with
+    scrypt (see ``FORMAT_HELP``); ``ConfigError`` otherwise."""
     text = value.strip()
     if _HEX.fullmatch(text):
         return bytes.fromhex(text)
@@ -66,6 +72,8 @@ def parse_master_key(value: str) -> bytes:
             key = b""
         if len(key) == KEY_BYTES:
             return key
+    if len(text) >= MIN_PASSPHRASE:
+        return hashlib.scrypt(text.encode(), **_SCRYPT)  # type: ignore[arg-type]
     raise ConfigError(FORMAT_HELP)
 
 

@@ -44,17 +44,20 @@ async def check_error(coro: object, cls: type[Exception], param: str | None) -> 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.mark.parametrize(
-    "name", ["a", "0", "team-a", "a.b_c-9", "x" * 63, "9lives"]
-)
+@pytest.mark.parametrize("name", ["a", "0", "team-a", "a.b_c-9", "x" * 63, "9lives"])
 async def test_valid_workspace_names(plane: ControlPlane, name: str) -> None:
     assert (await plane.create_workspace(name)).name == name
 
 
 @pytest.mark.parametrize(
-    "name", ["", "Team", "-a", ".a", "_a", "a b", "x" * 64, "café", "a/b", "a\n", "ws!"]
+    "name", ["", "Team", "-a", ".a", "_a", "a b", "x" * 64, "café", "a/b", "ws!", "\na"]
 )
 async def test_invalid_workspace_names(plane: ControlPlane, name: str) -> None:
+    await check_error(plane.create_workspace(name), InvalidRequest, "name")
+
+
+@pytest.mark.parametrize("name", ["a\n", "team-a\n"])
+async def test_trailing_newline_is_not_a_valid_name(plane: ControlPlane, name: str) -> None:
     await check_error(plane.create_workspace(name), InvalidRequest, "name")
 
 
@@ -73,8 +76,9 @@ async def test_duplicate_workspace_is_a_conflict(plane: ControlPlane) -> None:
     assert len(await plane.list_workspaces()) == 1
 
 
-@pytest.mark.parametrize(("plan_name", "expected"), [(None, "free"), ("scale", "scale"),
-                                                     ("business", "business")])
+@pytest.mark.parametrize(
+    ("plan_name", "expected"), [(None, "free"), ("scale", "scale"), ("business", "business")]
+)
 async def test_plans(plane: ControlPlane, plan_name: str | None, expected: str) -> None:
     assert (await plane.create_workspace("w", plan_name)).plan == expected
 
@@ -142,8 +146,7 @@ async def test_keyless_demo_provider_key(plane: ControlPlane) -> None:
     ws = await plane.create_workspace("w")
     record = await plane.add_provider_key("w", "demo", "")
     assert (record.provider, record.name, record.base_url) == ("demo", "demo", None)
-    assert (record.ciphertext, record.nonce, record.fingerprint, record.last4) == (b"", b"", "",
-                                                                                    "")
+    assert (record.ciphertext, record.nonce, record.fingerprint, record.last4) == (b"", b"", "", "")
     assert record.workspace_id == ws.id and record.id.startswith("pk_")
     assert await plane.list_provider_keys("w") == [record]
 
@@ -172,32 +175,30 @@ async def test_provider_key_errors(
     plane: ControlPlane, provider: str, key: str, base_url: str | None, param: str
 ) -> None:
     await plane.create_workspace("w")
-    await check_error(plane.add_provider_key("w", provider, key, base_url=base_url),
-                      InvalidRequest, param)
+    await check_error(
+        plane.add_provider_key("w", provider, key, base_url=base_url), InvalidRequest, param
+    )
     assert await plane.list_provider_keys("w") == []
 
 
 async def test_provider_key_name_is_validated(plane: ControlPlane) -> None:
     await plane.create_workspace("w")
-    await check_error(plane.add_provider_key("w", "demo", "", name="Nope!"), InvalidRequest,
-                      "name")
+    await check_error(plane.add_provider_key("w", "demo", "", name="Nope!"), InvalidRequest, "name")
 
 
 @pytest.mark.parametrize(
-    ("provider", "base_url", "expected"),
+    ("provider", "key", "base_url", "expected"),
     [
-        ("openai-compatible", "http://localhost:8000", "http://localhost:8000/v1"),
-        ("ollama", "http://10.0.0.2:11434/", "http://10.0.0.2:11434/v1"),
-        ("anthropic", "https://proxy.test/v1", "https://proxy.test"),
+        ("openai-compatible", "", "http://localhost:8000", "http://localhost:8000/v1"),
+        ("ollama", "", "http://10.0.0.2:11434/", "http://10.0.0.2:11434/v1"),
+        ("anthropic", PROVIDER_KEY, "https://proxy.test/v1", "https://proxy.test"),
     ],
 )
 async def test_base_url_is_normalised(
-    plane: ControlPlane, provider: str, base_url: str, expected: str
+    plane: ControlPlane, provider: str, key: str, base_url: str, expected: str
 ) -> None:
     await plane.create_workspace("w")
-    record = await plane.add_provider_key("w", provider, "", base_url=base_url) if provider != (
-        "anthropic") else await plane.add_provider_key("w", provider, PROVIDER_KEY,
-                                                       base_url=base_url)
+    record = await plane.add_provider_key("w", provider, key, base_url=base_url)
     assert record.base_url == expected
 
 
@@ -239,7 +240,8 @@ async def test_aliases(plane: ControlPlane) -> None:
     await plane.set_alias("w", "x" * 128, "openai/gpt-4o")
     await plane.set_alias("w", "fast", "demo/smart")  # replaces
     assert [(a.alias, a.target) for a in await plane.list_aliases("w")] == [
-        ("fast", "demo/smart"), ("x" * 128, "openai/gpt-4o"),
+        ("fast", "demo/smart"),
+        ("x" * 128, "openai/gpt-4o"),
     ]
     await plane.delete_alias("w", "fast")
     await check_error(plane.delete_alias("w", "fast"), NotFound, "alias")

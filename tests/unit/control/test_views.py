@@ -17,14 +17,36 @@ from keyroute.vault.masterkey import MasterKeyring, new_master_key
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 PROVIDER_KEY = "sk-ant-api03-verysecretvalue-WXYZ"
 
-WORKSPACE = WorkspaceRecord(id="ws_1", name="team-a", plan="scale", created_at=T0,
-                            wrapped_data_key=b"wrapped-data-key", master_key_id="mk1")
-API_KEY = ApiKeyRecord(id="key_1", workspace_id="ws_1", name="ci", prefix="kr-abcdef",
-                       key_hash="f" * 64, created_at=T0, last_used_at=T0 + timedelta(hours=1))
-PROVIDER = ProviderKeyRecord(id="pk_1", workspace_id="ws_1", provider="anthropic", name="main",
-                             base_url=None, ciphertext=b"ciphertext", nonce=b"nonce-123456",
-                             fingerprint="ab12cd34", last4="WXYZ", created_at=T0,
-                             revoked_at=T0 + timedelta(days=1))
+WORKSPACE = WorkspaceRecord(
+    id="ws_1",
+    name="team-a",
+    plan="scale",
+    created_at=T0,
+    wrapped_data_key=b"wrapped-data-key",
+    master_key_id="mk1",
+)
+API_KEY = ApiKeyRecord(
+    id="key_1",
+    workspace_id="ws_1",
+    name="ci",
+    prefix="kr-abcdef",
+    key_hash="f" * 64,
+    created_at=T0,
+    last_used_at=T0 + timedelta(hours=1),
+)
+PROVIDER = ProviderKeyRecord(
+    id="pk_1",
+    workspace_id="ws_1",
+    provider="anthropic",
+    name="main",
+    base_url=None,
+    ciphertext=b"ciphertext",
+    nonce=b"nonce-123456",
+    fingerprint="ab12cd34",
+    last4="WXYZ",
+    created_at=T0,
+    revoked_at=T0 + timedelta(days=1),
+)
 ALIAS = AliasRecord(workspace_id="ws_1", alias="fast", target="demo/fast", created_at=T0)
 
 SECRET_FIELDS = {"key_hash", "ciphertext", "nonce", "wrapped_data_key", "master_key_id", "key"}
@@ -33,27 +55,67 @@ SECRET_FIELDS = {"key_hash", "ciphertext", "nonce", "wrapped_data_key", "master_
 @pytest.mark.parametrize(
     ("view", "expected"),
     [
-        (workspace_view(WORKSPACE),
-         {"id": "ws_1", "name": "team-a", "plan": "scale", "monthly_request_quota": 500_000,
-          "created_at": "2025-01-02T03:04:05Z"}),
-        (workspace_view(WorkspaceRecord(**{**WORKSPACE.__getstate__(), "plan": "legacy"}))
-         if hasattr(WORKSPACE, "__getstate__") and isinstance(WORKSPACE.__getstate__(), dict)
-         else workspace_view(WorkspaceRecord(id="ws_1", name="team-a", plan="legacy",
-                                             created_at=T0, wrapped_data_key=b"",
-                                             master_key_id="")),
-         {"id": "ws_1", "name": "team-a", "plan": "legacy", "monthly_request_quota": None,
-          "created_at": "2025-01-02T03:04:05Z"}),
-        (api_key_view(API_KEY),
-         {"id": "key_1", "workspace_id": "ws_1", "name": "ci", "prefix": "kr-abcdef",
-          "created_at": "2025-01-02T03:04:05Z", "last_used_at": "2025-01-02T04:04:05Z",
-          "revoked_at": None, "active": True}),
-        (provider_key_view(PROVIDER),
-         {"id": "pk_1", "workspace_id": "ws_1", "provider": "anthropic", "name": "main",
-          "base_url": None, "fingerprint": "ab12cd34", "last4": "WXYZ",
-          "created_at": "2025-01-02T03:04:05Z", "revoked_at": "2025-01-03T03:04:05Z",
-          "active": False}),
-        (alias_view(ALIAS),
-         {"alias": "fast", "target": "demo/fast", "created_at": "2025-01-02T03:04:05Z"}),
+        (
+            workspace_view(WORKSPACE),
+            {
+                "id": "ws_1",
+                "name": "team-a",
+                "plan": "scale",
+                "monthly_request_quota": 500_000,
+                "created_at": "2025-01-02T03:04:05Z",
+            },
+        ),
+        (
+            workspace_view(
+                WorkspaceRecord(
+                    id="ws_1",
+                    name="team-a",
+                    plan="legacy",
+                    created_at=T0,
+                    wrapped_data_key=b"",
+                    master_key_id="",
+                )
+            ),
+            {
+                "id": "ws_1",
+                "name": "team-a",
+                "plan": "legacy",
+                "monthly_request_quota": None,
+                "created_at": "2025-01-02T03:04:05Z",
+            },
+        ),
+        (
+            api_key_view(API_KEY),
+            {
+                "id": "key_1",
+                "workspace_id": "ws_1",
+                "name": "ci",
+                "prefix": "kr-abcdef",
+                "created_at": "2025-01-02T03:04:05Z",
+                "last_used_at": "2025-01-02T04:04:05Z",
+                "revoked_at": None,
+                "active": True,
+            },
+        ),
+        (
+            provider_key_view(PROVIDER),
+            {
+                "id": "pk_1",
+                "workspace_id": "ws_1",
+                "provider": "anthropic",
+                "name": "main",
+                "base_url": None,
+                "fingerprint": "ab12cd34",
+                "last4": "WXYZ",
+                "created_at": "2025-01-02T03:04:05Z",
+                "revoked_at": "2025-01-03T03:04:05Z",
+                "active": False,
+            },
+        ),
+        (
+            alias_view(ALIAS),
+            {"alias": "fast", "target": "demo/fast", "created_at": "2025-01-02T03:04:05Z"},
+        ),
     ],
 )
 def test_views(view: dict[str, object], expected: dict[str, object]) -> None:
@@ -64,8 +126,14 @@ def test_views(view: dict[str, object], expected: dict[str, object]) -> None:
 
 def test_non_utc_times_keep_their_offset() -> None:
     cet = timezone(timedelta(hours=1))
-    view = alias_view(AliasRecord(workspace_id="w", alias="a", target="x/y",
-                                  created_at=datetime(2025, 1, 1, 12, tzinfo=cet)))
+    view = alias_view(
+        AliasRecord(
+            workspace_id="w",
+            alias="a",
+            target="x/y",
+            created_at=datetime(2025, 1, 1, 12, tzinfo=cet),
+        )
+    )
     assert view["created_at"] == "2025-01-01T12:00:00+01:00"
 
 
@@ -77,7 +145,13 @@ async def test_views_of_real_records_hold_no_secret() -> None:
     created = await plane.create_api_key("team-a", "ci")
     pk = await plane.add_provider_key("team-a", "anthropic", PROVIDER_KEY)
     text = json.dumps([workspace_view(ws), api_key_view(created.record), provider_key_view(pk)])
-    for secret in (created.key, created.record.key_hash, PROVIDER_KEY, PROVIDER_KEY[:-4],
-                   pk.ciphertext.hex(), ws.wrapped_data_key.hex()):
+    for secret in (
+        created.key,
+        created.record.key_hash,
+        PROVIDER_KEY,
+        PROVIDER_KEY[:-4],
+        pk.ciphertext.hex(),
+        ws.wrapped_data_key.hex(),
+    ):
         assert secret not in text
     assert "WXYZ" in text and created.record.prefix in text

@@ -71,9 +71,16 @@ def test_defaults() -> None:
     req = ChatRequest(model="openai/x", messages=(msg("user", "hi"),))
     assert req.source_format == "openai"
     assert (req.stream, req.include_usage, req.stop, req.tools, req.passthrough) == (
-        False, False, (), (), {},
+        False,
+        False,
+        (),
+        (),
+        {},
     )
-    assert Message(role="assistant", tool_calls=(ToolCall(id="1", name="f", arguments="{}"),)).text() == ""
+    assert (
+        Message(role="assistant", tool_calls=(ToolCall(id="1", name="f", arguments="{}"),)).text()
+        == ""
+    )
 
 
 def test_types_are_frozen() -> None:

@@ -137,8 +137,13 @@ def test_is_retryable(cls: type[UpstreamError], override: bool | None, expected:
 
 def test_upstream_error_fields() -> None:
     err = UpstreamError(
-        "m", provider="openai", upstream_status=418, param="a", upstream_type="t",
-        upstream_code="c", retry_after=2.0,
+        "m",
+        provider="openai",
+        upstream_status=418,
+        param="a",
+        upstream_type="t",
+        upstream_code="c",
+        retry_after=2.0,
     )
     assert (err.provider, err.upstream_status, err.param) == ("openai", 418, "a")
     assert (err.upstream_type, err.upstream_code, err.retry_after) == ("t", "c", 2.0)
@@ -176,7 +181,8 @@ def test_docstring_tree_matches_the_classes() -> None:
         parents.append(name)
     documented = {name for _, name, _ in rows}
     defined = {
-        name for name, value in vars(errors).items()
+        name
+        for name, value in vars(errors).items()
         if isinstance(value, type) and issubclass(value, GatewayError)
     }
     # ModelNotFound is a NotFound with its own code; everything else is drawn.

@@ -49,7 +49,9 @@ def check(messages: tuple[Message, ...], expected: int, tools: tuple[ToolSpec, .
         ((), (ToolSpec(name="fn", description="desc", parameters={"type": "object"}),), 6),
     ],
 )
-def test_estimate(messages: tuple[Message, ...], tools: tuple[ToolSpec, ...], expected: int) -> None:
+def test_estimate(
+    messages: tuple[Message, ...], tools: tuple[ToolSpec, ...], expected: int
+) -> None:
     check(messages, expected, tools)
 
 

@@ -55,8 +55,9 @@ def test_repr_keeps_what_helps_debugging() -> None:
 
 
 def test_str_is_the_redacted_repr_too() -> None:
-    request = UpstreamRequest(method="POST", url="https://e/x?key=s", body=b"",
-                              headers={"authorization": KEY})
+    request = UpstreamRequest(
+        method="POST", url="https://e/x?key=s", body=b"", headers={"authorization": KEY}
+    )
     assert KEY not in str(request)
     assert KEY not in f"{request!s} {request!r} {[request]}"
 

@@ -21,14 +21,16 @@ from keyroute.providers.base import (
 from keyroute.providers.openai import OpenAIProvider
 from keyroute.wire.sse import SSEEvent
 
-TARGET = Target(provider="openai", model="gpt-4o", base_url="https://api.openai.com/v1",
-                timeout=30.0)
+TARGET = Target(
+    provider="openai", model="gpt-4o", base_url="https://api.openai.com/v1", timeout=30.0
+)
 KEY = Secret("sk-test")
 
 
 def chat(**fields: object) -> ChatRequest:
     return ChatRequest(
-        model="openai/gpt-4o", messages=(Message(role="user", content=(TextPart(text="hi"),)),),
+        model="openai/gpt-4o",
+        messages=(Message(role="user", content=(TextPart(text="hi"),)),),
         **fields,  # type: ignore[arg-type]
     )
 
@@ -36,14 +38,19 @@ def chat(**fields: object) -> ChatRequest:
 def test_build_request() -> None:
     request = OpenAIProvider().build_request(chat(max_tokens=5), TARGET, KEY)
     assert (request.method, request.url, request.stream, request.timeout) == (
-        "POST", "https://api.openai.com/v1/chat/completions", False, 30.0,
+        "POST",
+        "https://api.openai.com/v1/chat/completions",
+        False,
+        30.0,
     )
     assert dict(request.headers) == {
-        "content-type": "application/json", "accept": "application/json",
+        "content-type": "application/json",
+        "accept": "application/json",
         "authorization": "Bearer sk-test",
     }
     assert json.loads(request.body) == {
-        "model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}],
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": "hi"}],
         "max_completion_tokens": 5,
     }
     assert "sk-test" not in repr(request)
@@ -62,17 +69,21 @@ def test_keyless_host_gets_no_authorization() -> None:
 
 
 def test_target_headers_are_added() -> None:
-    target = Target(provider="openai", model="m", base_url="https://h/v1",
-                    headers={"OpenAI-Organization": "org-1"})
+    target = Target(
+        provider="openai",
+        model="m",
+        base_url="https://h/v1",
+        headers={"OpenAI-Organization": "org-1"},
+    )
     request = OpenAIProvider().build_request(chat(), target, KEY)
     assert request.headers["OpenAI-Organization"] == "org-1"
 
 
 def test_max_tokens_field_is_configurable() -> None:
     provider = OpenAIProvider(max_tokens_field="max_tokens")
-    assert json.loads(provider.build_request(chat(max_tokens=3), TARGET, KEY).body)[
-        "max_tokens"
-    ] == 3
+    assert (
+        json.loads(provider.build_request(chat(max_tokens=3), TARGET, KEY).body)["max_tokens"] == 3
+    )
 
 
 def test_streaming_refused_when_not_capable() -> None:
@@ -89,8 +100,14 @@ def test_unsupported_field_names_the_provider() -> None:
 
 
 def test_parse_response() -> None:
-    body = json.dumps({"id": "c1", "model": "gpt-4o", "created": 1, "choices": [
-        {"message": {"content": "hello"}, "finish_reason": "stop"}]}).encode()
+    body = json.dumps(
+        {
+            "id": "c1",
+            "model": "gpt-4o",
+            "created": 1,
+            "choices": [{"message": {"content": "hello"}, "finish_reason": "stop"}],
+        }
+    ).encode()
     resp = OpenAIProvider().parse_response(UpstreamResponse(status=200, headers={}, body=body))
     assert (resp.text, resp.finish_reason) == ("hello", "stop")
 
@@ -99,10 +116,21 @@ def test_stream_decoder_is_fresh_each_time() -> None:
     provider = OpenAIProvider()
     first, second = provider.stream_decoder(), provider.stream_decoder()
     assert first is not second
-    event = SSEEvent(data=json.dumps({"id": "c", "model": "m", "created": 1, "choices": [
-        {"delta": {"content": "x"}, "finish_reason": "stop"}]}))
-    expected = [StreamStart(id="c", model="m", created=1), TextDelta(text="x"),
-                StreamEnd(finish_reason="stop")]
+    event = SSEEvent(
+        data=json.dumps(
+            {
+                "id": "c",
+                "model": "m",
+                "created": 1,
+                "choices": [{"delta": {"content": "x"}, "finish_reason": "stop"}],
+            }
+        )
+    )
+    expected = [
+        StreamStart(id="c", model="m", created=1),
+        TextDelta(text="x"),
+        StreamEnd(finish_reason="stop"),
+    ]
     assert first.feed(event) == expected
     assert second.feed(event) == expected
 
@@ -122,8 +150,7 @@ def test_parse_error(
         UpstreamResponse(status=status, headers=headers, body=body)
     )
     assert type(err) is cls
-    assert (err.provider, err.upstream_status, err.retry_after) == ("mistral", status,
-                                                                    retry_after)
+    assert (err.provider, err.upstream_status, err.retry_after) == ("mistral", status, retry_after)
 
 
 def test_embeddings() -> None:
@@ -132,14 +159,21 @@ def test_embeddings() -> None:
     assert not isinstance(provider, TokenCountingProvider)
     request = provider.build_embeddings_request(
         EmbeddingRequest(model="openai/text-embedding-3-small", inputs=("a",)),
-        Target(provider="openai", model="text-embedding-3-small",
-               base_url="https://api.openai.com/v1"), KEY,
+        Target(
+            provider="openai", model="text-embedding-3-small", base_url="https://api.openai.com/v1"
+        ),
+        KEY,
     )
     assert request.url == "https://api.openai.com/v1/embeddings"
     assert request.headers["authorization"] == "Bearer sk-test"
-    assert json.loads(request.body) == {"model": "text-embedding-3-small",
-                                        "encoding_format": "float", "input": ["a"]}
-    body = b'{"data": [{"embedding": [1.0], "index": 0}], "model": "e", "usage": {"prompt_tokens": 1}}'
+    assert json.loads(request.body) == {
+        "model": "text-embedding-3-small",
+        "encoding_format": "float",
+        "input": ["a"],
+    }
+    body = (
+        b'{"data": [{"embedding": [1.0], "index": 0}], "model": "e", "usage": {"prompt_tokens": 1}}'
+    )
     assert provider.parse_embeddings_response(
         UpstreamResponse(status=200, headers={}, body=body)
     ) == EmbeddingResponse(model="e", vectors=((1.0,),), input_tokens=1)

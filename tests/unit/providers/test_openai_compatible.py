@@ -12,8 +12,9 @@ from keyroute.core.secret import Secret
 from keyroute.providers.base import Target
 from keyroute.providers.openai_compatible import PRESETS, OpenAICompatibleProvider, Preset
 
-REQ = ChatRequest(model="x/y", messages=(Message(role="user", content=(TextPart(text="hi"),)),),
-                  max_tokens=4)
+REQ = ChatRequest(
+    model="x/y", messages=(Message(role="user", content=(TextPart(text="hi"),)),), max_tokens=4
+)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -41,8 +42,14 @@ def test_base_urls_are_absolute_without_trailing_slash(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "requires_key"),
-    [("openai-compatible", False), ("ollama", False), ("vllm", False), ("mistral", True),
-     ("groq", True), ("deepseek", True)],
+    [
+        ("openai-compatible", False),
+        ("ollama", False),
+        ("vllm", False),
+        ("mistral", True),
+        ("groq", True),
+        ("deepseek", True),
+    ],
 )
 def test_keyless_hosts(name: str, requires_key: bool) -> None:
     assert PRESETS[name].requires_key is requires_key

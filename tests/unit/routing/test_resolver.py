@@ -13,15 +13,23 @@ from keyroute.storage.base import ProviderKeyRecord, WorkspaceRecord
 from keyroute.workspace_state import WorkspaceState
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
-WORKSPACE = WorkspaceRecord(id="ws_1", name="team-a", plan="free", created_at=T0,
-                            wrapped_data_key=b"w", master_key_id="m")
+WORKSPACE = WorkspaceRecord(
+    id="ws_1", name="team-a", plan="free", created_at=T0, wrapped_data_key=b"w", master_key_id="m"
+)
 
 
 def key(provider: str, name: str | None = None, base_url: str | None = None) -> ProviderKeyRecord:
     return ProviderKeyRecord(
-        id=f"pk_{name or provider}", workspace_id="ws_1", provider=provider,
-        name=name or provider, base_url=base_url, ciphertext=b"", nonce=b"", fingerprint="",
-        last4="", created_at=T0,
+        id=f"pk_{name or provider}",
+        workspace_id="ws_1",
+        provider=provider,
+        name=name or provider,
+        base_url=base_url,
+        ciphertext=b"",
+        nonce=b"",
+        fingerprint="",
+        last4="",
+        created_at=T0,
     )
 
 
@@ -45,35 +53,66 @@ def check(st: WorkspaceState, model: str, expected: tuple[str, str, str, str, st
     route = resolve(st, model)
     assert route.target.timeout == 42.0
     assert route.provider.name == route.target.provider
-    assert (route.key.id, route.target.provider, route.target.model, route.target.base_url,
-            route.model_id) == expected
+    assert (
+        route.key.id,
+        route.target.provider,
+        route.target.model,
+        route.target.base_url,
+        route.model_id,
+    ) == expected
 
 
-ALL = state(OPENAI, DEMO, GROQ, LOCAL, ROUTER, fast="demo/fast", best="openai/gpt-4o",
-            smart="best", cheap="groq-main/llama-3.1-8b-instant")
+ALL = state(
+    OPENAI,
+    DEMO,
+    GROQ,
+    LOCAL,
+    ROUTER,
+    fast="demo/fast",
+    best="openai/gpt-4o",
+    smart="best",
+    cheap="groq-main/llama-3.1-8b-instant",
+)
 
 
 @pytest.mark.parametrize(
     ("model", "expected"),
     [
-        ("openai/gpt-4o", ("pk_openai", "openai", "gpt-4o", "https://api.openai.com/v1",
-                           "openai/gpt-4o")),
+        (
+            "openai/gpt-4o",
+            ("pk_openai", "openai", "gpt-4o", "https://api.openai.com/v1", "openai/gpt-4o"),
+        ),
         ("demo/fast", ("pk_demo", "demo", "fast", "demo://simulated/v1", "demo/fast")),
         # the key name "groq" beats the provider id "groq"
         ("groq/llama", ("pk_groq", "vllm", "llama", "http://10.0.0.5:8000/v1", "groq/llama")),
-        ("groq-main/llama", ("pk_groq-main", "groq", "llama", "https://api.groq.com/openai/v1",
-                             "groq-main/llama")),
+        (
+            "groq-main/llama",
+            ("pk_groq-main", "groq", "llama", "https://api.groq.com/openai/v1", "groq-main/llama"),
+        ),
         ("vllm/llama", ("pk_groq", "vllm", "llama", "http://10.0.0.5:8000/v1", "vllm/llama")),
         # everything after the first slash is the upstream model
-        ("openrouter/meta-llama/llama-3-70b", ("pk_openrouter", "openai-compatible",
-                                               "meta-llama/llama-3-70b",
-                                               "https://openrouter.ai/api/v1",
-                                               "openrouter/meta-llama/llama-3-70b")),
+        (
+            "openrouter/meta-llama/llama-3-70b",
+            (
+                "pk_openrouter",
+                "openai-compatible",
+                "meta-llama/llama-3-70b",
+                "https://openrouter.ai/api/v1",
+                "openrouter/meta-llama/llama-3-70b",
+            ),
+        ),
         ("fast", ("pk_demo", "demo", "fast", "demo://simulated/v1", "demo/fast")),
-        ("smart", ("pk_openai", "openai", "gpt-4o", "https://api.openai.com/v1",
-                   "openai/gpt-4o")),
-        ("cheap", ("pk_groq-main", "groq", "llama-3.1-8b-instant",
-                   "https://api.groq.com/openai/v1", "groq-main/llama-3.1-8b-instant")),
+        ("smart", ("pk_openai", "openai", "gpt-4o", "https://api.openai.com/v1", "openai/gpt-4o")),
+        (
+            "cheap",
+            (
+                "pk_groq-main",
+                "groq",
+                "llama-3.1-8b-instant",
+                "https://api.groq.com/openai/v1",
+                "groq-main/llama-3.1-8b-instant",
+            ),
+        ),
     ],
 )
 def test_resolve(model: str, expected: tuple[str, str, str, str, str]) -> None:
@@ -81,8 +120,13 @@ def test_resolve(model: str, expected: tuple[str, str, str, str, str]) -> None:
 
 
 def test_the_first_matching_key_wins() -> None:
-    second = ProviderKeyRecord(**{**{f: getattr(OPENAI, f) for f in OPENAI.__dataclass_fields__},
-                                  "id": "pk_second", "name": "openai-2"})
+    second = ProviderKeyRecord(
+        **{
+            **{f: getattr(OPENAI, f) for f in OPENAI.__dataclass_fields__},
+            "id": "pk_second",
+            "name": "openai-2",
+        }
+    )
     assert resolve(state(OPENAI, second), "openai/x").key.id == "pk_openai"
     assert resolve(state(second, OPENAI), "openai/x").key.id == "pk_openai"  # name beats provider
 
@@ -104,14 +148,27 @@ def check_error(st: WorkspaceState, model: str, cls: type[InvalidRequest], *frag
         ("/gpt-4o", ModelNotFound, ()),
         ("openai/", ModelNotFound, ()),
         ("azure/gpt-4o", ModelNotFound, ("'azure' is neither a provider nor a provider key",)),
-        ("anthropic/claude-haiku-4-5", InvalidRequest,
-         ("no provider key for 'anthropic'",
-          "keyroute provider-key add --workspace team-a --provider anthropic --key-stdin")),
-        ("mistral/mistral-small-latest", InvalidRequest,
-         ("keyroute provider-key add --workspace team-a --provider mistral --key-stdin",)),
-        ("openai-compatible/x", InvalidRequest,
-         ("keyroute provider-key add --workspace team-a --provider openai-compatible "
-          "--base-url URL",)),
+        (
+            "anthropic/claude-haiku-4-5",
+            InvalidRequest,
+            (
+                "no provider key for 'anthropic'",
+                "keyroute provider-key add --workspace team-a --provider anthropic --key-stdin",
+            ),
+        ),
+        (
+            "mistral/mistral-small-latest",
+            InvalidRequest,
+            ("keyroute provider-key add --workspace team-a --provider mistral --key-stdin",),
+        ),
+        (
+            "openai-compatible/x",
+            InvalidRequest,
+            (
+                "keyroute provider-key add --workspace team-a --provider openai-compatible "
+                "--base-url URL",
+            ),
+        ),
     ],
 )
 def test_errors(model: str, cls: type[InvalidRequest], fragments: tuple[str, ...]) -> None:
@@ -124,11 +181,6 @@ def test_unknown_model_is_404() -> None:
     assert info.value.status_code() == 404
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: for a missing demo key the hint says '--base-url URL' (the demo spec needs no "
-    "key), but ControlPlane.add_provider_key refuses a base URL for demo",
-)
 def test_missing_demo_key_hint_is_a_command_that_works() -> None:
     with pytest.raises(InvalidRequest) as info:
         resolve(state(), "demo/fast")
@@ -137,8 +189,12 @@ def test_missing_demo_key_hint_is_a_command_that_works() -> None:
 
 
 def test_key_without_any_base_url() -> None:
-    check_error(state(key("openai-compatible", "local")), "local/x", InvalidRequest,
-                "'local' has no base URL")
+    check_error(
+        state(key("openai-compatible", "local")),
+        "local/x",
+        InvalidRequest,
+        "'local' has no base URL",
+    )
 
 
 @pytest.mark.parametrize(
@@ -158,11 +214,6 @@ def test_alias_nesting_four_deep_resolves() -> None:
     assert resolve(st, "a1").model_id == "openai/x"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (off by one): _MAX_ALIAS_DEPTH is 5, but a chain of exactly 5 aliases is "
-    "refused because the loop never checks whether its 5th expansion is a model id",
-)
 def test_alias_nesting_five_deep_resolves() -> None:
     st = state(OPENAI, a1="a2", a2="a3", a3="a4", a4="a5", a5="openai/x")
     assert resolve(st, "a1").model_id == "openai/x"

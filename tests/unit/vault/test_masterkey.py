@@ -49,9 +49,20 @@ def test_parse_accepts(value: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
+    ["", "short", "elevenchars", "   padded   "],
+)
+def test_parse_rejects(value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_master_key(value)
+    message = str(caught.value)
+    assert GENERATE_COMMAND in message and "64 hex" in message
+    if value.strip():
+        assert value.strip() not in message
+
+
+@pytest.mark.parametrize(
+    "value",
     [
-        "",
-        "short",
         KEY.hex()[:-1],
         KEY.hex()[:-1] + "g",
         base64.b64encode(KEY[:16]).decode(),
@@ -59,15 +70,14 @@ def test_parse_accepts(value: str) -> None:
         "not base64 at all!!",
         "A" * 43 + "===",
         "=" + STANDARD[1:],
+        "a long operator passphrase",
     ],
 )
-def test_parse_rejects(value: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        parse_master_key(value)
-    message = str(caught.value)
-    assert GENERATE_COMMAND in message and "64 hex" in message
-    if value:
-        assert value not in message
+def test_anything_else_long_enough_is_a_passphrase(value: str) -> None:
+    derived = parse_master_key(value)
+    assert len(derived) == 32 and derived != KEY
+    assert parse_master_key(value) == derived
+    assert parse_master_key(value + "!") != derived
 
 
 def test_generate_command_makes_an_accepted_key() -> None:

@@ -1,4 +1,4 @@
-"""OpenAI embeddings: client body <-> ``EmbeddingRequest``, upstream body <-> ``EmbeddingResponse``."""
+"""OpenAI embeddings: client and upstream bodies <-> ``EmbeddingRequest``, ``EmbeddingResponse``."""
 
 from __future__ import annotations
 
@@ -23,12 +23,12 @@ class _EmbeddingsRequestS(msgspec.Struct, forbid_unknown_fields=True):
 def decode_embeddings_request(body: bytes) -> EmbeddingRequest:
     try:
         r = msgspec.json.decode(body, type=_EmbeddingsRequestS)
-    except msgspec.DecodeError as exc:
-        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
-    except msgspec.ValidationError as exc:
+    except msgspec.ValidationError as exc:  # a subclass of DecodeError: catch it first
         text = str(exc)
         param = text.split("`$.", 1)[1].rstrip("`") if "`$." in text else None
         raise InvalidRequest(f"Invalid request: {text}", param=param) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
     if r.encoding_format not in (None, "float", "base64"):
         raise InvalidRequest(
             "'encoding_format' must be 'float' or 'base64'.", param="encoding_format"
@@ -39,8 +39,12 @@ def decode_embeddings_request(body: bytes) -> EmbeddingRequest:
     if not texts and not tokens:
         raise InvalidRequest("'input' must not be empty.", param="input")
     return EmbeddingRequest(
-        model=r.model, inputs=texts, token_inputs=tokens, dimensions=r.dimensions,
-        encoding_format="base64" if r.encoding_format == "base64" else "float", user=r.user,
+        model=r.model,
+        inputs=texts,
+        token_inputs=tokens,
+        dimensions=r.dimensions,
+        encoding_format="base64" if r.encoding_format == "base64" else "float",
+        user=r.user,
     )
 
 

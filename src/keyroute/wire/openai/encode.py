@@ -1,9 +1,10 @@
 """``ChatRequest`` -> an OpenAI chat-completions body, for OpenAI and OpenAI-compatible hosts.
 
 Pass-through fields travel only when the request itself arrived in OpenAI's format; from any
-other format they are refused by name. Thinking blocks of another provider's model carry no
-meaning for an OpenAI-format model (their signatures are bound to the model that made them) and
-are the one thing left out on purpose.
+other format they are refused by name. Left out on purpose, because none of them changes what
+an OpenAI-format model answers: thinking blocks and Gemini tool-call signatures of another
+provider's model (bound to the model that made them), and ``cache_control`` markers (OpenAI
+caches prompt prefixes by itself) unless the host is known to accept them.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def encode_request(
     max_tokens_field: str = "max_completion_tokens",
     cache_control: bool = False,
 ) -> dict[str, Any]:
-    """The body to send. ``cache_control`` keeps Anthropic-style markers (hosts that accept them)."""
+    """The body to send; ``cache_control`` keeps Anthropic-style cache markers."""
     if req.passthrough and req.source_format != "openai":
         field = next(iter(req.passthrough))
         raise UnsupportedFeature(
@@ -115,8 +116,9 @@ def _content(m: Message, i: int, provider: str, cache: bool) -> str | list[dict[
     )
     if plain and m.role != "user" or plain and len(m.content) == 1:
         return "".join(p.text for p in m.content if isinstance(p, TextPart))
-    parts = [_part(p, f"messages[{i}].content[{j}]", provider, cache) for j, p in
-             enumerate(m.content)]
+    parts = [
+        _part(p, f"messages[{i}].content[{j}]", provider, cache) for j, p in enumerate(m.content)
+    ]
     return [p for p in parts if p is not None]
 
 
@@ -139,8 +141,11 @@ def _message(m: Message, i: int, provider: str, cache: bool) -> dict[str, Any]:
             out["refusal"] = m.refusal
         if m.tool_calls:
             out["tool_calls"] = [
-                {"id": c.id, "type": "function",
-                 "function": {"name": c.name, "arguments": c.arguments}}
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
                 for c in m.tool_calls
             ]
     else:

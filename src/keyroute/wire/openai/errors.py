@@ -47,8 +47,12 @@ def decode_error(
     retry_after = retry_after_seconds(headers)
     should_retry = headers.get("x-should-retry")
     kwargs = {
-        "provider": provider, "upstream_status": status, "param": param,
-        "upstream_type": etype, "upstream_code": code, "retry_after": retry_after,
+        "provider": provider,
+        "upstream_status": status,
+        "param": param,
+        "upstream_type": etype,
+        "upstream_code": code,
+        "retry_after": retry_after,
     }
     if status == 429:
         quota = code in ("insufficient_quota", "credit_balance_exhausted")

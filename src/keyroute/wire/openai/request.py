@@ -28,7 +28,6 @@ from keyroute.core.chat import (
     ToolSpec,
 )
 from keyroute.core.errors import InvalidRequest, UnsupportedFeature
-from keyroute.core.json import JsonObject
 from keyroute.wire.openai import _schema as s
 
 _PATH = re.compile(r"`\$\.?([^`]*)`")
@@ -133,8 +132,12 @@ def _user_part(p: s.UserPart, where: str) -> ContentPart:
     if isinstance(p, s.TextPartS):
         return TextPart(text=p.text, cache_control=_cache(p.cache_control))
     if isinstance(p, s.ImagePartS):
-        return image_from_url(p.image_url.url, p.image_url.detail, _cache(p.cache_control),
-                              param=f"{where}.image_url.url")
+        return image_from_url(
+            p.image_url.url,
+            p.image_url.detail,
+            _cache(p.cache_control),
+            param=f"{where}.image_url.url",
+        )
     if isinstance(p, s.AudioPartS):
         return OpaquePart(source="openai", part_type="input_audio", payload={**p.input_audio})
     return OpaquePart(source="openai", part_type="file", payload={**p.file})
@@ -146,8 +149,9 @@ def image_from_url(
     """An ``image_url`` value (``https://...`` or a base64 ``data:`` URL) as an ``ImagePart``."""
     match = _DATA_URL.match(url)
     if match:
-        return ImagePart(data=match.group(2), media_type=match.group(1), detail=detail,
-                         cache_control=cache)
+        return ImagePart(
+            data=match.group(2), media_type=match.group(1), detail=detail, cache_control=cache
+        )
     if url.startswith("data:"):
         raise InvalidRequest(
             "Image data URLs must look like 'data:<mime>;base64,<data>'.", param=param
@@ -162,8 +166,9 @@ def _message(m: s.MessageS, i: int) -> Message:
         parts = (
             (TextPart(text=m.content),)
             if isinstance(m.content, str)
-            else tuple(_user_part(p, f"messages[{i}].content[{j}]")
-                       for j, p in enumerate(m.content))
+            else tuple(
+                _user_part(p, f"messages[{i}].content[{j}]") for j, p in enumerate(m.content)
+            )
         )
         return Message(role="user", content=parts, name=m.name)
     if isinstance(m, s.ToolMessageS):
@@ -193,8 +198,13 @@ def _assistant(m: s.AssistantMessageS, i: int) -> Message:
         ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments)
         for c in m.tool_calls or ()
     )
-    return Message(role="assistant", content=tuple(parts), name=m.name, tool_calls=calls,
-                   refusal="\n".join(refusals) if refusals else None)
+    return Message(
+        role="assistant",
+        content=tuple(parts),
+        name=m.name,
+        tool_calls=calls,
+        refusal="\n".join(refusals) if refusals else None,
+    )
 
 
 def _tool(t: s.ToolS) -> ToolSpec:
@@ -228,6 +238,9 @@ def _response_format(f: s.ResponseFormatS | None) -> ResponseFormat | None:
         )
     js = f.json_schema
     return ResponseFormat(
-        type="json_schema", name=js.name, schema=js.schema, strict=js.strict,
+        type="json_schema",
+        name=js.name,
+        schema=js.schema,
+        strict=js.strict,
         description=js.description,
     )

@@ -156,8 +156,7 @@ def encode_response(resp: ChatResponse, *, model: str, response_id: str) -> byte
     message: dict[str, Any] = {"role": "assistant", "content": resp.text, "refusal": resp.refusal}
     if resp.tool_calls:
         message["tool_calls"] = [
-            {"id": c.id, "type": "function",
-             "function": {"name": c.name, "arguments": c.arguments}}
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
             for c in resp.tool_calls
         ]
     body: dict[str, Any] = {
@@ -166,8 +165,12 @@ def encode_response(resp: ChatResponse, *, model: str, response_id: str) -> byte
         "created": resp.created,
         "model": model,
         "choices": [
-            {"index": 0, "message": message, "logprobs": None,
-             "finish_reason": finish_to_openai(resp.finish_reason)}
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": finish_to_openai(resp.finish_reason),
+            }
         ],
     }
     if resp.usage is not None:

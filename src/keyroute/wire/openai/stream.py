@@ -4,7 +4,8 @@ Decoder invariants: tool-call fragments are merged by the upstream's ``index`` (
 new ``id`` at a used index starts a new call, as some hosts number every call 0), and renumbered
 into one running index; the usage-only chunk (``choices: []``) becomes a ``UsageReport``; an
 ``error`` object inside the stream raises ``UpstreamError``; a stream that stops before a finish
-reason is truncated and raises on ``close()``.
+reason (or, with ``require_done``, before ``[DONE]``: the usage chunk comes between the two) is
+truncated and raises on ``close()``.
 """
 
 from __future__ import annotations
@@ -80,8 +81,9 @@ _chunk_decoder = msgspec.json.Decoder(_Chunk)
 class OpenAIStreamDecoder:
     """Decodes one OpenAI-format SSE stream."""
 
-    def __init__(self, provider: str) -> None:
+    def __init__(self, provider: str, *, require_done: bool = True) -> None:
         self._provider = provider
+        self._require_done = require_done
         self._started = False
         self._finished = False
         self._done = False
@@ -101,8 +103,7 @@ class OpenAIStreamDecoder:
             ) from None
         if chunk.error is not None:
             raise UpstreamError(
-                f"Provider '{self._provider}' reported an error mid-stream: "
-                f"{chunk.error.message}",
+                f"Provider '{self._provider}' reported an error mid-stream: {chunk.error.message}",
                 provider=self._provider,
                 upstream_type=chunk.error.type,
                 upstream_code=None if chunk.error.code is None else str(chunk.error.code),
@@ -146,7 +147,7 @@ class OpenAIStreamDecoder:
                 out.append(ToolCallArgs(index=ours, arguments=t.function.arguments))
 
     def close(self) -> list[StreamEvent]:
-        if not self._finished:
+        if not self._finished or (self._require_done and not self._done):
             raise UpstreamError(
                 f"Provider '{self._provider}' ended the stream before it was complete.",
                 provider=self._provider,
@@ -182,8 +183,9 @@ class OpenAIStreamEncoder:
         return b"data: " + msgspec.json.encode(body) + b"\n\n"
 
     def _delta(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
-        return self._chunk([{"index": 0, "delta": delta, "logprobs": None,
-                             "finish_reason": finish}])
+        return self._chunk(
+            [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+        )
 
     def feed(self, event: StreamEvent) -> bytes:
         if isinstance(event, StreamStart):
@@ -194,10 +196,18 @@ class OpenAIStreamEncoder:
         if isinstance(event, TextDelta):
             return self._delta({"content": event.text})
         if isinstance(event, ToolCallStart):
-            return self._delta({"tool_calls": [{
-                "index": event.index, "id": event.id, "type": "function",
-                "function": {"name": event.name, "arguments": ""},
-            }]})
+            return self._delta(
+                {
+                    "tool_calls": [
+                        {
+                            "index": event.index,
+                            "id": event.id,
+                            "type": "function",
+                            "function": {"name": event.name, "arguments": ""},
+                        }
+                    ]
+                }
+            )
         if isinstance(event, ToolCallArgs):
             return self._delta(
                 {"tool_calls": [{"index": event.index, "function": {"arguments": event.arguments}}]}

@@ -49,7 +49,8 @@ def request(*messages: Message, **fields: Any) -> ChatRequest:
 
 def check(req: ChatRequest, expected: dict[str, Any], **options: Any) -> None:
     assert encode_request(req, "gpt-4o", provider="openai", **options) == {
-        "model": "gpt-4o", **expected
+        "model": "gpt-4o",
+        **expected,
     }
 
 
@@ -65,83 +66,223 @@ WIRE_HI = {"role": "user", "content": "hi"}
     [
         (request(), msgs(WIRE_HI)),
         (request(max_tokens=5), {**msgs(WIRE_HI), "max_completion_tokens": 5}),
-        (request(temperature=0.0, top_p=1.0, seed=7),
-         {**msgs(WIRE_HI), "temperature": 0.0, "top_p": 1.0, "seed": 7}),
-        (request(presence_penalty=0.1, frequency_penalty=-0.2, user="u"),
-         {**msgs(WIRE_HI), "presence_penalty": 0.1, "frequency_penalty": -0.2, "user": "u"}),
-        (request(reasoning_effort="low", parallel_tool_calls=False, metadata={"k": "v"}),
-         {**msgs(WIRE_HI), "reasoning_effort": "low", "parallel_tool_calls": False,
-          "metadata": {"k": "v"}}),
+        (
+            request(temperature=0.0, top_p=1.0, seed=7),
+            {**msgs(WIRE_HI), "temperature": 0.0, "top_p": 1.0, "seed": 7},
+        ),
+        (
+            request(presence_penalty=0.1, frequency_penalty=-0.2, user="u"),
+            {**msgs(WIRE_HI), "presence_penalty": 0.1, "frequency_penalty": -0.2, "user": "u"},
+        ),
+        (
+            request(reasoning_effort="low", parallel_tool_calls=False, metadata={"k": "v"}),
+            {
+                **msgs(WIRE_HI),
+                "reasoning_effort": "low",
+                "parallel_tool_calls": False,
+                "metadata": {"k": "v"},
+            },
+        ),
         (request(stop=("a", "b")), {**msgs(WIRE_HI), "stop": ["a", "b"]}),
         (request(stream=True), {**msgs(WIRE_HI), "stream": True}),
-        (request(stream=True, include_usage=True),
-         {**msgs(WIRE_HI), "stream": True, "stream_options": {"include_usage": True}}),
+        (
+            request(stream=True, include_usage=True),
+            {**msgs(WIRE_HI), "stream": True, "stream_options": {"include_usage": True}},
+        ),
         (request(include_usage=True), msgs(WIRE_HI)),
-        (request(tools=(ToolSpec(name="f"),)),
-         {**msgs(WIRE_HI), "tools": [{"type": "function",
-                                     "function": {"name": "f", "parameters": {}}}]}),
-        (request(tools=(ToolSpec(name="f", description="d", strict=False,
-                                 parameters={"type": "object"}, cache_control=CacheControl()),)),
-         {**msgs(WIRE_HI), "tools": [{"type": "function", "function": {
-             "name": "f", "parameters": {"type": "object"}, "description": "d",
-             "strict": False}}]}),
+        (
+            request(tools=(ToolSpec(name="f"),)),
+            {
+                **msgs(WIRE_HI),
+                "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}],
+            },
+        ),
+        (
+            request(
+                tools=(
+                    ToolSpec(
+                        name="f",
+                        description="d",
+                        strict=False,
+                        parameters={"type": "object"},
+                        cache_control=CacheControl(),
+                    ),
+                )
+            ),
+            {
+                **msgs(WIRE_HI),
+                "tools": [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "f",
+                            "parameters": {"type": "object"},
+                            "description": "d",
+                            "strict": False,
+                        },
+                    }
+                ],
+            },
+        ),
         (request(tool_choice=ToolChoice(mode="auto")), {**msgs(WIRE_HI), "tool_choice": "auto"}),
         (request(tool_choice=ToolChoice(mode="none")), {**msgs(WIRE_HI), "tool_choice": "none"}),
-        (request(tool_choice=ToolChoice(mode="required")),
-         {**msgs(WIRE_HI), "tool_choice": "required"}),
-        (request(tool_choice=ToolChoice(mode="tool", name="f")),
-         {**msgs(WIRE_HI), "tool_choice": {"type": "function", "function": {"name": "f"}}}),
-        (request(response_format=ResponseFormat(type="text")),
-         {**msgs(WIRE_HI), "response_format": {"type": "text"}}),
-        (request(response_format=ResponseFormat(type="json_object")),
-         {**msgs(WIRE_HI), "response_format": {"type": "json_object"}}),
-        (request(response_format=ResponseFormat(type="json_schema")),
-         {**msgs(WIRE_HI), "response_format": {"type": "json_schema",
-                                               "json_schema": {"name": "response"}}}),
-        (request(response_format=ResponseFormat(type="json_schema", name="n", schema={"a": 1},
-                                                strict=True, description="d")),
-         {**msgs(WIRE_HI), "response_format": {"type": "json_schema", "json_schema": {
-             "name": "n", "schema": {"a": 1}, "strict": True, "description": "d"}}}),
-        (request(passthrough={"logprobs": True, "store": False}),
-         {**msgs(WIRE_HI), "logprobs": True, "store": False}),
+        (
+            request(tool_choice=ToolChoice(mode="required")),
+            {**msgs(WIRE_HI), "tool_choice": "required"},
+        ),
+        (
+            request(tool_choice=ToolChoice(mode="tool", name="f")),
+            {**msgs(WIRE_HI), "tool_choice": {"type": "function", "function": {"name": "f"}}},
+        ),
+        (
+            request(response_format=ResponseFormat(type="text")),
+            {**msgs(WIRE_HI), "response_format": {"type": "text"}},
+        ),
+        (
+            request(response_format=ResponseFormat(type="json_object")),
+            {**msgs(WIRE_HI), "response_format": {"type": "json_object"}},
+        ),
+        (
+            request(response_format=ResponseFormat(type="json_schema")),
+            {
+                **msgs(WIRE_HI),
+                "response_format": {"type": "json_schema", "json_schema": {"name": "response"}},
+            },
+        ),
+        (
+            request(
+                response_format=ResponseFormat(
+                    type="json_schema", name="n", schema={"a": 1}, strict=True, description="d"
+                )
+            ),
+            {
+                **msgs(WIRE_HI),
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {
+                        "name": "n",
+                        "schema": {"a": 1},
+                        "strict": True,
+                        "description": "d",
+                    },
+                },
+            },
+        ),
+        (
+            request(passthrough={"logprobs": True, "store": False}),
+            {**msgs(WIRE_HI), "logprobs": True, "store": False},
+        ),
         # messages
-        (request(say("system", "s"), say("developer", "d"), HI),
-         msgs({"role": "system", "content": "s"}, {"role": "developer", "content": "d"}, WIRE_HI)),
-        (request(Message(role="system", content=(TextPart(text="a"), TextPart(text="b")))),
-         msgs({"role": "system", "content": "ab"})),
-        (request(user(TextPart(text="a"), TextPart(text="b"))),
-         msgs({"role": "user", "content": [{"type": "text", "text": "a"},
-                                           {"type": "text", "text": "b"}]})),
-        (request(user(TextPart(text="u"), name="alice")),
-         msgs({"role": "user", "content": "u", "name": "alice"})),
-        (request(user(TextPart(text="see"), ImagePart(url="https://e/x.png", detail="low"))),
-         msgs({"role": "user", "content": [
-             {"type": "text", "text": "see"},
-             {"type": "image_url", "image_url": {"url": "https://e/x.png", "detail": "low"}}]})),
-        (request(user(ImagePart(data="AAAA", media_type="image/png"))),
-         msgs({"role": "user", "content": [
-             {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]})),
-        (request(user(OpaquePart(source="openai", part_type="input_audio",
-                                 payload={"data": "A", "format": "wav"}))),
-         msgs({"role": "user", "content": [
-             {"type": "input_audio", "input_audio": {"data": "A", "format": "wav"}}]})),
-        (request(HI, Message(role="assistant", tool_calls=(CALL,))),
-         msgs(WIRE_HI, {"role": "assistant", "content": None, "tool_calls": [WIRE_CALL]})),
-        (request(HI, Message(role="assistant", content=(TextPart(text="ok"),),
-                             tool_calls=(CALL,))),
-         msgs(WIRE_HI, {"role": "assistant", "content": "ok", "tool_calls": [WIRE_CALL]})),
-        (request(HI, Message(role="assistant")), msgs(WIRE_HI, {"role": "assistant",
-                                                                "content": None})),
-        (request(HI, Message(role="assistant", content=(ThinkingPart(text="t", signature="s"),
-                                                        TextPart(text="a")))),
-         msgs(WIRE_HI, {"role": "assistant", "content": [{"type": "text", "text": "a"}]})),
-        (request(HI, Message(role="assistant", content=(ThinkingPart(text="t"),),
-                             tool_calls=(CALL,))),
-         msgs(WIRE_HI, {"role": "assistant", "content": None, "tool_calls": [WIRE_CALL]})),
-        (request(HI, Message(role="assistant", content=(TextPart(text="a"),), name="bot")),
-         msgs(WIRE_HI, {"role": "assistant", "content": "a", "name": "bot"})),
-        (request(HI, Message(role="tool", content=(TextPart(text="42"),), tool_call_id="c1")),
-         msgs(WIRE_HI, {"role": "tool", "tool_call_id": "c1", "content": "42"})),
+        (
+            request(say("system", "s"), say("developer", "d"), HI),
+            msgs(
+                {"role": "system", "content": "s"}, {"role": "developer", "content": "d"}, WIRE_HI
+            ),
+        ),
+        (
+            request(Message(role="system", content=(TextPart(text="a"), TextPart(text="b")))),
+            msgs({"role": "system", "content": "ab"}),
+        ),
+        (
+            request(user(TextPart(text="a"), TextPart(text="b"))),
+            msgs(
+                {
+                    "role": "user",
+                    "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}],
+                }
+            ),
+        ),
+        (
+            request(user(TextPart(text="u"), name="alice")),
+            msgs({"role": "user", "content": "u", "name": "alice"}),
+        ),
+        (
+            request(user(TextPart(text="see"), ImagePart(url="https://e/x.png", detail="low"))),
+            msgs(
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "see"},
+                        {
+                            "type": "image_url",
+                            "image_url": {"url": "https://e/x.png", "detail": "low"},
+                        },
+                    ],
+                }
+            ),
+        ),
+        (
+            request(user(ImagePart(data="AAAA", media_type="image/png"))),
+            msgs(
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+                    ],
+                }
+            ),
+        ),
+        (
+            request(
+                user(
+                    OpaquePart(
+                        source="openai",
+                        part_type="input_audio",
+                        payload={"data": "A", "format": "wav"},
+                    )
+                )
+            ),
+            msgs(
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "input_audio", "input_audio": {"data": "A", "format": "wav"}}
+                    ],
+                }
+            ),
+        ),
+        (
+            request(HI, Message(role="assistant", tool_calls=(CALL,))),
+            msgs(WIRE_HI, {"role": "assistant", "content": None, "tool_calls": [WIRE_CALL]}),
+        ),
+        (
+            request(
+                HI, Message(role="assistant", content=(TextPart(text="ok"),), tool_calls=(CALL,))
+            ),
+            msgs(WIRE_HI, {"role": "assistant", "content": "ok", "tool_calls": [WIRE_CALL]}),
+        ),
+        (
+            request(HI, Message(role="assistant")),
+            msgs(WIRE_HI, {"role": "assistant", "content": None}),
+        ),
+        (
+            request(
+                HI,
+                Message(
+                    role="assistant",
+                    content=(ThinkingPart(text="t", signature="s"), TextPart(text="a")),
+                ),
+            ),
+            msgs(WIRE_HI, {"role": "assistant", "content": [{"type": "text", "text": "a"}]}),
+        ),
+        (
+            request(
+                HI, Message(role="assistant", content=(ThinkingPart(text="t"),), tool_calls=(CALL,))
+            ),
+            msgs(WIRE_HI, {"role": "assistant", "content": None, "tool_calls": [WIRE_CALL]}),
+        ),
+        (
+            request(HI, Message(role="assistant", content=(TextPart(text="a"),), name="bot")),
+            msgs(WIRE_HI, {"role": "assistant", "content": "a", "name": "bot"}),
+        ),
+        (
+            request(HI, Message(role="assistant", refusal="no")),
+            msgs(WIRE_HI, {"role": "assistant", "content": None, "refusal": "no"}),
+        ),
+        (
+            request(HI, Message(role="tool", content=(TextPart(text="42"),), tool_call_id="c1")),
+            msgs(WIRE_HI, {"role": "tool", "tool_call_id": "c1", "content": "42"}),
+        ),
     ],
 )
 def test_encode(req: ChatRequest, expected: dict[str, Any]) -> None:
@@ -166,16 +307,47 @@ CACHED = CacheControl(ttl="1h")
 @pytest.mark.parametrize(
     ("req", "expected"),
     [
-        (request(user(TextPart(text="t", cache_control=CACHED))),
-         msgs({"role": "user", "content": [{"type": "text", "text": "t", "cache_control": {
-             "type": "ephemeral", "ttl": "1h"}}]})),
-        (request(Message(role="system", content=(TextPart(text="s", cache_control=CacheControl()),
-                                                 ))),
-         msgs({"role": "system", "content": [{"type": "text", "text": "s", "cache_control": {
-             "type": "ephemeral"}}]})),
-        (request(tools=(ToolSpec(name="f", cache_control=CacheControl()),)),
-         {**msgs(WIRE_HI), "tools": [{"type": "function", "function": {
-             "name": "f", "parameters": {}}, "cache_control": {"type": "ephemeral"}}]}),
+        (
+            request(user(TextPart(text="t", cache_control=CACHED))),
+            msgs(
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "text",
+                            "text": "t",
+                            "cache_control": {"type": "ephemeral", "ttl": "1h"},
+                        }
+                    ],
+                }
+            ),
+        ),
+        (
+            request(
+                Message(role="system", content=(TextPart(text="s", cache_control=CacheControl()),))
+            ),
+            msgs(
+                {
+                    "role": "system",
+                    "content": [
+                        {"type": "text", "text": "s", "cache_control": {"type": "ephemeral"}}
+                    ],
+                }
+            ),
+        ),
+        (
+            request(tools=(ToolSpec(name="f", cache_control=CacheControl()),)),
+            {
+                **msgs(WIRE_HI),
+                "tools": [
+                    {
+                        "type": "function",
+                        "function": {"name": "f", "parameters": {}},
+                        "cache_control": {"type": "ephemeral"},
+                    }
+                ],
+            },
+        ),
     ],
 )
 def test_cache_control_markers_only_when_asked(req: ChatRequest, expected: dict[str, Any]) -> None:
@@ -198,12 +370,28 @@ def check_unsupported(req: ChatRequest, param: str, provider: str = "groq") -> N
         (request(thinking_budget=1024), "thinking"),
         (request(passthrough={"top_logprobs": 2}, source_format="anthropic"), "top_logprobs"),
         (request(passthrough={"safetySettings": []}, source_format="gemini"), "safetySettings"),
-        (request(HI, Message(role="tool", content=(TextPart(text="boom"),), tool_call_id="c",
-                             is_error=True)), "messages[1].is_error"),
-        (request(user(TextPart(text="x"), OpaquePart(source="anthropic", part_type="document",
-                                                     payload={}))), "messages[0].content[1]"),
-        (request(HI, user(OpaquePart(source="gemini", part_type="fileData", payload={}))),
-         "messages[1].content[0]"),
+        (
+            request(
+                HI,
+                Message(
+                    role="tool", content=(TextPart(text="boom"),), tool_call_id="c", is_error=True
+                ),
+            ),
+            "messages[1].is_error",
+        ),
+        (
+            request(
+                user(
+                    TextPart(text="x"),
+                    OpaquePart(source="anthropic", part_type="document", payload={}),
+                )
+            ),
+            "messages[0].content[1]",
+        ),
+        (
+            request(HI, user(OpaquePart(source="gemini", part_type="fileData", payload={}))),
+            "messages[1].content[0]",
+        ),
     ],
 )
 def test_unsupported(req: ChatRequest, param: str) -> None:
@@ -237,11 +425,16 @@ details = st.none() | st.sampled_from(["auto", "low", "high"])
 text_parts = short_text.map(lambda t: TextPart(text=t))
 image_parts = st.one_of(
     st.builds(ImagePart, url=names.map(lambda n: f"https://example.com/{n}.png"), detail=details),
-    st.builds(ImagePart, data=st.from_regex(r"[A-Za-z0-9+/]{0,16}={0,2}", fullmatch=True),
-              media_type=media_types, detail=details),
+    st.builds(
+        ImagePart,
+        data=st.from_regex(r"[A-Za-z0-9+/]{0,16}={0,2}", fullmatch=True),
+        media_type=media_types,
+        detail=details,
+    ),
 )
-tool_calls = st.builds(ToolCall, id=names.map(lambda n: "call_" + n), name=names,
-                       arguments=short_text)
+tool_calls = st.builds(
+    ToolCall, id=names.map(lambda n: "call_" + n), name=names, arguments=short_text
+)
 
 
 @st.composite
@@ -255,27 +448,42 @@ def messages(draw: st.DrawFn) -> Message:
         calls = tuple(draw(st.lists(tool_calls, max_size=3)))
         reply = draw(short_text)
         content = (TextPart(text=reply),) if reply else ()
-        return Message(role="assistant", content=content, tool_calls=calls, name=name)
+        refusal = draw(st.none() | short_text.filter(bool))
+        return Message(
+            role="assistant", content=content, tool_calls=calls, name=name, refusal=refusal
+        )
     if role == "tool":
-        return Message(role="tool", content=(draw(text_parts),),
-                       tool_call_id=draw(names.map(lambda n: "call_" + n)))
+        return Message(
+            role="tool",
+            content=(draw(text_parts),),
+            tool_call_id=draw(names.map(lambda n: "call_" + n)),
+        )
     return Message(role=role, content=(draw(text_parts),), name=name)
 
 
 tool_specs = st.builds(
-    ToolSpec, name=names, description=st.none() | short_text,
+    ToolSpec,
+    name=names,
+    description=st.none() | short_text,
     parameters=st.dictionaries(short_text, json_values, max_size=3),
     strict=st.none() | st.booleans(),
 )
-tool_choices = st.none() | st.builds(
-    ToolChoice, mode=st.sampled_from(["auto", "none", "required"])
-) | names.map(lambda n: ToolChoice(mode="tool", name=n))
-response_formats = st.none() | st.builds(
-    ResponseFormat, type=st.sampled_from(["text", "json_object"])
-) | st.builds(
-    ResponseFormat, type=st.just("json_schema"), name=names,
-    schema=st.none() | st.dictionaries(short_text, json_values, max_size=3),
-    strict=st.none() | st.booleans(), description=st.none() | short_text,
+tool_choices = (
+    st.none()
+    | st.builds(ToolChoice, mode=st.sampled_from(["auto", "none", "required"]))
+    | names.map(lambda n: ToolChoice(mode="tool", name=n))
+)
+response_formats = (
+    st.none()
+    | st.builds(ResponseFormat, type=st.sampled_from(["text", "json_object"]))
+    | st.builds(
+        ResponseFormat,
+        type=st.just("json_schema"),
+        name=names,
+        schema=st.none() | st.dictionaries(short_text, json_values, max_size=3),
+        strict=st.none() | st.booleans(),
+        description=st.none() | short_text,
+    )
 )
 passthrough = st.dictionaries(
     names.filter(lambda n: n not in KNOWN_FIELDS), json_values, max_size=3
@@ -309,7 +517,7 @@ def requests(draw: st.DrawFn) -> ChatRequest:
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(req=requests())
 def test_round_trip_through_the_wire(req: ChatRequest) -> None:
     wire = msgspec.json.encode(encode_request(req, req.model, provider="openai"))

@@ -1,4 +1,4 @@
-"""``keyroute.wire.openai.errors``: upstream error answers -> typed errors, errors -> client JSON."""
+"""``keyroute.wire.openai.errors``: upstream error answers -> typed errors; errors -> JSON."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ from keyroute.core.errors import (
 from keyroute.wire.openai.errors import decode_error, encode_error, encode_stream_error
 
 
-def envelope(message: str = "m", type: str | None = None, code: Any = None,
-             param: str | None = None) -> bytes:
+def envelope(
+    message: str = "m", type: str | None = None, code: Any = None, param: str | None = None
+) -> bytes:
     return json.dumps(
         {"error": {"message": message, "type": type, "param": param, "code": code}}
     ).encode()
@@ -49,23 +50,38 @@ def check(
     assert err.is_retryable is retryable
     assert err.retry_after == retry_after
     assert err.upstream_status == status
-    assert (err.upstream_type, err.upstream_code, err.param) == (upstream_type, upstream_code,
-                                                                 param)
+    assert (err.upstream_type, err.upstream_code, err.param) == (
+        upstream_type,
+        upstream_code,
+        param,
+    )
     assert err.provider == "openai"
     assert err.message == f"Provider 'openai' returned HTTP {status}: {message}"
     assert err.status_code() == (client_status if client_status is not None else status)
 
 
 def test_bad_request() -> None:
-    check(400, envelope("Invalid 'messages'", "invalid_request_error", None, "messages"),
-          UpstreamRejected, retryable=False, message="Invalid 'messages'",
-          upstream_type="invalid_request_error", param="messages")
+    check(
+        400,
+        envelope("Invalid 'messages'", "invalid_request_error", None, "messages"),
+        UpstreamRejected,
+        retryable=False,
+        message="Invalid 'messages'",
+        upstream_type="invalid_request_error",
+        param="messages",
+    )
 
 
 def test_unauthorized() -> None:
-    check(401, envelope("Incorrect API key", "invalid_request_error", "invalid_api_key"),
-          UpstreamRejected, retryable=False, message="Incorrect API key",
-          upstream_type="invalid_request_error", upstream_code="invalid_api_key")
+    check(
+        401,
+        envelope("Incorrect API key", "invalid_request_error", "invalid_api_key"),
+        UpstreamRejected,
+        retryable=False,
+        message="Incorrect API key",
+        upstream_type="invalid_request_error",
+        upstream_code="invalid_api_key",
+    )
 
 
 @pytest.mark.parametrize("status", [403, 404, 413, 422])
@@ -88,17 +104,30 @@ def test_timeout_and_conflict_are_retryable(status: int) -> None:
     ],
 )
 def test_rate_limited(headers: dict[str, str], retry_after: float | None) -> None:
-    check(429, envelope("Rate limit reached", "requests", "rate_limit_exceeded"),
-          UpstreamRateLimited, retryable=True, headers=headers, retry_after=retry_after,
-          message="Rate limit reached", upstream_type="requests",
-          upstream_code="rate_limit_exceeded")
+    check(
+        429,
+        envelope("Rate limit reached", "requests", "rate_limit_exceeded"),
+        UpstreamRateLimited,
+        retryable=True,
+        headers=headers,
+        retry_after=retry_after,
+        message="Rate limit reached",
+        upstream_type="requests",
+        upstream_code="rate_limit_exceeded",
+    )
 
 
 @pytest.mark.parametrize("code", ["insufficient_quota", "credit_balance_exhausted"])
 def test_exhausted_quota_is_not_retryable(code: str) -> None:
-    check(429, envelope("You exceeded your current quota", "insufficient_quota", code),
-          UpstreamRateLimited, retryable=False, message="You exceeded your current quota",
-          upstream_type="insufficient_quota", upstream_code=code)
+    check(
+        429,
+        envelope("You exceeded your current quota", "insufficient_quota", code),
+        UpstreamRateLimited,
+        retryable=False,
+        message="You exceeded your current quota",
+        upstream_type="insufficient_quota",
+        upstream_code=code,
+    )
 
 
 @pytest.mark.parametrize(
@@ -158,34 +187,94 @@ def body_of(err: GatewayError) -> tuple[int, dict[str, Any]]:
 @pytest.mark.parametrize(
     ("err", "status", "error"),
     [
-        (InvalidRequest("bad", param="messages"), 400,
-         {"message": "bad", "type": "invalid_request_error", "param": "messages",
-          "code": "invalid_request"}),
-        (ModelNotFound("nope", param="model"), 404,
-         {"message": "nope", "type": "invalid_request_error", "param": "model",
-          "code": "model_not_found"}),
-        (AuthError("who"), 401,
-         {"message": "who", "type": "authentication_error", "param": None,
-          "code": "invalid_api_key"}),
-        (BudgetExceeded("spent"), 402,
-         {"message": "spent", "type": "insufficient_quota", "param": None,
-          "code": "budget_exceeded"}),
-        (RateLimited("slow", retry_after=1), 429,
-         {"message": "slow", "type": "rate_limit_error", "param": None,
-          "code": "rate_limit_exceeded"}),
-        (NoRouteAvailable("none"), 503,
-         {"message": "none", "type": "api_error", "param": None, "code": "no_route_available"}),
-        (UpstreamError("up", provider="p", upstream_status=500), 502,
-         {"message": "up", "type": "api_error", "param": None, "code": "upstream_error"}),
-        (UpstreamTimeout("slow", provider="p"), 504,
-         {"message": "slow", "type": "api_error", "param": None, "code": "upstream_timeout"}),
-        (UpstreamRejected("no", provider="p", upstream_status=401, upstream_type="invalid_request_error",
-                          upstream_code="invalid_api_key"), 401,
-         {"message": "no", "type": "invalid_request_error", "param": None,
-          "code": "invalid_api_key"}),
-        (UpstreamRateLimited("q", provider="p", upstream_status=429, upstream_type="tokens",
-                             param="model"), 429,
-         {"message": "q", "type": "tokens", "param": "model", "code": "rate_limit_exceeded"}),
+        (
+            InvalidRequest("bad", param="messages"),
+            400,
+            {
+                "message": "bad",
+                "type": "invalid_request_error",
+                "param": "messages",
+                "code": "invalid_request",
+            },
+        ),
+        (
+            ModelNotFound("nope", param="model"),
+            404,
+            {
+                "message": "nope",
+                "type": "invalid_request_error",
+                "param": "model",
+                "code": "model_not_found",
+            },
+        ),
+        (
+            AuthError("who"),
+            401,
+            {
+                "message": "who",
+                "type": "authentication_error",
+                "param": None,
+                "code": "invalid_api_key",
+            },
+        ),
+        (
+            BudgetExceeded("spent"),
+            402,
+            {
+                "message": "spent",
+                "type": "insufficient_quota",
+                "param": None,
+                "code": "budget_exceeded",
+            },
+        ),
+        (
+            RateLimited("slow", retry_after=1),
+            429,
+            {
+                "message": "slow",
+                "type": "rate_limit_error",
+                "param": None,
+                "code": "rate_limit_exceeded",
+            },
+        ),
+        (
+            NoRouteAvailable("none"),
+            503,
+            {"message": "none", "type": "api_error", "param": None, "code": "no_route_available"},
+        ),
+        (
+            UpstreamError("up", provider="p", upstream_status=500),
+            502,
+            {"message": "up", "type": "api_error", "param": None, "code": "upstream_error"},
+        ),
+        (
+            UpstreamTimeout("slow", provider="p"),
+            504,
+            {"message": "slow", "type": "api_error", "param": None, "code": "upstream_timeout"},
+        ),
+        (
+            UpstreamRejected(
+                "no",
+                provider="p",
+                upstream_status=401,
+                upstream_type="invalid_request_error",
+                upstream_code="invalid_api_key",
+            ),
+            401,
+            {
+                "message": "no",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_api_key",
+            },
+        ),
+        (
+            UpstreamRateLimited(
+                "q", provider="p", upstream_status=429, upstream_type="tokens", param="model"
+            ),
+            429,
+            {"message": "q", "type": "tokens", "param": "model", "code": "rate_limit_exceeded"},
+        ),
     ],
 )
 def test_encode_error(err: GatewayError, status: int, error: dict[str, Any]) -> None:
@@ -193,13 +282,19 @@ def test_encode_error(err: GatewayError, status: int, error: dict[str, Any]) -> 
 
 
 def test_encode_error_round_trips_through_decode() -> None:
-    original = UpstreamRejected("bad key", provider="p", upstream_status=401,
-                                upstream_type="invalid_request_error",
-                                upstream_code="invalid_api_key")
+    original = UpstreamRejected(
+        "bad key",
+        provider="p",
+        upstream_status=401,
+        upstream_type="invalid_request_error",
+        upstream_code="invalid_api_key",
+    )
     status, raw = encode_error(original)
     back = decode_error(status, {}, raw, "keyroute")
     assert (back.upstream_type, back.upstream_code, back.status_code()) == (
-        "invalid_request_error", "invalid_api_key", 401,
+        "invalid_request_error",
+        "invalid_api_key",
+        401,
     )
 
 

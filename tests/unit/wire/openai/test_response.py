@@ -29,10 +29,16 @@ def completion(
     message: dict[str, Any] | None = None, finish: str | None = "stop", **fields: Any
 ) -> bytes:
     msg = {"role": "assistant", "content": "hi", **(message or {})}
-    return json.dumps({
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": "gpt-4o",
-        "choices": [{"index": 0, "message": msg, "finish_reason": finish}], **fields,
-    }).encode()
+    return json.dumps(
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1700000000,
+            "model": "gpt-4o",
+            "choices": [{"index": 0, "message": msg, "finish_reason": finish}],
+            **fields,
+        }
+    ).encode()
 
 
 def check(body: bytes, **expected: Any) -> None:
@@ -46,9 +52,19 @@ CALL = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        (completion(), {"id": "chatcmpl-1", "model": "gpt-4o", "created": 1700000000,
-                        "text": "hi", "tool_calls": (), "refusal": None,
-                        "finish_reason": "stop", "usage": None}),
+        (
+            completion(),
+            {
+                "id": "chatcmpl-1",
+                "model": "gpt-4o",
+                "created": 1700000000,
+                "text": "hi",
+                "tool_calls": (),
+                "refusal": None,
+                "finish_reason": "stop",
+                "usage": None,
+            },
+        ),
         (completion(finish="length"), {"finish_reason": "length"}),
         (completion(finish="content_filter"), {"finish_reason": "content_filter"}),
         (completion(finish="tool_calls"), {"finish_reason": "tool_calls"}),
@@ -56,24 +72,38 @@ CALL = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments
         (completion(finish=None), {"finish_reason": "stop"}),
         (completion(finish="eos"), {"finish_reason": "stop"}),  # never passed through raw
         (completion(finish="insufficient_system_resource"), {"finish_reason": "stop"}),
-        (completion({"content": None, "tool_calls": [CALL]}, finish="tool_calls"),
-         {"text": None, "tool_calls": (ToolCall(id="call_1", name="f", arguments="{}"),),
-          "finish_reason": "tool_calls"}),
+        (
+            completion({"content": None, "tool_calls": [CALL]}, finish="tool_calls"),
+            {
+                "text": None,
+                "tool_calls": (ToolCall(id="call_1", name="f", arguments="{}"),),
+                "finish_reason": "tool_calls",
+            },
+        ),
         # Some hosts say "stop" when the model called tools.
-        (completion({"content": None, "tool_calls": [CALL]}, finish="stop"),
-         {"finish_reason": "tool_calls"}),
-        (completion({"content": None, "tool_calls": [CALL]}, finish="length"),
-         {"finish_reason": "length"}),
+        (
+            completion({"content": None, "tool_calls": [CALL]}, finish="stop"),
+            {"finish_reason": "tool_calls"},
+        ),
+        (
+            completion({"content": None, "tool_calls": [CALL]}, finish="length"),
+            {"finish_reason": "length"},
+        ),
         (completion({"content": None, "refusal": "no"}), {"text": None, "refusal": "no"}),
-        (completion(system_fingerprint="fp_1", service_tier="default"),
-         {"system_fingerprint": "fp_1", "service_tier": "default"}),
-        (completion(usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}),
-         {"usage": Usage(input_tokens=10, output_tokens=5)}),
+        (
+            completion(system_fingerprint="fp_1", service_tier="default"),
+            {"system_fingerprint": "fp_1", "service_tier": "default"},
+        ),
+        (
+            completion(usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}),
+            {"usage": Usage(input_tokens=10, output_tokens=5)},
+        ),
         (completion(usage=None), {"usage": None}),
-        (json.dumps({"choices": [{"message": {"content": "x"}}]}).encode(),
-         {"id": "", "model": "", "created": 0, "text": "x", "finish_reason": "stop"}),
-        (completion({"content": "a", "annotations": [], "audio": None, "extra": 1}),
-         {"text": "a"}),
+        (
+            json.dumps({"choices": [{"message": {"content": "x"}}]}).encode(),
+            {"id": "", "model": "", "created": 0, "text": "x", "finish_reason": "stop"},
+        ),
+        (completion({"content": "a", "annotations": [], "audio": None, "extra": 1}), {"text": "a"}),
     ],
 )
 def test_decode(body: bytes, expected: dict[str, Any]) -> None:
@@ -110,28 +140,53 @@ def usage(**fields: Any) -> Usage:
     [
         ({}, Usage()),
         ({"prompt_tokens": 10, "completion_tokens": 2}, Usage(input_tokens=10, output_tokens=2)),
-        ({"prompt_tokens": 100, "prompt_tokens_details": {"cached_tokens": 60}},
-         Usage(input_tokens=100, cache_read_tokens=60)),
-        ({"prompt_tokens": 100, "prompt_tokens_details": {"cached_tokens": None}},
-         Usage(input_tokens=100)),
-        ({"prompt_tokens": 100, "prompt_tokens_details": {"cached_tokens": 0,
-                                                          "audio_tokens": 0}},
-         Usage(input_tokens=100)),
-        ({"prompt_tokens": 100, "prompt_tokens_details": {"cached_tokens": 10,
-                                                          "cache_write_tokens": 30}},
-         Usage(input_tokens=100, cache_read_tokens=10, cache_write_tokens=30)),
+        (
+            {"prompt_tokens": 100, "prompt_tokens_details": {"cached_tokens": 60}},
+            Usage(input_tokens=100, cache_read_tokens=60),
+        ),
+        (
+            {"prompt_tokens": 100, "prompt_tokens_details": {"cached_tokens": None}},
+            Usage(input_tokens=100),
+        ),
+        (
+            {
+                "prompt_tokens": 100,
+                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            },
+            Usage(input_tokens=100),
+        ),
+        (
+            {
+                "prompt_tokens": 100,
+                "prompt_tokens_details": {"cached_tokens": 10, "cache_write_tokens": 30},
+            },
+            Usage(input_tokens=100, cache_read_tokens=10, cache_write_tokens=30),
+        ),
         ({"prompt_tokens": 100, "prompt_tokens_details": None}, Usage(input_tokens=100)),
-        ({"completion_tokens": 50, "completion_tokens_details": {"reasoning_tokens": 40}},
-         Usage(output_tokens=50, reasoning_tokens=40)),
-        ({"completion_tokens": 50, "completion_tokens_details": {"reasoning_tokens": None,
-                                                                 "audio_tokens": 0}},
-         Usage(output_tokens=50)),
+        (
+            {"completion_tokens": 50, "completion_tokens_details": {"reasoning_tokens": 40}},
+            Usage(output_tokens=50, reasoning_tokens=40),
+        ),
+        (
+            {
+                "completion_tokens": 50,
+                "completion_tokens_details": {"reasoning_tokens": None, "audio_tokens": 0},
+            },
+            Usage(output_tokens=50),
+        ),
         # DeepSeek reports cache hits under its own name.
-        ({"prompt_tokens": 100, "prompt_cache_hit_tokens": 64, "prompt_cache_miss_tokens": 36},
-         Usage(input_tokens=100, cache_read_tokens=64)),
-        ({"prompt_tokens": 100, "prompt_cache_hit_tokens": 64,
-          "prompt_tokens_details": {"cached_tokens": 64}},
-         Usage(input_tokens=100, cache_read_tokens=64)),
+        (
+            {"prompt_tokens": 100, "prompt_cache_hit_tokens": 64, "prompt_cache_miss_tokens": 36},
+            Usage(input_tokens=100, cache_read_tokens=64),
+        ),
+        (
+            {
+                "prompt_tokens": 100,
+                "prompt_cache_hit_tokens": 64,
+                "prompt_tokens_details": {"cached_tokens": 64},
+            },
+            Usage(input_tokens=100, cache_read_tokens=64),
+        ),
     ],
 )
 def test_usage_from_openai(raw: dict[str, Any], expected: Usage) -> None:
@@ -141,14 +196,32 @@ def test_usage_from_openai(raw: dict[str, Any], expected: Usage) -> None:
 @pytest.mark.parametrize(
     ("u", "expected"),
     [
-        (Usage(), {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0,
-                   "prompt_tokens_details": {"cached_tokens": 0},
-                   "completion_tokens_details": {"reasoning_tokens": 0}}),
-        (Usage(input_tokens=100, output_tokens=20, cache_read_tokens=60, cache_write_tokens=10,
-               reasoning_tokens=5),
-         {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120,
-          "prompt_tokens_details": {"cached_tokens": 60, "cache_write_tokens": 10},
-          "completion_tokens_details": {"reasoning_tokens": 5}}),
+        (
+            Usage(),
+            {
+                "prompt_tokens": 0,
+                "completion_tokens": 0,
+                "total_tokens": 0,
+                "prompt_tokens_details": {"cached_tokens": 0},
+                "completion_tokens_details": {"reasoning_tokens": 0},
+            },
+        ),
+        (
+            Usage(
+                input_tokens=100,
+                output_tokens=20,
+                cache_read_tokens=60,
+                cache_write_tokens=10,
+                reasoning_tokens=5,
+            ),
+            {
+                "prompt_tokens": 100,
+                "completion_tokens": 20,
+                "total_tokens": 120,
+                "prompt_tokens_details": {"cached_tokens": 60, "cache_write_tokens": 10},
+                "completion_tokens_details": {"reasoning_tokens": 5},
+            },
+        ),
     ],
 )
 def test_usage_to_openai(u: Usage, expected: dict[str, Any]) -> None:
@@ -207,8 +280,13 @@ def test_every_canonical_finish_reason_maps_to_an_openai_one() -> None:
 
 
 def response(**fields: Any) -> ChatResponse:
-    base: dict[str, Any] = {"id": "up-1", "model": "gpt-4o-2024", "created": 1700000000,
-                            "text": "hello", "finish_reason": "stop"}
+    base: dict[str, Any] = {
+        "id": "up-1",
+        "model": "gpt-4o-2024",
+        "created": 1700000000,
+        "text": "hello",
+        "finish_reason": "stop",
+    }
     return ChatResponse(**{**base, **fields})
 
 
@@ -221,27 +299,49 @@ def encode(resp: ChatResponse) -> dict[str, Any]:
 
 def test_encode_response_shape() -> None:
     assert encode(response()) == {
-        "id": "chatcmpl-kr", "object": "chat.completion", "created": 1700000000,
+        "id": "chatcmpl-kr",
+        "object": "chat.completion",
+        "created": 1700000000,
         "model": "openai/gpt-4o",
-        "choices": [{"index": 0, "logprobs": None, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": "hello", "refusal": None}}],
+        "choices": [
+            {
+                "index": 0,
+                "logprobs": None,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": "hello", "refusal": None},
+            }
+        ],
     }
 
 
 @pytest.mark.parametrize(
     ("resp", "path", "expected"),
     [
-        (response(finish_reason="stop_sequence", stop_sequence="END"),
-         ("choices", 0, "finish_reason"), "stop"),
-        (response(finish_reason="refusal", text=None, refusal="no"),
-         ("choices", 0, "finish_reason"), "content_filter"),
-        (response(finish_reason="refusal", text=None, refusal="no"),
-         ("choices", 0, "message", "refusal"), "no"),
+        (
+            response(finish_reason="stop_sequence", stop_sequence="END"),
+            ("choices", 0, "finish_reason"),
+            "stop",
+        ),
+        (
+            response(finish_reason="refusal", text=None, refusal="no"),
+            ("choices", 0, "finish_reason"),
+            "content_filter",
+        ),
+        (
+            response(finish_reason="refusal", text=None, refusal="no"),
+            ("choices", 0, "message", "refusal"),
+            "no",
+        ),
         (response(finish_reason="context_window"), ("choices", 0, "finish_reason"), "length"),
-        (response(text=None, finish_reason="tool_calls",
-                  tool_calls=(ToolCall(id="c1", name="f", arguments='{"x":1}', signature="s"),)),
-         ("choices", 0, "message", "tool_calls"),
-         [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"x":1}'}}]),
+        (
+            response(
+                text=None,
+                finish_reason="tool_calls",
+                tool_calls=(ToolCall(id="c1", name="f", arguments='{"x":1}', signature="s"),),
+            ),
+            ("choices", 0, "message", "tool_calls"),
+            [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"x":1}'}}],
+        ),
         (response(usage=Usage(input_tokens=3, output_tokens=4)), ("usage", "total_tokens"), 7),
         (response(system_fingerprint="fp"), ("system_fingerprint",), "fp"),
         (response(service_tier="flex"), ("service_tier",), "flex"),
@@ -257,9 +357,13 @@ def test_encode_response_fields(resp: ChatResponse, path: tuple[Any, ...], expec
 
 def test_decode_encode_round_trip() -> None:
     body = completion(
-        {"content": None, "tool_calls": [CALL]}, finish="tool_calls",
-        usage={"prompt_tokens": 9, "completion_tokens": 1,
-               "prompt_tokens_details": {"cached_tokens": 4}},
+        {"content": None, "tool_calls": [CALL]},
+        finish="tool_calls",
+        usage={
+            "prompt_tokens": 9,
+            "completion_tokens": 1,
+            "prompt_tokens_details": {"cached_tokens": 4},
+        },
         system_fingerprint="fp_x",
     )
     first = decode_response(body, "openai")

@@ -28,15 +28,26 @@ START = StreamStart(id="chatcmpl-1", model="gpt-4o", created=1700000000)
 
 
 def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **fields: Any) -> str:
-    choices = [] if delta is None and finish is None else [
-        {"index": 0, "delta": delta or {}, "finish_reason": finish}
-    ]
-    return json.dumps({"id": "chatcmpl-1", "object": "chat.completion.chunk",
-                       "created": 1700000000, "model": "gpt-4o", "choices": choices, **fields})
+    choices = (
+        []
+        if delta is None and finish is None
+        else [{"index": 0, "delta": delta or {}, "finish_reason": finish}]
+    )
+    return json.dumps(
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "created": 1700000000,
+            "model": "gpt-4o",
+            "choices": choices,
+            **fields,
+        }
+    )
 
 
-def tool(index: int, id: str | None = None, name: str | None = None,
-         args: str | None = None) -> dict[str, Any]:
+def tool(
+    index: int, id: str | None = None, name: str | None = None, args: str | None = None
+) -> dict[str, Any]:
     fragment: dict[str, Any] = {"index": index}
     if id is not None:
         fragment.update(id=id, type="function")
@@ -50,8 +61,11 @@ ROLE = chunk({"role": "assistant", "content": ""})
 
 
 def decode(*data: str) -> list[StreamEvent]:
+    """Decode a stream; ``[DONE]`` is appended when the case leaves it out."""
     decoder = OpenAIStreamDecoder("openai")
     events: list[StreamEvent] = []
+    if not data or data[-1] != "[DONE]":
+        data = (*data, "[DONE]")
     for d in data:
         events.extend(decoder.feed(SSEEvent(data=d)))
     events.extend(decoder.close())
@@ -66,82 +80,207 @@ def check(data: list[str], expected: list[StreamEvent]) -> None:
     ("data", "expected"),
     [
         ([ROLE, chunk({}, "stop")], [StreamEnd(finish_reason="stop")]),
-        ([ROLE, chunk({"content": "Hel"}), chunk({"content": "lo"}), chunk({}, "stop"), "[DONE]"],
-         [TextDelta(text="Hel"), TextDelta(text="lo"), StreamEnd(finish_reason="stop")]),
-        ([chunk({"content": "x"}, "length")],
-         [TextDelta(text="x"), StreamEnd(finish_reason="length")]),
+        (
+            [
+                ROLE,
+                chunk({"content": "Hel"}),
+                chunk({"content": "lo"}),
+                chunk({}, "stop"),
+                "[DONE]",
+            ],
+            [TextDelta(text="Hel"), TextDelta(text="lo"), StreamEnd(finish_reason="stop")],
+        ),
+        (
+            [chunk({"content": "x"}, "length")],
+            [TextDelta(text="x"), StreamEnd(finish_reason="length")],
+        ),
         ([ROLE, chunk({}, "content_filter")], [StreamEnd(finish_reason="content_filter")]),
         ([ROLE, chunk({}, "whatever_new")], [StreamEnd(finish_reason="stop")]),
-        ([ROLE, chunk({"reasoning_content": "hmm"}), chunk({"content": "a"}), chunk({}, "stop")],
-         [ThinkingDelta(text="hmm"), TextDelta(text="a"), StreamEnd(finish_reason="stop")]),
-        ([ROLE, chunk({"refusal": "no"}), chunk({}, "stop")],
-         [RefusalDelta(text="no"), StreamEnd(finish_reason="stop")]),
-        ([ROLE, chunk({"content": None, "refusal": None}), chunk({}, "stop")],
-         [StreamEnd(finish_reason="stop")]),
+        (
+            [ROLE, chunk({"reasoning_content": "hmm"}), chunk({"content": "a"}), chunk({}, "stop")],
+            [ThinkingDelta(text="hmm"), TextDelta(text="a"), StreamEnd(finish_reason="stop")],
+        ),
+        (
+            [ROLE, chunk({"refusal": "no"}), chunk({}, "stop")],
+            [RefusalDelta(text="no"), StreamEnd(finish_reason="stop")],
+        ),
+        (
+            [ROLE, chunk({"content": None, "refusal": None}), chunk({}, "stop")],
+            [StreamEnd(finish_reason="stop")],
+        ),
         # one call, arguments in fragments
-        ([ROLE, chunk(tool(0, "call_a", "f", "")), chunk(tool(0, args='{"x"')),
-          chunk(tool(0, args=":1}")), chunk({}, "tool_calls")],
-         [ToolCallStart(index=0, id="call_a", name="f"), ToolCallArgs(index=0, arguments='{"x"'),
-          ToolCallArgs(index=0, arguments=":1}"), StreamEnd(finish_reason="tool_calls")]),
+        (
+            [
+                ROLE,
+                chunk(tool(0, "call_a", "f", "")),
+                chunk(tool(0, args='{"x"')),
+                chunk(tool(0, args=":1}")),
+                chunk({}, "tool_calls"),
+            ],
+            [
+                ToolCallStart(index=0, id="call_a", name="f"),
+                ToolCallArgs(index=0, arguments='{"x"'),
+                ToolCallArgs(index=0, arguments=":1}"),
+                StreamEnd(finish_reason="tool_calls"),
+            ],
+        ),
         # name and all arguments at once; "stop" with tool calls means tool_calls
-        ([ROLE, chunk(tool(0, "call_a", "f", "{}")), chunk({}, "stop")],
-         [ToolCallStart(index=0, id="call_a", name="f"), ToolCallArgs(index=0, arguments="{}"),
-          StreamEnd(finish_reason="tool_calls")]),
-        ([ROLE, chunk(tool(0, "call_a", "f", "{}")), chunk({}, "length")],
-         [ToolCallStart(index=0, id="call_a", name="f"), ToolCallArgs(index=0, arguments="{}"),
-          StreamEnd(finish_reason="length")]),
+        (
+            [ROLE, chunk(tool(0, "call_a", "f", "{}")), chunk({}, "stop")],
+            [
+                ToolCallStart(index=0, id="call_a", name="f"),
+                ToolCallArgs(index=0, arguments="{}"),
+                StreamEnd(finish_reason="tool_calls"),
+            ],
+        ),
+        (
+            [ROLE, chunk(tool(0, "call_a", "f", "{}")), chunk({}, "length")],
+            [
+                ToolCallStart(index=0, id="call_a", name="f"),
+                ToolCallArgs(index=0, arguments="{}"),
+                StreamEnd(finish_reason="length"),
+            ],
+        ),
         # parallel calls, interleaved fragments
-        ([ROLE, chunk(tool(0, "call_a", "f")), chunk(tool(1, "call_b", "g")),
-          chunk(tool(1, args="{1}")), chunk(tool(0, args="{0}")), chunk({}, "tool_calls")],
-         [ToolCallStart(index=0, id="call_a", name="f"), ToolCallStart(index=1, id="call_b",
-                                                                       name="g"),
-          ToolCallArgs(index=1, arguments="{1}"), ToolCallArgs(index=0, arguments="{0}"),
-          StreamEnd(finish_reason="tool_calls")]),
+        (
+            [
+                ROLE,
+                chunk(tool(0, "call_a", "f")),
+                chunk(tool(1, "call_b", "g")),
+                chunk(tool(1, args="{1}")),
+                chunk(tool(0, args="{0}")),
+                chunk({}, "tool_calls"),
+            ],
+            [
+                ToolCallStart(index=0, id="call_a", name="f"),
+                ToolCallStart(index=1, id="call_b", name="g"),
+                ToolCallArgs(index=1, arguments="{1}"),
+                ToolCallArgs(index=0, arguments="{0}"),
+                StreamEnd(finish_reason="tool_calls"),
+            ],
+        ),
         # upstream indexes that do not start at 0 are renumbered
-        ([ROLE, chunk(tool(3, "call_a", "f", "{}")), chunk(tool(7, "call_b", "g", "{}")),
-          chunk({}, "tool_calls")],
-         [ToolCallStart(index=0, id="call_a", name="f"), ToolCallArgs(index=0, arguments="{}"),
-          ToolCallStart(index=1, id="call_b", name="g"), ToolCallArgs(index=1, arguments="{}"),
-          StreamEnd(finish_reason="tool_calls")]),
+        (
+            [
+                ROLE,
+                chunk(tool(3, "call_a", "f", "{}")),
+                chunk(tool(7, "call_b", "g", "{}")),
+                chunk({}, "tool_calls"),
+            ],
+            [
+                ToolCallStart(index=0, id="call_a", name="f"),
+                ToolCallArgs(index=0, arguments="{}"),
+                ToolCallStart(index=1, id="call_b", name="g"),
+                ToolCallArgs(index=1, arguments="{}"),
+                StreamEnd(finish_reason="tool_calls"),
+            ],
+        ),
         # a host that numbers every call 0, with distinct ids
-        ([ROLE, chunk(tool(0, "call_a", "f", "{")), chunk(tool(0, args="}")),
-          chunk(tool(0, "call_b", "g", "{")), chunk(tool(0, args="}")),
-          chunk(tool(0, "call_c", "h", "{}")), chunk({}, "tool_calls")],
-         [ToolCallStart(index=0, id="call_a", name="f"), ToolCallArgs(index=0, arguments="{"),
-          ToolCallArgs(index=0, arguments="}"),
-          ToolCallStart(index=1, id="call_b", name="g"), ToolCallArgs(index=1, arguments="{"),
-          ToolCallArgs(index=1, arguments="}"),
-          ToolCallStart(index=2, id="call_c", name="h"), ToolCallArgs(index=2, arguments="{}"),
-          StreamEnd(finish_reason="tool_calls")]),
+        (
+            [
+                ROLE,
+                chunk(tool(0, "call_a", "f", "{")),
+                chunk(tool(0, args="}")),
+                chunk(tool(0, "call_b", "g", "{")),
+                chunk(tool(0, args="}")),
+                chunk(tool(0, "call_c", "h", "{}")),
+                chunk({}, "tool_calls"),
+            ],
+            [
+                ToolCallStart(index=0, id="call_a", name="f"),
+                ToolCallArgs(index=0, arguments="{"),
+                ToolCallArgs(index=0, arguments="}"),
+                ToolCallStart(index=1, id="call_b", name="g"),
+                ToolCallArgs(index=1, arguments="{"),
+                ToolCallArgs(index=1, arguments="}"),
+                ToolCallStart(index=2, id="call_c", name="h"),
+                ToolCallArgs(index=2, arguments="{}"),
+                StreamEnd(finish_reason="tool_calls"),
+            ],
+        ),
         # a host that repeats the id on every fragment
-        ([ROLE, chunk(tool(0, "call_a", "f", "{")), chunk(tool(0, "call_a", args="}")),
-          chunk({}, "tool_calls")],
-         [ToolCallStart(index=0, id="call_a", name="f"), ToolCallArgs(index=0, arguments="{"),
-          ToolCallArgs(index=0, arguments="}"), StreamEnd(finish_reason="tool_calls")]),
+        (
+            [
+                ROLE,
+                chunk(tool(0, "call_a", "f", "{")),
+                chunk(tool(0, "call_a", args="}")),
+                chunk({}, "tool_calls"),
+            ],
+            [
+                ToolCallStart(index=0, id="call_a", name="f"),
+                ToolCallArgs(index=0, arguments="{"),
+                ToolCallArgs(index=0, arguments="}"),
+                StreamEnd(finish_reason="tool_calls"),
+            ],
+        ),
         # a call without an id gets one
-        ([ROLE, chunk(tool(0, name="f", args="{}")), chunk({}, "tool_calls")],
-         [ToolCallStart(index=0, id="call_0", name="f"), ToolCallArgs(index=0, arguments="{}"),
-          StreamEnd(finish_reason="tool_calls")]),
+        (
+            [ROLE, chunk(tool(0, name="f", args="{}")), chunk({}, "tool_calls")],
+            [
+                ToolCallStart(index=0, id="call_0", name="f"),
+                ToolCallArgs(index=0, arguments="{}"),
+                StreamEnd(finish_reason="tool_calls"),
+            ],
+        ),
         # the usage-only chunk (choices: []) after the finish
-        ([ROLE, chunk({"content": "a"}), chunk({}, "stop"),
-          chunk(usage={"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}), "[DONE]"],
-         [TextDelta(text="a"), StreamEnd(finish_reason="stop"),
-          UsageReport(usage=Usage(input_tokens=5, output_tokens=1))]),
+        (
+            [
+                ROLE,
+                chunk({"content": "a"}),
+                chunk({}, "stop"),
+                chunk(usage={"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}),
+                "[DONE]",
+            ],
+            [
+                TextDelta(text="a"),
+                StreamEnd(finish_reason="stop"),
+                UsageReport(usage=Usage(input_tokens=5, output_tokens=1)),
+            ],
+        ),
         # usage on the finish chunk, and usage: null on the others
-        ([chunk({"content": "a"}, usage=None),
-          chunk({}, "stop", usage={"prompt_tokens": 5, "completion_tokens": 1,
-                                   "prompt_tokens_details": {"cached_tokens": 2},
-                                   "completion_tokens_details": {"reasoning_tokens": 1}})],
-         [TextDelta(text="a"), StreamEnd(finish_reason="stop"),
-          UsageReport(usage=Usage(input_tokens=5, output_tokens=1, cache_read_tokens=2,
-                                  reasoning_tokens=1))]),
+        (
+            [
+                chunk({"content": "a"}, usage=None),
+                chunk(
+                    {},
+                    "stop",
+                    usage={
+                        "prompt_tokens": 5,
+                        "completion_tokens": 1,
+                        "prompt_tokens_details": {"cached_tokens": 2},
+                        "completion_tokens_details": {"reasoning_tokens": 1},
+                    },
+                ),
+            ],
+            [
+                TextDelta(text="a"),
+                StreamEnd(finish_reason="stop"),
+                UsageReport(
+                    usage=Usage(
+                        input_tokens=5, output_tokens=1, cache_read_tokens=2, reasoning_tokens=1
+                    )
+                ),
+            ],
+        ),
         # a second finish reason is ignored
         ([ROLE, chunk({}, "stop"), chunk({}, "length")], [StreamEnd(finish_reason="stop")]),
         # only the first choice is read
-        ([json.dumps({"id": "chatcmpl-1", "model": "gpt-4o", "created": 1700000000, "choices": [
-            {"index": 0, "delta": {"content": "a"}, "finish_reason": "stop"},
-            {"index": 1, "delta": {"content": "b"}, "finish_reason": "stop"}]})],
-         [TextDelta(text="a"), StreamEnd(finish_reason="stop")]),
+        (
+            [
+                json.dumps(
+                    {
+                        "id": "chatcmpl-1",
+                        "model": "gpt-4o",
+                        "created": 1700000000,
+                        "choices": [
+                            {"index": 0, "delta": {"content": "a"}, "finish_reason": "stop"},
+                            {"index": 1, "delta": {"content": "b"}, "finish_reason": "stop"},
+                        ],
+                    }
+                )
+            ],
+            [TextDelta(text="a"), StreamEnd(finish_reason="stop")],
+        ),
     ],
 )
 def test_decode(data: list[str], expected: list[StreamEvent]) -> None:
@@ -150,7 +289,8 @@ def test_decode(data: list[str], expected: list[StreamEvent]) -> None:
 
 def test_start_comes_from_the_first_chunk_even_a_sparse_one() -> None:
     assert decode('{"choices":[{"delta":{},"finish_reason":"stop"}]}') == [
-        StreamStart(id="", model="", created=0), StreamEnd(finish_reason="stop")
+        StreamStart(id="", model="", created=0),
+        StreamEnd(finish_reason="stop"),
     ]
 
 
@@ -159,6 +299,18 @@ def check_raises(data: list[str], message: str) -> UpstreamError:
         decode(*data)
     assert info.value.provider == "openai"
     return info.value
+
+
+def test_missing_done_is_truncation_unless_the_host_omits_it() -> None:
+    data = [ROLE, chunk({"content": "a"}), chunk({}, "stop")]
+    strict = OpenAIStreamDecoder("openai")
+    lenient = OpenAIStreamDecoder("mistral", require_done=False)
+    for d in data:
+        strict.feed(SSEEvent(data=d))
+        lenient.feed(SSEEvent(data=d))
+    with pytest.raises(UpstreamError):
+        strict.close()
+    assert lenient.close() == []
 
 
 @pytest.mark.parametrize(
@@ -179,8 +331,22 @@ def test_close_without_a_finish_reason_is_truncation(data: list[str]) -> None:
 @pytest.mark.parametrize(
     ("data", "etype", "code"),
     [
-        ([ROLE, json.dumps({"error": {"message": "overloaded", "type": "server_error",
-                                      "code": "overloaded"}})], "server_error", "overloaded"),
+        (
+            [
+                ROLE,
+                json.dumps(
+                    {
+                        "error": {
+                            "message": "overloaded",
+                            "type": "server_error",
+                            "code": "overloaded",
+                        }
+                    }
+                ),
+            ],
+            "server_error",
+            "overloaded",
+        ),
         ([json.dumps({"error": {"message": "boom", "code": 500}})], None, "500"),
         ([ROLE, json.dumps({"error": {}})], None, None),
     ],
@@ -190,7 +356,9 @@ def test_in_stream_error_raises(data: list[str], etype: str | None, code: str | 
     assert (err.upstream_type, err.upstream_code) == (etype, code)
 
 
-@pytest.mark.parametrize("data", ["not json", "[1]", '{"choices": 5}', '{"choices": [{"delta": 1}]}'])
+@pytest.mark.parametrize(
+    "data", ["not json", "[1]", '{"choices": 5}', '{"choices": [{"delta": 1}]}']
+)
 def test_malformed_chunk_raises(data: str) -> None:
     check_raises([ROLE, data], "malformed stream chunk")
 
@@ -199,8 +367,12 @@ def test_malformed_chunk_raises(data: str) -> None:
 
 
 def encoder(include_usage: bool, created: int = 1) -> OpenAIStreamEncoder:
-    return OpenAIStreamEncoder(model="openai/gpt-4o", response_id="chatcmpl-kr",
-                               include_usage=include_usage, created=created)
+    return OpenAIStreamEncoder(
+        model="openai/gpt-4o",
+        response_id="chatcmpl-kr",
+        include_usage=include_usage,
+        created=created,
+    )
 
 
 def encode(events: list[StreamEvent], include_usage: bool = False) -> list[str]:
@@ -221,13 +393,20 @@ def chunks(events: list[StreamEvent], include_usage: bool = False) -> list[dict[
 
 
 TEXT_STREAM: list[StreamEvent] = [
-    START, TextDelta(text="Hel"), TextDelta(text="lo"), StreamEnd(finish_reason="stop"),
+    START,
+    TextDelta(text="Hel"),
+    TextDelta(text="lo"),
+    StreamEnd(finish_reason="stop"),
     UsageReport(usage=Usage(input_tokens=5, output_tokens=2, cache_read_tokens=1)),
 ]
 TOOL_STREAM: list[StreamEvent] = [
-    START, ThinkingDelta(text="plan"), ToolCallStart(index=0, id="call_a", name="f"),
-    ToolCallArgs(index=0, arguments='{"x":'), ToolCallArgs(index=0, arguments="1}"),
-    ToolCallStart(index=1, id="call_b", name="g"), ToolCallArgs(index=1, arguments="{}"),
+    START,
+    ThinkingDelta(text="plan"),
+    ToolCallStart(index=0, id="call_a", name="f"),
+    ToolCallArgs(index=0, arguments='{"x":'),
+    ToolCallArgs(index=0, arguments="1}"),
+    ToolCallStart(index=1, id="call_b", name="g"),
+    ToolCallArgs(index=1, arguments="{}"),
     UsageReport(usage=Usage(input_tokens=9, output_tokens=4)),
     StreamEnd(finish_reason="tool_calls"),
 ]
@@ -237,8 +416,14 @@ TOOL_STREAM: list[StreamEvent] = [
 @pytest.mark.parametrize("include_usage", [False, True])
 def test_encoded_framing(events: list[StreamEvent], include_usage: bool) -> None:
     out = chunks(events, include_usage)
-    assert out[0]["choices"] == [{"index": 0, "delta": {"role": "assistant", "content": ""},
-                                  "logprobs": None, "finish_reason": None}]
+    assert out[0]["choices"] == [
+        {
+            "index": 0,
+            "delta": {"role": "assistant", "content": ""},
+            "logprobs": None,
+            "finish_reason": None,
+        }
+    ]
     assert all(c["id"] == "chatcmpl-kr" and c["object"] == "chat.completion.chunk" for c in out)
     assert all(c["model"] == "openai/gpt-4o" and c["created"] == 1700000000 for c in out)
     if include_usage:
@@ -258,11 +443,18 @@ def test_encoded_framing(events: list[StreamEvent], include_usage: bool) -> None
 def test_usage_chunk_is_last_before_done() -> None:
     out = chunks(TEXT_STREAM, include_usage=True)
     assert out[-1] == {
-        "id": "chatcmpl-kr", "object": "chat.completion.chunk", "created": 1700000000,
-        "model": "openai/gpt-4o", "choices": [],
-        "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7,
-                  "prompt_tokens_details": {"cached_tokens": 1},
-                  "completion_tokens_details": {"reasoning_tokens": 0}},
+        "id": "chatcmpl-kr",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "openai/gpt-4o",
+        "choices": [],
+        "usage": {
+            "prompt_tokens": 5,
+            "completion_tokens": 2,
+            "total_tokens": 7,
+            "prompt_tokens_details": {"cached_tokens": 1},
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        },
     }
 
 
@@ -283,11 +475,25 @@ def test_done_is_last() -> None:
     [
         (TextDelta(text="a"), {"content": "a"}, None),
         (RefusalDelta(text="no"), {"refusal": "no"}, None),
-        (ToolCallStart(index=2, id="c", name="f"),
-         {"tool_calls": [{"index": 2, "id": "c", "type": "function",
-                          "function": {"name": "f", "arguments": ""}}]}, None),
-        (ToolCallArgs(index=2, arguments="{}"),
-         {"tool_calls": [{"index": 2, "function": {"arguments": "{}"}}]}, None),
+        (
+            ToolCallStart(index=2, id="c", name="f"),
+            {
+                "tool_calls": [
+                    {
+                        "index": 2,
+                        "id": "c",
+                        "type": "function",
+                        "function": {"name": "f", "arguments": ""},
+                    }
+                ]
+            },
+            None,
+        ),
+        (
+            ToolCallArgs(index=2, arguments="{}"),
+            {"tool_calls": [{"index": 2, "function": {"arguments": "{}"}}]},
+            None,
+        ),
         (StreamEnd(finish_reason="stop_sequence", stop_sequence="END"), {}, "stop"),
         (StreamEnd(finish_reason="refusal"), {}, "content_filter"),
         (StreamEnd(finish_reason="context_window"), {}, "length"),
@@ -304,8 +510,12 @@ def test_encode_one_event(event: StreamEvent, delta: dict[str, Any], finish: str
 
 
 @pytest.mark.parametrize(
-    "event", [ThinkingDelta(text="t"), ThinkingDelta(signature="s"),
-              UsageReport(usage=Usage(input_tokens=1))],
+    "event",
+    [
+        ThinkingDelta(text="t"),
+        ThinkingDelta(signature="s"),
+        UsageReport(usage=Usage(input_tokens=1)),
+    ],
 )
 def test_events_without_a_chunk(event: StreamEvent) -> None:
     assert encoder(include_usage=True).feed(event) == b""

@@ -1,0 +1,89 @@
+"""``keyroute.workspace_state.WorkspaceDirectory`` over a ``MemoryStore`` and a real vault."""
+
+from __future__ import annotations
+
+import pytest
+
+from keyroute.control.plane import ControlPlane
+from keyroute.core.errors import AuthError
+from keyroute.storage.base import ProviderKeyRecord
+from keyroute.storage.memory import MemoryStore
+from keyroute.vault.keystore import KeyVault
+from keyroute.vault.masterkey import MasterKeyring, new_master_key
+from keyroute.workspace_state import WorkspaceDirectory
+
+pytestmark = pytest.mark.anyio
+KEY = "sk-proj-0123456789abcdef"
+
+
+class CountingStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads = 0
+
+    async def list_provider_keys(self, workspace_id: str) -> list[ProviderKeyRecord]:
+        self.loads += 1
+        return await super().list_provider_keys(workspace_id)
+
+
+Setup = tuple[CountingStore, ControlPlane, WorkspaceDirectory]
+
+
+@pytest.fixture
+def setup() -> Setup:
+    store = CountingStore()
+    vault = KeyVault(store, MasterKeyring.from_env(new_master_key().hex()))
+    return store, ControlPlane(store, vault), WorkspaceDirectory(store, vault)
+
+
+async def test_state_holds_active_keys_and_aliases(setup: Setup) -> None:
+    store, plane, directory = setup
+    ws = await plane.create_workspace("w")
+    demo = await plane.add_provider_key("w", "demo", "")
+    gone = await plane.add_provider_key("w", "openai", KEY)
+    await plane.revoke_provider_key("w", gone.id)
+    await plane.set_alias("w", "fast", "demo/fast")
+    state = await directory.get(ws.id)
+    assert state.workspace == ws
+    assert [k.id for k in state.provider_keys] == [demo.id]
+    assert state.aliases == {"fast": "demo/fast"}
+
+
+async def test_states_are_cached_until_the_revision_moves(setup: Setup) -> None:
+    store, plane, directory = setup
+    ws = await plane.create_workspace("w")
+    first = await directory.get(ws.id)
+    assert await directory.get(ws.id) is first
+    assert store.loads == 1
+    await plane.add_provider_key("w", "demo", "")
+    second = await directory.get(ws.id)
+    assert second is not first and len(second.provider_keys) == 1
+    assert store.loads == 2
+
+
+async def test_unknown_workspace(setup: Setup) -> None:
+    _, _, directory = setup
+    with pytest.raises(AuthError, match="no longer exists"):
+        await directory.get("ws_missing")
+
+
+async def test_secrets_are_decrypted_once_per_state(setup: Setup) -> None:
+    _, plane, directory = setup
+    ws = await plane.create_workspace("w")
+    record = await plane.add_provider_key("w", "openai", KEY)
+    keyless = await plane.add_provider_key("w", "demo", "")
+    state = await directory.get(ws.id)
+    secret = directory.secret(state, record)
+    assert secret.reveal() == KEY and KEY not in repr(secret)
+    assert directory.secret(state, record) is secret
+    assert directory.secret(state, keyless).reveal() == ""
+    assert not directory.secret(state, keyless)
+
+
+async def test_deleted_workspace_is_refused_on_the_next_request(setup: Setup) -> None:
+    _, plane, directory = setup
+    ws = await plane.create_workspace("w")
+    await directory.get(ws.id)
+    await plane.delete_workspace("w")
+    with pytest.raises(AuthError):
+        await directory.get(ws.id)
