@@ -239,12 +239,23 @@ def _half(text: str) -> tuple[str, str]:
     return text[: len(text) // 2], text[len(text) // 2 :]
 
 
-def _openai_stream(model: str, pieces: Sequence[str], calls: Sequence[Call]) -> list[Any]:
+def logprob(token: str) -> dict[str, Any]:
+    """One token's ``logprobs.content`` entry, with itself as its one top alternative."""
+    entry = {"token": token, "logprob": -0.01, "bytes": list(token.encode())}
+    return {**entry, "top_logprobs": [entry]}
+
+
+def _openai_stream(
+    model: str, pieces: Sequence[str], calls: Sequence[Call], logprobs: bool
+) -> list[Any]:
     def chunk(delta: dict[str, Any] | None, finish: str | None = None, **kw: Any) -> Any:
         return fake_openai.chunk(delta, finish, model=model, **kw)
 
     events = [chunk({"role": "assistant", "content": ""})]
-    events += [chunk({"content": p}) for p in pieces]
+    for p in pieces:
+        events.append(chunk({"content": p}))
+        if logprobs:
+            events[-1]["choices"][0]["logprobs"] = {"content": [logprob(p)], "refusal": None}
     for i, c in enumerate(calls):
         head, tail = _half(c.arguments)
         first = {**c.as_openai(), "index": i, "function": {"name": c.name, "arguments": head}}
@@ -405,10 +416,13 @@ class World:
         usage = {**_GEMINI_USAGE, "totalTokenCount": 19}
         self.gemini_fake.push(fake_gemini.Reply.json(_gemini_chunk(parts, finish, usage)))
 
-    def script_stream(self, upstream: str, pieces: Sequence[str], calls: Sequence[Call]) -> None:
-        """Queue one streamed answer: ``pieces`` of text, then ``calls`` (arguments split)."""
+    def script_stream(
+        self, upstream: str, pieces: Sequence[str], calls: Sequence[Call], logprobs: bool = False
+    ) -> None:
+        """Queue one streamed answer: ``pieces`` of text (OpenAI format: with their
+        ``logprobs`` if asked), then ``calls`` (arguments split in two)."""
         if WIRE[upstream] == "openai":
-            events = _openai_stream(UPSTREAM_MODEL[upstream], pieces, calls)
+            events = _openai_stream(UPSTREAM_MODEL[upstream], pieces, calls, logprobs)
             self._openai(upstream).push(fake_openai.Reply.stream(events))
         elif upstream == "anthropic":
             body = _anthropic_stream(pieces, calls)

@@ -37,6 +37,7 @@ from tests.integration.matrix_cases import (
     expect,
     function_response,
     generation,
+    logprob,
     max_tokens_sent,
     open_world,
     per,
@@ -132,15 +133,11 @@ def test_multi_turn(w: World, inbound: str, upstream: str) -> None:
 # -- tools -------------------------------------------------------------------------------------
 
 _NAMED = {"type": "function", "function": {"name": "get_weather"}}
+_TOOL = {"type": "tool", "name": "get_weather"}
+_ONLY = {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}
 CHOICES = {  # how -> OpenAI client, Anthropic client, and what each wire must receive
     "auto": ("auto", {"type": "auto"}, "auto", {"type": "auto"}, {"mode": "AUTO"}),
-    "named": (
-        _NAMED,
-        {"type": "tool", "name": "get_weather"},
-        _NAMED,
-        {"type": "tool", "name": "get_weather"},
-        {"mode": "ANY", "allowedFunctionNames": ["get_weather"]},
-    ),
+    "named": (_NAMED, _TOOL, _NAMED, _TOOL, _ONLY),
     "any": ("required", {"type": "any"}, "required", {"type": "any"}, {"mode": "ANY"}),
     "none": ("none", {"type": "none"}, "none", {"type": "none"}, {"mode": "NONE"}),
 }
@@ -212,15 +209,11 @@ def test_tool_results(w: World, inbound: str, upstream: str) -> None:
         assert sent["messages"][0] == turn(upstream, "user", ASK[0]["content"])
         assert sent["messages"][1:] == replay("anthropic", PAIR, grouped)[1:]
     else:  # each functionResponse names the function of the call it answers; always an object
-        responses = [
-            function_response("call_a", "get_weather", {"temp_c": 21}),
-            function_response("call_b", "get_time", {"result": "14:05"}),
-        ]
-        assert sent["contents"] == [
-            turn(upstream, "user", ASK[0]["content"]),
-            {"role": "model", "parts": [c.as_gemini() for c in PAIR]},
-            {"role": "user", "parts": responses},
-        ]
+        weather = function_response("call_a", "get_weather", {"temp_c": 21})
+        time = function_response("call_b", "get_time", {"result": "14:05"})
+        calls = {"role": "model", "parts": [c.as_gemini() for c in PAIR]}
+        ask = turn(upstream, "user", ASK[0]["content"])
+        assert sent["contents"] == [ask, calls, {"role": "user", "parts": [weather, time]}]
 
 
 @pytest.mark.parametrize(CELL, cells(inbounds=["anthropic"]))
@@ -243,20 +236,7 @@ def test_tool_error_result(w: World, inbound: str, upstream: str) -> None:
         assert sent["contents"][2]["parts"][1] == error
 
 
-IMAGE_RESULT = (
-    "an image inside a tool result reaches OpenAI-format hosts as an image_url part "
-    "of a 'tool' message, which their schema forbids (text parts only); expected "
-    "a 400 naming the image and the provider"
-)
-
-
-@pytest.mark.parametrize(
-    CELL,
-    cells(
-        inbounds=["anthropic"],
-        bugs={("anthropic", "openai"): IMAGE_RESULT, ("anthropic", "compat"): IMAGE_RESULT},
-    ),
-)
+@pytest.mark.parametrize(CELL, cells(inbounds=["anthropic"]))
 def test_image_in_tool_result(w: World, inbound: str, upstream: str) -> None:
     """An Anthropic tool result may hold an image; OpenAI's and Gemini's tool results cannot."""
     image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
@@ -389,19 +369,10 @@ def test_json_schema(w: World, inbound: str, upstream: str) -> None:
         )
 
 
-DROPPED_DESCRIPTION = (
-    "gemini silently drops response_format.json_schema.description (a "
-    "prompt for the model; anthropic refuses it by name)"
-)
-
-
-@pytest.mark.parametrize(
-    CELL, cells(inbounds=["openai"], bugs={("openai", "gemini"): DROPPED_DESCRIPTION})
-)
+@pytest.mark.parametrize(CELL, cells(inbounds=["openai"]))
 def test_json_schema_description(w: World, inbound: str, upstream: str) -> None:
     described = {"name": "answer", "schema": SCHEMA, "description": "The sum, as an integer."}
     fmt = {"type": "json_schema", "json_schema": described}
-
     params = {"messages": JSON_ASK, "response_format": fmt}
     if WIRE[upstream] != "openai":
         w.refused(inbound, upstream, ("description", upstream), **params)
@@ -538,7 +509,6 @@ def test_parallel_tool_calls_off(w: World, inbound: str, upstream: str) -> None:
 def test_provider_specific_fields(w: World, inbound: str, upstream: str) -> None:
     """A field keyroute does not map travels only to a provider of the client's own format."""
     field, value = per(inbound, ("logit_bias", {"1734": -100}), ("service_tier", "auto"))
-
     if WIRE[upstream] != inbound:
         w.refused(
             inbound, upstream, (f"'{field}'", PROVIDER_ID[upstream]), messages=HI, **{field: value}
@@ -549,30 +519,26 @@ def test_provider_specific_fields(w: World, inbound: str, upstream: str) -> None
     assert w.sent(upstream)[field] == value
 
 
-LOGPROB = {"token": "Hello", "logprob": -0.01, "bytes": [72, 101, 108, 108, 111]}
-LOGPROBS = {"content": [{**LOGPROB, "top_logprobs": [LOGPROB]}], "refusal": None}
-LOST_LOGPROBS = (
-    "the upstream's choices[0].logprobs never reaches the client (wire/openai/"
-    "response.py does not read it; encode_response writes logprobs: null)"
-)
-OPENAI_HOSTS = [("openai", "openai"), ("openai", "compat")]
-
-
-@pytest.mark.parametrize(
-    CELL,
-    cells(
-        inbounds=["openai"],
-        upstreams=["openai", "compat"],
-        bugs=dict.fromkeys(OPENAI_HOSTS, LOST_LOGPROBS),
-    ),
-)
-def test_logprobs_round_trip(w: World, inbound: str, upstream: str) -> None:
-    """``logprobs`` passes through to OpenAI-format hosts; what they answer must come back."""
-    w.script(upstream, text="Hello", openai_choice={"logprobs": LOGPROBS})
-    got = w.ask(inbound, upstream, messages=HI, logprobs=True, top_logprobs=1)
-    sent = w.sent(upstream)
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize(CELL, cells(inbounds=["openai"], upstreams=["openai", "compat"]))
+def test_logprobs_round_trip(w: World, inbound: str, upstream: str, stream: bool) -> None:
+    """``logprobs`` passes through to OpenAI-format hosts; what they answer comes back."""
+    params = {"messages": HI, "logprobs": True, "top_logprobs": 1}
+    if stream:
+        w.script_stream(upstream, ["Hel", "lo"], (), logprobs=True)
+        got = w.ask_stream(inbound, upstream, **params)
+    else:
+        logprobs = {"content": [logprob("Hel"), logprob("lo")], "refusal": None}
+        w.script(upstream, text="Hello", openai_choice={"logprobs": logprobs})
+        got = w.ask(inbound, upstream, **params)
+    sent = w.sent(upstream, stream=stream)
     assert (sent["logprobs"], sent["top_logprobs"]) == (True, 1)
-    assert isinstance(got.raw, ChatCompletion)
-    logprobs = got.raw.choices[0].logprobs
-    assert logprobs is not None
-    assert logprobs.model_dump(exclude_none=True) == {"content": LOGPROBS["content"]}
+    assert isinstance(got.raw, ChatCompletion) and got.text == "Hello"
+    seen = got.raw.choices[0].logprobs
+    assert seen is not None and seen.content is not None
+    assert [t.model_dump() for t in seen.content] == [logprob("Hel"), logprob("lo")]
+
+
+@pytest.mark.parametrize(CELL, cells(inbounds=["openai"], upstreams=["anthropic", "gemini"]))
+def test_logprobs_elsewhere(w: World, inbound: str, upstream: str) -> None:
+    w.refused(inbound, upstream, ("'logprobs'", upstream), messages=HI, logprobs=True)

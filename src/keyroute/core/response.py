@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 from keyroute.core.chat import ThinkingPart, ToolCall
+from keyroute.core.json import JsonObject
 
 FinishReason: TypeAlias = Literal[
     "stop",  # natural end of turn
@@ -61,3 +62,4 @@ class ChatResponse:
     usage: Usage | None = None
     system_fingerprint: str | None = None
     service_tier: str | None = None
+    logprobs: JsonObject | None = None  # OpenAI's choice ``logprobs``, when the client asked

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
+from keyroute.core.json import JsonObject
 from keyroute.core.response import FinishReason, Usage
 
 
@@ -30,6 +31,7 @@ class StreamStart:
 class TextDelta:
     kind: Literal["text"] = "text"
     text: str
+    logprobs: JsonObject | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -145,6 +145,12 @@ def _response_format(req: ChatRequest) -> dict[str, Any]:
         raise InvalidRequest(
             "response_format json_schema needs a schema.", param="response_format.json_schema"
         )
+    if fmt.description is not None:
+        raise UnsupportedFeature(
+            "response_format.json_schema.description has no place in gemini's "
+            "responseJsonSchema; put it in the schema's own 'description'.",
+            param="response_format.json_schema.description",
+        )
     return {"responseMimeType": "application/json", "responseJsonSchema": fmt.schema}
 
 

@@ -125,6 +125,12 @@ def _content(m: Message, i: int, provider: str, cache: bool) -> str | list[dict[
 def _message(m: Message, i: int, provider: str, cache: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"role": m.role}
     if m.role == "tool":
+        if any(not isinstance(p, TextPart) for p in m.content):
+            raise UnsupportedFeature(
+                f"Tool results may hold only text for provider '{provider}' (the OpenAI format "
+                "has no images or documents in tool messages).",
+                param=f"messages[{i}].content",
+            )
         if m.is_error:
             raise UnsupportedFeature(
                 f"Tool results marked as errors cannot be expressed for provider '{provider}'; "

@@ -71,6 +71,7 @@ class _Message(msgspec.Struct):
 class _Choice(msgspec.Struct):
     message: _Message
     finish_reason: str | None = None
+    logprobs: dict[str, Any] | None = None
 
 
 class _Completion(msgspec.Struct):
@@ -148,6 +149,7 @@ def decode_response(body: bytes, provider: str) -> ChatResponse:
         usage=usage_from_openai(c.usage) if c.usage is not None else None,
         system_fingerprint=c.system_fingerprint,
         service_tier=c.service_tier,
+        logprobs=choice.logprobs,
     )
 
 
@@ -168,7 +170,7 @@ def encode_response(resp: ChatResponse, *, model: str, response_id: str) -> byte
             {
                 "index": 0,
                 "message": message,
-                "logprobs": None,
+                "logprobs": resp.logprobs,
                 "finish_reason": finish_to_openai(resp.finish_reason),
             }
         ],

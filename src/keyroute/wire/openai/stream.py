@@ -58,6 +58,7 @@ class _Delta(msgspec.Struct):
 class _ChunkChoice(msgspec.Struct):
     delta: _Delta | None = None
     finish_reason: str | None = None
+    logprobs: dict[str, Any] | None = None
 
 
 class _Error(msgspec.Struct):
@@ -114,7 +115,7 @@ class OpenAIStreamDecoder:
             out.append(StreamStart(id=chunk.id, model=chunk.model, created=chunk.created))
         for choice in chunk.choices[:1]:
             if choice.delta is not None:
-                self._delta(choice.delta, out)
+                self._delta(choice.delta, out, choice.logprobs)
             if choice.finish_reason is not None and not self._finished:
                 self._finished = True
                 reason = finish_from_openai(choice.finish_reason)
@@ -125,11 +126,11 @@ class OpenAIStreamDecoder:
             out.append(UsageReport(usage=usage_from_openai(chunk.usage)))
         return out
 
-    def _delta(self, d: _Delta, out: list[StreamEvent]) -> None:
+    def _delta(self, d: _Delta, out: list[StreamEvent], logprobs: dict[str, Any] | None) -> None:
         if d.reasoning_content:
             out.append(ThinkingDelta(text=d.reasoning_content))
         if d.content:
-            out.append(TextDelta(text=d.content))
+            out.append(TextDelta(text=d.content, logprobs=logprobs))
         if d.refusal:
             out.append(RefusalDelta(text=d.refusal))
         for t in d.tool_calls or ():
@@ -182,9 +183,14 @@ class OpenAIStreamEncoder:
             body["usage"] = None
         return b"data: " + msgspec.json.encode(body) + b"\n\n"
 
-    def _delta(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+    def _delta(
+        self,
+        delta: dict[str, Any],
+        finish: str | None = None,
+        logprobs: dict[str, Any] | None = None,
+    ) -> bytes:
         return self._chunk(
-            [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+            [{"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}]
         )
 
     def feed(self, event: StreamEvent) -> bytes:
@@ -194,7 +200,7 @@ class OpenAIStreamEncoder:
             self._started = True
             return self._delta({"role": "assistant", "content": ""})
         if isinstance(event, TextDelta):
-            return self._delta({"content": event.text})
+            return self._delta({"content": event.text}, logprobs=event.logprobs)
         if isinstance(event, ToolCallStart):
             return self._delta(
                 {
