@@ -67,7 +67,8 @@ class Endpoint:
             if scope["method"] not in self.methods:
                 allowed = ", ".join(sorted(self.methods))
                 raise MethodNotAllowed(f"Method {scope['method']} not allowed; use {allowed}.")
-            principal = await self.services.principals.authenticate(gateway_key(scope))
+            key = gateway_key(scope, prefer_x_api_key=self.fmt == "anthropic")
+            principal = await self.services.principals.authenticate(key)
             ctx = RequestContext(request_id=request_id, principal=principal)
             await self.handle(ctx, scope, receive, send)
         except ClientDisconnected:

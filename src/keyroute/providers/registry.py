@@ -118,6 +118,26 @@ _SPECS: dict[str, ProviderSpec] = {
 }
 
 
+_FAMILIES: tuple[tuple[str, str], ...] = (
+    ("claude-", "anthropic"),
+    ("gemini-", "gemini"),
+    ("gpt-", "openai"),
+    ("chatgpt-", "openai"),
+    ("o1", "openai"),
+    ("o3", "openai"),
+    ("o4", "openai"),
+    ("text-embedding-", "openai"),
+)
+
+
+def provider_for_bare_model(model: str) -> str | None:
+    """The provider whose model family a bare name (no ``provider/``) belongs to, if plain."""
+    for prefix, provider in _FAMILIES:
+        if model.startswith(prefix):
+            return provider
+    return None
+
+
 def provider_names() -> list[str]:
     return sorted(_SPECS)
 

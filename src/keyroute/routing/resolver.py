@@ -2,7 +2,10 @@
 
 A model id is ``prefix/model``. The prefix is first matched against the names of the workspace's
 provider keys (so two OpenAI-compatible hosts can be told apart by key name), then against
-provider ids. Aliases map a name to a model id, at most a few levels deep.
+provider ids. Aliases map a name to a model id, at most a few levels deep. A bare name that is
+no alias but plainly names one provider's model family (``claude-...``, ``gpt-...``,
+``gemini-...``) goes to that provider, so tools with built-in model names (Claude Code, the
+OpenAI Agents SDK) work unchanged.
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ class ModelResolver:
 
     def resolve(self, state: WorkspaceState, model: str) -> Route:
         model_id = self._expand(state, model)
+        if "/" not in model_id:
+            family = registry.provider_for_bare_model(model_id)
+            if family is not None:
+                model_id = f"{family}/{model_id}"
         prefix, sep, upstream_model = model_id.partition("/")
         if not sep or not prefix or not upstream_model:
             raise ModelNotFound(

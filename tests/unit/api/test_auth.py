@@ -35,3 +35,11 @@ def check(headers: dict[bytes, bytes], expected: str | None) -> None:
 )
 def test_gateway_key(headers: dict[bytes, bytes], expected: str | None) -> None:
     check(headers, expected)
+
+
+def test_a_gateway_key_wins_over_another_header() -> None:
+    both = {"headers": [(b"authorization", b"Bearer sk-sdk-default"), (b"x-api-key", b"kr-abc")]}
+    assert gateway_key(both) == "kr-abc"
+    neither = {"headers": [(b"authorization", b"Bearer sk-a"), (b"x-api-key", b"sk-b")]}
+    assert gateway_key(neither) == "sk-a"
+    assert gateway_key(neither, prefer_x_api_key=True) == "sk-b"

@@ -143,7 +143,7 @@ def check_error(st: WorkspaceState, model: str, cls: type[InvalidRequest], *frag
 @pytest.mark.parametrize(
     ("model", "cls", "fragments"),
     [
-        ("gpt-4o", ModelNotFound, ("'gpt-4o' does not exist", "provider/model")),
+        ("llama-3", ModelNotFound, ("'llama-3' does not exist", "provider/model")),
         ("", ModelNotFound, ()),
         ("/gpt-4o", ModelNotFound, ()),
         ("openai/", ModelNotFound, ()),
@@ -237,3 +237,19 @@ def test_every_provider_id_is_a_prefix(name: str) -> None:
     base = None if registry.spec(name).base_url else "https://host.test/v1"
     route = resolve(state(key(name, base_url=base)), f"{name}/m")
     assert (route.target.provider, route.target.model) == (name, "m")
+
+
+@pytest.mark.parametrize(
+    ("model", "provider"),
+    [
+        ("claude-sonnet-4-5-20250929", "anthropic"),
+        ("gpt-4o-mini", "openai"),
+        ("gemini-3.5-flash", "gemini"),
+        ("o3-mini", "openai"),
+        ("llama-3", None),
+    ],
+)
+def test_bare_model_family_names_pick_their_provider(model: str, provider: str | None) -> None:
+    from keyroute.providers.registry import provider_for_bare_model
+
+    assert provider_for_bare_model(model) == provider
