@@ -137,7 +137,7 @@ def upstream(status: int, kind: str | None = None) -> UpstreamError:
             "invalid_request_error",
         ),
         (NoRouteAvailable("none"), 503, "overloaded_error"),
-        (upstream(529), 503, "overloaded_error"),
+        (upstream(529), 529, "overloaded_error"),
         (upstream(500), 502, "api_error"),
         (upstream(504), 504, "timeout_error"),
         (GatewayError("bug"), 500, "api_error"),
@@ -152,3 +152,14 @@ def test_encode_error(err: GatewayError, status: int, error_type: str) -> None:
     }
     if error_type != "request_too_large":  # documented type, missing from the SDK's union
         anthropic.types.ErrorResponse.model_validate_json(body)
+
+
+def test_a_providers_529_reaches_anthropic_clients_as_529() -> None:
+    import json as _json
+
+    from keyroute.core.errors import UpstreamError
+    from keyroute.wire.anthropic import encode_error as encode
+
+    status, body = encode(UpstreamError("busy", provider="anthropic", upstream_status=529))
+    assert status == 529
+    assert _json.loads(body)["error"]["type"] == "overloaded_error"

@@ -134,7 +134,7 @@ def _error(
 
 def error_type(err: GatewayError) -> str:
     """The Anthropic ``error.type`` for ``err`` (by its HTTP status)."""
-    status = err.status_code()
+    status = _status(err)
     if status in TYPE_BY_STATUS:
         return TYPE_BY_STATUS[status]
     return "invalid_request_error" if 400 <= status < 500 else "api_error"
@@ -146,9 +146,16 @@ def _body(err: GatewayError) -> bytes:
     )
 
 
+def _status(err: GatewayError) -> int:
+    """Anthropic clients know 529 (overloaded): a provider's 529 reaches them unchanged."""
+    if isinstance(err, UpstreamError) and err.upstream_status == 529:
+        return 529
+    return err.status_code()
+
+
 def encode_error(err: GatewayError) -> tuple[int, bytes]:
     """``err`` as an HTTP status and Anthropic error JSON body."""
-    return err.status_code(), _body(err)
+    return _status(err), _body(err)
 
 
 def encode_stream_error(err: GatewayError) -> bytes:
