@@ -27,7 +27,7 @@ def decode_embeddings_request(body: bytes) -> EmbeddingRequest:
         text = str(exc)
         param = text.split("`$.", 1)[1].rstrip("`") if "`$." in text else None
         raise InvalidRequest(f"Invalid request: {text}", param=param) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
     if r.encoding_format not in (None, "float", "base64"):
         raise InvalidRequest(
