@@ -125,7 +125,9 @@ def test_admin_api_covers_the_cli(gateway: Gateway) -> None:
 def _admin_calls(gateway: Gateway, api: httpx.Client) -> None:
     assert httpx.get(gateway.url + "/admin/v1/workspaces").status_code == 401
     assert api.get("/workspaces", headers={"authorization": "Bearer kra-wrong"}).status_code == 401
-    ws = api.post("/workspaces", json={"name": "team", "plan": "scale"}).json()
+    created_ws = api.post("/workspaces", json={"name": "team", "plan": "scale"})
+    assert created_ws.headers["x-request-id"].startswith("req_")
+    ws = created_ws.json()
     assert ws["plan"] == "scale" and ws["monthly_request_quota"] == 500_000
     assert api.post("/workspaces", json={"name": "team"}).status_code == 409
     pk = api.post("/workspaces/team/provider-keys", json={"provider": "demo"}).json()

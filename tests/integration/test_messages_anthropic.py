@@ -113,3 +113,34 @@ def test_count_tokens_exact_from_anthropic_and_estimated_elsewhere(
     assert fake_anthropic.received[-1].path.endswith("/v1/messages/count_tokens")
     assert estimate.headers["x-keyroute-token-count"] == "estimate"
     assert estimate.parse().input_tokens > 0
+
+
+def test_anthropic_beta_header_reaches_anthropic(
+    gateway: Gateway, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.push(Reply.transcript("simple"))
+    beta = "interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14"
+    with sdk(gateway) as client:
+        client.messages.create(
+            model="anthropic/claude-sonnet-5-5",
+            max_tokens=64,
+            messages=[{"role": "user", "content": "Hello"}],
+            extra_headers={"anthropic-beta": beta},
+        )
+    sent = fake_anthropic.received[-1]
+    assert sent.headers["anthropic-beta"] == beta
+    assert sent.headers["x-api-key"] == ANTHROPIC_KEY
+
+
+def test_bare_claude_model_names_work_like_claude_code(
+    gateway: Gateway, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.push(Reply.transcript("simple"))
+    with sdk(gateway) as client:
+        message = client.messages.create(
+            model="claude-sonnet-5-5-20261007",
+            max_tokens=64,
+            messages=[{"role": "user", "content": "Hello"}],
+        )
+    assert fake_anthropic.received[-1].json["model"] == "claude-sonnet-5-5-20261007"
+    assert message.model == "anthropic/claude-sonnet-5-5-20261007"

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from keyroute.api.errors import as_gateway_error, render_error
+from keyroute.api.request_ids import new_request_id
 from keyroute.control.views import alias_view, api_key_view, provider_key_view, workspace_view
 from keyroute.core.errors import AuthError, InvalidRequest
 from keyroute.providers import registry
@@ -50,6 +51,12 @@ def _str(data: dict[str, Any], key: str, *, required: bool = True) -> str | None
 
 def _endpoint(handler: Handler, services: Services, status: int = 200) -> Callable[..., Any]:
     async def endpoint(request: Request) -> Response:
+        request_id = new_request_id()
+        response = await _answer(request, request_id)
+        response.headers["x-request-id"] = request_id
+        return response
+
+    async def _answer(request: Request, request_id: str) -> Response:
         try:
             auth = request.headers.get("authorization", "")
             scheme, _, token = auth.partition(" ")
@@ -60,7 +67,7 @@ def _endpoint(handler: Handler, services: Services, status: int = 200) -> Callab
             result = await handler(request, services)
             return _json(status, result) if result is not None else Response(status_code=204)
         except Exception as exc:  # the admin request boundary
-            err = as_gateway_error(exc, "admin")
+            err = as_gateway_error(exc, request_id)
             code, body = render_error(err, "openai")
             return Response(body, status_code=code, media_type="application/json")
 

@@ -1,28 +1,36 @@
 """Anthropic-format endpoints: ``POST /v1/messages`` and ``POST /v1/messages/count_tokens``.
 
 Authentication takes the gateway key from ``x-api-key`` or ``Authorization: Bearer``; the
-``anthropic-version`` header is accepted and not required. Any model the workspace can reach
+``anthropic-version`` header is accepted and not required; ``anthropic-beta`` is forwarded to
+Anthropic models (other providers have no such features). Any model the workspace can reach
 serves these endpoints: the canonical model translates in both directions.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 import msgspec
 
-from keyroute.api.asgi import Receive, Scope, Send, send_bytes
+from keyroute.api.asgi import Receive, Scope, Send, header, send_bytes
 from keyroute.api.endpoint import Endpoint
 from keyroute.api.errors import ErrorFormat
+from keyroute.core.chat import ChatRequest
 from keyroute.pipeline import RequestContext
 from keyroute.wire.anthropic import AnthropicStreamEncoder, decode_request, encode_response
+
+
+def _with_beta(req: ChatRequest, scope: Scope) -> ChatRequest:
+    beta = header(scope, b"anthropic-beta")
+    return replace(req, provider_headers={"anthropic-beta": beta}) if beta else req
 
 
 class Messages(Endpoint):
     fmt: ClassVar[ErrorFormat] = "anthropic"
 
     async def handle(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
-        req = decode_request(await self.body(scope, receive))
+        req = _with_beta(decode_request(await self.body(scope, receive)), scope)
         pipeline = self.services.pipeline
         if not req.stream:
             resp = await pipeline.complete(ctx, req)

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from keyroute import __version__
 from keyroute.admin.routes import admin_routes
 from keyroute.api.openai_routes import ChatCompletions, Embeddings, Models
+from keyroute.api.request_ids import new_request_id
 from keyroute.services import Services
 
 
@@ -26,7 +27,12 @@ def _error(status: int, message: str, code: str) -> Response:
     body = {
         "error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}
     }
-    return Response(msgspec.json.encode(body), status_code=status, media_type="application/json")
+    return Response(
+        msgspec.json.encode(body),
+        status_code=status,
+        media_type="application/json",
+        headers={"x-request-id": new_request_id()},
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

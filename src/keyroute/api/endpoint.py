@@ -7,7 +7,6 @@ is answered in the endpoint's wire format with the right status, ``x-request-id`
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import ClassVar, Protocol
@@ -30,6 +29,7 @@ from keyroute.api.errors import (
     render_error,
     render_stream_error,
 )
+from keyroute.api.request_ids import new_request_id
 from keyroute.core.errors import GatewayError
 from keyroute.core.stream import StreamEvent
 from keyroute.pipeline import RequestContext
@@ -45,10 +45,6 @@ class MethodNotAllowed(GatewayError):
     status = 405
     code = "method_not_allowed"
     type = "invalid_request_error"
-
-
-def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)
 
 
 class Endpoint:

@@ -7,6 +7,9 @@ Invariants:
 - Fields a codec could not map are kept in ``ChatRequest.passthrough`` with the wire format they
   came from; only a provider speaking that same format may forward them, every other provider
   rejects them by name (no silent drops).
+- ``provider_headers`` are request headers meant for a provider of the source format
+  (``anthropic-beta``); only such a provider forwards them. They select provider features that
+  no other provider has, so elsewhere they have no meaning and are not sent.
 """
 
 from __future__ import annotations
@@ -162,6 +165,7 @@ class ChatRequest:
     thinking_budget: int | None = None
     metadata: Mapping[str, str] | None = None
     passthrough: Mapping[str, JsonValue] = field(default_factory=dict)
+    provider_headers: Mapping[str, str] = field(default_factory=dict)
     source_format: WireFormat = "openai"
 
     def system_text(self) -> str:

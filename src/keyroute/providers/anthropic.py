@@ -8,6 +8,7 @@ Sans-IO like every adapter: it builds ``UpstreamRequest`` bytes and reads answer
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 import msgspec
@@ -69,7 +70,11 @@ class AnthropicProvider:
         body = encode_request(req, target.model, default_max_tokens=self.default_max_tokens)
         if req.stream:
             body["stream"] = True
-        return self._post(target, key, "/v1/messages", msgspec.json.encode(body), req.stream)
+        sent = self._post(target, key, "/v1/messages", msgspec.json.encode(body), req.stream)
+        if req.source_format == "anthropic" and req.provider_headers:
+            headers = {**req.provider_headers, **sent.headers}
+            sent = replace(sent, headers=headers)
+        return sent
 
     def build_count_tokens_request(
         self, req: ChatRequest, target: Target, key: Secret
