@@ -144,3 +144,13 @@ def test_bare_claude_model_names_work_like_claude_code(
         )
     assert fake_anthropic.received[-1].json["model"] == "claude-sonnet-5-5-20261007"
     assert message.model == "anthropic/claude-sonnet-5-5-20261007"
+
+
+def test_anthropic_sdk_lists_models(gateway: Gateway, fake_anthropic: FakeAnthropic) -> None:
+    with sdk(gateway) as client:
+        ids = [m.id for m in client.models.list()]
+        assert "anthropic/claude-sonnet-5-5" in ids and "demo/fast" in ids
+        model = client.models.retrieve("demo/fast")
+        assert model.id == "demo/fast" and model.type == "model"
+        with pytest.raises(anthropic.NotFoundError):
+            client.models.retrieve("nope/nothing")

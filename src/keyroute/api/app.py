@@ -18,7 +18,8 @@ from starlette.routing import Route
 
 from keyroute import __version__
 from keyroute.admin.routes import admin_routes
-from keyroute.api.openai_routes import ChatCompletions, Embeddings, Models
+from keyroute.api.models_routes import Models
+from keyroute.api.openai_routes import ChatCompletions, Embeddings
 from keyroute.api.request_ids import new_request_id
 from keyroute.services import Services
 

@@ -56,6 +56,10 @@ class Endpoint:
     def __init__(self, services: Services) -> None:
         self.services = services
 
+    def error_format(self, scope: Scope) -> ErrorFormat:
+        """The wire format of this request's errors (and of its answer)."""
+        return self.fmt
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = incoming_request_id(scope) or new_request_id()
         ctx: RequestContext | None = None
@@ -63,7 +67,7 @@ class Endpoint:
             if scope["method"] not in self.methods:
                 allowed = ", ".join(sorted(self.methods))
                 raise MethodNotAllowed(f"Method {scope['method']} not allowed; use {allowed}.")
-            key = gateway_key(scope, prefer_x_api_key=self.fmt == "anthropic")
+            key = gateway_key(scope, prefer_x_api_key=self.error_format(scope) == "anthropic")
             principal = await self.services.principals.authenticate(key)
             ctx = RequestContext(request_id=request_id, principal=principal)
             await self.handle(ctx, scope, receive, send)
@@ -71,7 +75,7 @@ class Endpoint:
             return
         except Exception as exc:  # the request boundary: every failure becomes an answer
             err = as_gateway_error(exc, request_id)
-            status, body = render_error(err, self.fmt)
+            status, body = render_error(err, self.error_format(scope))
             headers = [("x-request-id", request_id), *error_headers(err)]
             if ctx is not None:
                 headers.append(("x-keyroute-overhead-ms", f"{ctx.overhead_ms():.3f}"))

@@ -1,17 +1,12 @@
-"""OpenAI-format endpoints: ``/v1/chat/completions``, ``/v1/embeddings``, ``/v1/models``."""
+"""OpenAI-format endpoints: ``/v1/chat/completions`` and ``/v1/embeddings``."""
 
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar
-
-import msgspec
 
 from keyroute.api.asgi import Receive, Scope, Send, send_bytes
 from keyroute.api.endpoint import Endpoint
-from keyroute.core.errors import ModelNotFound
 from keyroute.pipeline import RequestContext
-from keyroute.providers import registry
 from keyroute.wire.openai.embeddings import (
     decode_embeddings_request,
     encode_embeddings_response,
@@ -55,42 +50,4 @@ class Embeddings(Endpoint):
         body = encode_embeddings_response(
             resp, model=ctx.model_id, encoding_format=req.encoding_format
         )
-        await send_bytes(send, 200, body, self.headers(ctx))
-
-
-class Models(Endpoint):
-    """``GET /v1/models`` and ``GET /v1/models/{provider}/{model}``."""
-
-    methods: ClassVar[frozenset[str]] = frozenset({"GET"})
-
-    async def handle(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
-        state = await self.services.directory.get(ctx.principal.workspace_id)
-        created = int(state.workspace.created_at.timestamp())
-        models: dict[str, dict[str, Any]] = {}
-        seen_providers: set[str] = set()
-        for key in state.provider_keys:
-            prefix = key.provider if key.provider not in seen_providers else key.name
-            seen_providers.add(key.provider)
-            for name in registry.spec(key.provider).models:
-                model_id = f"{prefix}/{name}"
-                models[model_id] = {
-                    "id": model_id,
-                    "object": "model",
-                    "created": created,
-                    "owned_by": key.provider,
-                }
-        for alias, target in state.aliases.items():
-            models[alias] = {
-                "id": alias,
-                "object": "model",
-                "created": created,
-                "owned_by": f"alias of {target}",
-            }
-        wanted = scope["path_params"].get("model") if "path_params" in scope else None
-        if wanted:
-            if wanted not in models:
-                raise ModelNotFound(f"The model '{wanted}' does not exist.", param="model")
-            body = msgspec.json.encode(models[wanted])
-        else:
-            body = msgspec.json.encode({"object": "list", "data": list(models.values())})
         await send_bytes(send, 200, body, self.headers(ctx))
