@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import openai
@@ -411,9 +412,11 @@ def test_truncated_upstream_stream_ends_with_an_error_event(
         list(stream)
 
 
+@pytest.mark.parametrize("leave_after", ["w2", None])
 def test_client_disconnect_cancels_the_upstream_stream(
-    gateway: Gateway, fake_openai: tuple[FakeOpenAI, str]
+    gateway: Gateway, fake_openai: tuple[FakeOpenAI, str], leave_after: str | None
 ) -> None:
+    """Leaving mid-stream, or right after the head before any chunk, stops the upstream."""
     fake, base = fake_openai
     with_openai_key(gateway, base)
     events = (
@@ -421,7 +424,7 @@ def test_client_disconnect_cancels_the_upstream_stream(
         + [chunk({"content": f"w{i} "}) for i in range(200)]
         + [chunk({}, "stop"), "[DONE]"]
     )
-    fake.push(Reply.stream(events, delay=0.02))
+    fake.push(Reply.stream(events, delay=0.02 if leave_after else 0.5))
     with httpx.stream(
         "POST",
         gateway.url + "/v1/chat/completions",
@@ -433,11 +436,10 @@ def test_client_disconnect_cancels_the_upstream_stream(
         },
         headers={"authorization": f"Bearer {gateway.api_key}"},
     ) as resp:
-        for line in resp.iter_lines():
-            if "w2" in line:
+        assert resp.status_code == 200
+        for line in resp.iter_lines() if leave_after else ():
+            if leave_after in line:
                 break
-    import time
-
     for _ in range(100):
         if fake.cancelled:
             break

@@ -38,6 +38,7 @@ class Messages(Endpoint):
             return
         await self.stream(
             ctx,
+            scope,
             receive,
             send,
             pipeline.stream(ctx, req),

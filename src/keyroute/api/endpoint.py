@@ -8,7 +8,7 @@ is answered in the endpoint's wire format with the right status, ``x-request-id`
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import ClassVar, Protocol
 
 from keyroute.api.asgi import (
@@ -98,6 +98,7 @@ class Endpoint:
     async def stream(
         self,
         ctx: RequestContext,
+        scope: Scope,
         receive: Receive,
         send: Send,
         opened: AbstractAsyncContextManager[AsyncIterator[StreamEvent]],
@@ -106,21 +107,24 @@ class Endpoint:
         """Open the upstream stream (errors here are plain error answers), then relay it.
 
         The encoder is made once the stream is open, when the route (and model id) is known.
+        The upstream stream is closed when the relay ends, however it ends (finished, failed,
+        or the client went away, even before the first chunk).
         """
-        events = await opened.__aenter__()
-        headers = self.headers(ctx)
-        encoder = make_encoder()
+        fmt = self.error_format(scope)
+        async with AsyncExitStack() as stack:
+            events = await stack.enter_async_context(opened)
+            encoder = make_encoder()
 
-        async def relay() -> AsyncIterator[bytes]:
-            failure: BaseException | None = None
-            try:
-                async for event in events:
-                    yield encoder.feed(event)
-                yield encoder.close()
-            except Exception as exc:  # after the head is sent, errors travel in the stream
-                failure = exc
-                yield render_stream_error(as_gateway_error(exc, ctx.request_id), self.fmt)
-            finally:
-                await opened.__aexit__(None if failure is None else type(failure), failure, None)
+            async def relay() -> AsyncIterator[bytes]:
+                try:
+                    async for event in events:
+                        yield encoder.feed(event)
+                    yield encoder.close()
+                except Exception as exc:  # after the head is sent, errors travel in the stream
+                    yield render_stream_error(as_gateway_error(exc, ctx.request_id), fmt)
+                finally:
+                    aclose = getattr(events, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
 
-        await send_stream(receive, send, relay(), headers)
+            await send_stream(receive, send, relay(), self.headers(ctx))

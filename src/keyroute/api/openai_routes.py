@@ -31,6 +31,7 @@ class ChatCompletions(Endpoint):
             return
         await self.stream(
             ctx,
+            scope,
             receive,
             send,
             pipeline.stream(ctx, req),
