@@ -437,9 +437,10 @@ def test_client_disconnect_cancels_the_upstream_stream(
         headers={"authorization": f"Bearer {gateway.api_key}"},
     ) as resp:
         assert resp.status_code == 200
-        for line in resp.iter_lines() if leave_after else ():
-            if leave_after in line:
-                break
+        if leave_after is not None:
+            for line in resp.iter_lines():
+                if leave_after in line:
+                    break
     for _ in range(100):
         if fake.cancelled:
             break
