@@ -105,6 +105,7 @@ async def send_stream(
             if message["type"] == "http.disconnect":
                 return
 
+    # Two tasks scoped to this call (awaited below, never outliving it), not background work.
     pump_task = asyncio.ensure_future(pump())
     watch_task = asyncio.ensure_future(watch())
     try:

@@ -64,7 +64,9 @@ class KeyVault:
             raise InvalidRequest("a provider key cannot be empty", param="key")
         aad = provider_key_aad(workspace.id, key_id)
         nonce, ciphertext = seal(self._data_key(workspace), plaintext, aad)
-        return nonce, ciphertext, fingerprint(plaintext), plaintext[-4:]
+        # A short key would be half shown by its last four characters: show none of it then.
+        last4 = plaintext[-4:] if len(plaintext) >= 12 else ""
+        return nonce, ciphertext, fingerprint(plaintext), last4
 
     def open_provider_key(self, workspace: WorkspaceRecord, record: ProviderKeyRecord) -> Secret:
         """Decrypt a stored provider key; ``ConfigError`` if it does not belong to ``workspace``."""
