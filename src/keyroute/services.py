@@ -78,9 +78,38 @@ class Services:
             await self.store.open()
             self._connected = True
 
+    async def check(self) -> dict[str, object]:
+        """What ``check-config`` reports; ``ConfigError`` when the master key cannot unwrap
+        every workspace's data key (a wrong ``KEYROUTE_MASTER_KEY`` or key file)."""
+        failed = await self.vault.warm()
+        if failed:
+            source = (
+                "KEYROUTE_MASTER_KEY"
+                if self.config.master_key is not None
+                else str(self.config.master_key_path)
+            )
+            raise ConfigError(
+                f"The master key from {source} cannot decrypt the data keys of workspace(s) "
+                f"{', '.join(sorted(failed))}: use the master key that wrapped them."
+            )
+        workspaces = await self.store.list_workspaces()
+        return {
+            "ok": True,
+            "data_dir": str(self.config.data_dir),
+            "database_url": self.config.resolved_database_url,
+            "master_key_source": "env"
+            if self.config.master_key is not None
+            else str(self.config.master_key_path),
+            "master_key_id": self.keyring.active_id,
+            "workspaces": len(workspaces),
+        }
+
     async def start(self) -> None:
         """Start what serving needs: storage, the upstream pool and the background writers."""
         await self.connect()
+        failed = await self.vault.warm()
+        if failed:
+            log.error("the master key cannot unwrap the data keys of workspaces %s", failed)
         await self.sender.start()
         self.tasks.spawn(self.principals.run_flusher(), name="api-key-last-used")
 

@@ -181,10 +181,11 @@ def generation(sent: dict[str, Any]) -> dict[str, Any]:
 
 
 def max_tokens_sent(upstream: str, sent: dict[str, Any]) -> Any:
-    """The output-token limit ``upstream`` received, in its own field."""
-    if upstream == "openai":
-        return sent.get("max_completion_tokens")
-    if upstream in ("compat", "anthropic"):
+    """The output-token limit ``upstream`` received, in its own field (an OpenAI-format
+    provider gets the field an OpenAI client used; from Anthropic clients, its own default)."""
+    if upstream in ("openai", "compat"):
+        return sent.get("max_completion_tokens", sent.get("max_tokens"))
+    if upstream == "anthropic":
         return sent.get("max_tokens")
     return generation(sent).get("maxOutputTokens")
 

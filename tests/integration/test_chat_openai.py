@@ -86,7 +86,7 @@ def test_openai_provider_non_streaming(
     assert sent.headers["authorization"] == f"Bearer {UPSTREAM_KEY}"
     assert sent.body["model"] == "gpt-4o-mini"
     assert sent.body["temperature"] == 0.2 and sent.body["user"] == "u-1"
-    assert sent.body["stop"] == ["END"] and sent.body["max_completion_tokens"] == 50
+    assert sent.body["stop"] == ["END"] and sent.body["max_tokens"] == 50  # as the client sent it
 
 
 def test_streamed_tool_calls_reassemble_exactly(

@@ -219,7 +219,80 @@ def test_master_key_from_the_environment(
         second = secrets.token_hex(32)
         rotated = gw.cli_json("vault", "rotate-master", "--new-key-stdin", stdin=second)
         assert rotated["rewrapped"] == 1
+        # The running server still holds the old key and keeps serving, online.
+        assert chat(gw, gw.api_key, "openai/gpt-4o-mini") == 200
+        # A process started with the old key is refused with a clear message.
+        stale = gw.cli("check-config", "--json", check=False)
+        assert stale.returncode == 1 and "cannot decrypt" in stale.stdout
     # Restarted with the new key, everything still decrypts.
     with running_gateway(tmp_path, KEYROUTE_MASTER_KEY=second) as gw:
         key = gw.cli_json("api-key", "create", "--workspace", "default")["key"]
         assert chat(gw, key, "openai/gpt-4o-mini") == 200
+
+
+def test_serve_json_and_a_taken_port(gateway: Gateway) -> None:
+    import json as _json
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    env = {**os.environ, **gateway.env}
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        refused = gateway.cli("serve", "--port", str(taken), "--json", check=False)
+        assert refused.returncode == 1
+        assert "Cannot listen" in _json.loads(refused.stdout)["error"]["message"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "keyroute", "serve", "--port", str(port), "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        started = _json.loads(proc.stdout.readline())
+        assert started["listening"] == f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                import time
+
+                time.sleep(0.1)
+        assert health.status_code == 200
+        assert {"x-request-id", "x-keyroute-overhead-ms"} <= set(health.headers)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_every_answer_carries_the_two_headers(gateway: Gateway) -> None:
+    auth = {"authorization": f"Bearer {gateway.api_key}"}
+    answers = [
+        httpx.post(gateway.url + "/v1/chat/completions", json={}, timeout=10),
+        httpx.get(gateway.url + "/v1/models", headers={"x-api-key": "kr-nope"}, timeout=10),
+        httpx.get(gateway.url + "/v1/chat/completions", headers=auth, timeout=10),
+        httpx.get(gateway.url + "/v1/nonexistent", timeout=10),
+        httpx.put(gateway.url + "/health", timeout=10),
+        httpx.get(gateway.url + "/admin/v1/workspaces", timeout=10),
+        httpx.post(
+            gateway.url + "/v1/messages",
+            headers=auth,
+            timeout=10,
+            json={"model": "demo/fast", "messages": [{"role": "user", "content": "x"}]},
+        ),
+    ]
+    assert [a.status_code for a in answers] == [401, 401, 405, 404, 405, 401, 400]
+    for answer in answers:
+        assert {"x-request-id", "x-keyroute-overhead-ms"} <= set(answer.headers), answer.url
+    assert answers[-1].json()["error"]["message"] == "max_tokens: Field required"

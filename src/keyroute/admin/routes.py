@@ -5,6 +5,7 @@ Errors use the OpenAI error JSON shape, like the data plane.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -51,9 +52,11 @@ def _str(data: dict[str, Any], key: str, *, required: bool = True) -> str | None
 
 def _endpoint(handler: Handler, services: Services, status: int = 200) -> Callable[..., Any]:
     async def endpoint(request: Request) -> Response:
+        started = time.perf_counter()
         request_id = new_request_id()
         response = await _answer(request, request_id)
         response.headers["x-request-id"] = request_id
+        response.headers["x-keyroute-overhead-ms"] = f"{(time.perf_counter() - started) * 1e3:.3f}"
         return response
 
     async def _answer(request: Request, request_id: str) -> Response:
@@ -161,6 +164,10 @@ async def rotate_master(request: Request, s: Services) -> Any:
     return {"rewrapped": result.rewrapped, "old_key_id": result.old_id, "new_key_id": result.new_id}
 
 
+async def check_config(request: Request, s: Services) -> Any:
+    return await s.check()
+
+
 async def list_providers(request: Request, s: Services) -> Any:
     data = []
     for name in registry.provider_names():
@@ -198,4 +205,5 @@ def admin_routes(services: Services) -> list[Route]:
         r(ws + "/aliases/{alias}", delete_alias, ["DELETE"]),
         r("/vault/rotate-master", rotate_master, ["POST"]),
         r("/providers", list_providers, ["GET"]),
+        r("/check-config", check_config, ["GET"]),
     ]

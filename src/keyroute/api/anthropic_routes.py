@@ -17,6 +17,7 @@ from keyroute.api.asgi import Receive, Scope, Send, header, send_bytes
 from keyroute.api.endpoint import Endpoint
 from keyroute.api.errors import ErrorFormat
 from keyroute.core.chat import ChatRequest
+from keyroute.core.errors import InvalidRequest
 from keyroute.pipeline import RequestContext
 from keyroute.wire.anthropic import AnthropicStreamEncoder, decode_request, encode_response
 
@@ -31,6 +32,8 @@ class Messages(Endpoint):
 
     async def handle(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
         req = _with_beta(decode_request(await self.body(scope, receive)), scope)
+        if req.max_tokens is None:  # required by the Messages API (count_tokens has none)
+            raise InvalidRequest("max_tokens: Field required", param="max_tokens")
         pipeline = self.services.pipeline
         if not req.stream:
             resp = await pipeline.complete(ctx, req)

@@ -6,6 +6,7 @@ shutdown. Unknown paths and wrong methods answer in OpenAI's error JSON.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,7 +25,13 @@ from keyroute.api.request_ids import new_request_id
 from keyroute.services import Services
 
 
-def _error(status: int, message: str, code: str) -> Response:
+def _headers(started: float) -> dict[str, str]:
+    """The two headers every keyroute answer carries."""
+    overhead = (time.perf_counter() - started) * 1000.0
+    return {"x-request-id": new_request_id(), "x-keyroute-overhead-ms": f"{overhead:.3f}"}
+
+
+def _error(status: int, message: str, code: str, started: float) -> Response:
     body = {
         "error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}
     }
@@ -32,21 +39,23 @@ def _error(status: int, message: str, code: str) -> Response:
         msgspec.json.encode(body),
         status_code=status,
         media_type="application/json",
-        headers={"x-request-id": new_request_id()},
+        headers=_headers(started),
     )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
+    started = time.perf_counter()
     assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
     if exc.status_code == 405:
-        return _error(
-            405, f"Method {request.method} not allowed on {request.url.path}.", "method_not_allowed"
-        )
-    return _error(exc.status_code, f"Unknown path {request.url.path}.", "not_found")
+        message = f"Method {request.method} not allowed on {request.url.path}."
+        return _error(405, message, "method_not_allowed", started)
+    return _error(exc.status_code, f"Unknown path {request.url.path}.", "not_found", started)
 
 
 async def health(request: Request) -> Response:
-    return Response(f'{{"status":"ok","version":"{__version__}"}}', media_type="application/json")
+    started = time.perf_counter()
+    body = f'{{"status":"ok","version":"{__version__}"}}'
+    return Response(body, media_type="application/json", headers=_headers(started))
 
 
 def create_app(services: Services, *, manage_lifespan: bool = True) -> Starlette:

@@ -7,6 +7,7 @@ is answered in the endpoint's wire format with the right status, ``x-request-id`
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import ClassVar, Protocol
@@ -61,6 +62,7 @@ class Endpoint:
         return self.fmt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         request_id = incoming_request_id(scope) or new_request_id()
         ctx: RequestContext | None = None
         try:
@@ -69,16 +71,19 @@ class Endpoint:
                 raise MethodNotAllowed(f"Method {scope['method']} not allowed; use {allowed}.")
             key = gateway_key(scope, prefer_x_api_key=self.error_format(scope) == "anthropic")
             principal = await self.services.principals.authenticate(key)
-            ctx = RequestContext(request_id=request_id, principal=principal)
+            ctx = RequestContext(request_id=request_id, principal=principal, started=started)
             await self.handle(ctx, scope, receive, send)
         except ClientDisconnected:
             return
         except Exception as exc:  # the request boundary: every failure becomes an answer
             err = as_gateway_error(exc, request_id)
             status, body = render_error(err, self.error_format(scope))
-            headers = [("x-request-id", request_id), *error_headers(err)]
-            if ctx is not None:
-                headers.append(("x-keyroute-overhead-ms", f"{ctx.overhead_ms():.3f}"))
+            overhead = ctx.overhead_ms() if ctx else (time.perf_counter() - started) * 1000.0
+            headers = [
+                ("x-request-id", request_id),
+                ("x-keyroute-overhead-ms", f"{overhead:.3f}"),
+                *error_headers(err),
+            ]
             await send_bytes(send, status, body, headers)
 
     async def handle(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
@@ -89,11 +94,13 @@ class Endpoint:
 
     @staticmethod
     def headers(ctx: RequestContext) -> list[tuple[str, str]]:
-        return [
+        headers = [
             ("x-request-id", ctx.request_id),
             ("x-keyroute-overhead-ms", f"{ctx.overhead_ms():.3f}"),
-            ("x-keyroute-model", ctx.model_id),
         ]
+        if ctx.model_id:
+            headers.append(("x-keyroute-model", ctx.model_id))
+        return headers
 
     async def stream(
         self,

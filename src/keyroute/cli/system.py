@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import sys
 from typing import Any
 
 import click
+import msgspec
 import uvicorn
 
 from keyroute.api.app import create_app
@@ -55,9 +58,25 @@ These are shown once. Store them now.
 """)
 
 
-async def _check_ready(config: Config) -> None:
+def _check_port(host: str, port: int) -> None:
+    """Fail with one clear line, before anything is printed, when the address is taken."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"Cannot listen on {host}:{port}: {exc.strerror}.") from None
+
+
+async def _check_ready(config: Config) -> dict[str, object]:
     services = await Services.open(config)
-    await services.close()
+    try:
+        return await services.check()
+    finally:
+        await services.close()
 
 
 @cli.command()
@@ -80,6 +99,7 @@ def serve(
             }
         )
         asyncio.run(_check_ready(config))
+        _check_port(server.host, server.port)
     except GatewayError as err:
         _fail(err, as_json)
         return
@@ -87,11 +107,15 @@ def serve(
         level=config.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the schema check at start-up
-    click.echo(
-        f"keyroute listening on http://{server.host}:{server.port} "
-        f"({server.workers} worker{'s' if server.workers > 1 else ''})",
-        err=True,
-    )
+    url = f"http://{server.host}:{server.port}"
+    if as_json:
+        # One compact line, flushed: a supervisor reads it to know the server is coming up.
+        line = {"listening": url, "workers": server.workers, "pid": os.getpid()}
+        click.echo(msgspec.json.encode(line).decode())
+        sys.stdout.flush()
+    else:
+        plural = "s" if server.workers > 1 else ""
+        click.echo(f"keyroute listening on {url} ({server.workers} worker{plural})", err=True)
     if server.workers > 1:
         export_for_workers(ctx.obj.get("config_path"))
         app: Any = "keyroute.api.factory:create_from_env"
@@ -139,23 +163,15 @@ def check_config(ctx: click.Context, as_json: bool) -> None:
     """Validate the configuration, the master key and the database without serving."""
     try:
         config = _config(ctx)
-        asyncio.run(_check_ready(config))
+        report = asyncio.run(_check_ready(config))
     except GatewayError as err:
         _fail(err, as_json)
         return
-    emit(
-        {
-            "ok": True,
-            "data_dir": str(config.data_dir),
-            "database_url": config.resolved_database_url,
-            "master_key_source": "env"
-            if config.master_key is not None
-            else str(config.master_key_path),
-            "listen": f"{config.server.host}:{config.server.port}",
-            "workers": config.server.workers,
-        },
-        as_json,
-    )
+    listen = {
+        "listen": f"{config.server.host}:{config.server.port}",
+        "workers": config.server.workers,
+    }
+    emit({**report, **listen}, as_json)
 
 
 @cli.group()

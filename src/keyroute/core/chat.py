@@ -149,6 +149,7 @@ class ChatRequest:
     stream: bool = False
     include_usage: bool = False
     max_tokens: int | None = None
+    max_tokens_name: str | None = None  # the client's own field name, for a same-format provider
     temperature: float | None = None
     top_p: float | None = None
     top_k: int | None = None

@@ -39,8 +39,9 @@ class KeyVault:
     def __init__(self, store: Store, keyring: MasterKeyring) -> None:
         self._store = store
         self._keyring = keyring
-        # (workspace id, master key id) -> (wrapped data key, data key)
-        self._data_keys: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+        # workspace id -> (wrapped data key, data key). A workspace's data key never changes
+        # (rotation re-wraps it), so an unwrapped one stays valid after a rotation.
+        self._data_keys: dict[str, tuple[bytes, bytes]] = {}
 
     @property
     def keyring(self) -> MasterKeyring:
@@ -53,7 +54,7 @@ class KeyVault:
         master_id = self._keyring.active_id
         data_key = new_data_key()
         wrapped = wrap_data_key(self._keyring.active_key, data_key, workspace_id)
-        self._data_keys[(workspace_id, master_id)] = (wrapped, data_key)
+        self._data_keys[workspace_id] = (wrapped, data_key)
         return wrapped, master_id
 
     def seal_provider_key(
@@ -79,18 +80,36 @@ class KeyVault:
 
     def forget(self, workspace_id: str) -> None:
         """Drop the cached data keys of a workspace (after it is deleted or re-keyed)."""
-        for cache_key in [k for k in self._data_keys if k[0] == workspace_id]:
-            del self._data_keys[cache_key]
+        self._data_keys.pop(workspace_id, None)
+
+    async def warm(self) -> list[str]:
+        """Unwrap every workspace's data key now; the names of those that fail.
+
+        A server that unwrapped its data keys at start keeps serving every existing workspace
+        after another process rotates the master key, even to a key it does not hold (a new
+        ``KEYROUTE_MASTER_KEY`` takes effect at its next restart).
+        """
+        failed = []
+        for workspace in await self._store.list_workspaces():
+            try:
+                self._data_key(workspace)
+            except ConfigError:
+                failed.append(workspace.name)
+        return failed
 
     def _data_key(self, workspace: WorkspaceRecord) -> bytes:
-        cache_key = (workspace.id, workspace.master_key_id)
-        cached = self._data_keys.get(cache_key)
-        # Comparing the wrapped bytes catches a workspace deleted and re-created under the same id.
+        cached = self._data_keys.get(workspace.id)
         if cached is not None and cached[0] == workspace.wrapped_data_key:
             return cached[1]
-        master = self._keyring.key(workspace.master_key_id)
-        data_key = unwrap_data_key(master, workspace.wrapped_data_key, workspace.id)
-        self._data_keys[cache_key] = (workspace.wrapped_data_key, data_key)
+        try:
+            master = self._keyring.key(workspace.master_key_id)
+            data_key = unwrap_data_key(master, workspace.wrapped_data_key, workspace.id)
+        except ConfigError:
+            if cached is None:
+                raise
+            # Re-wrapped under a master key this process does not hold: the data key is the same.
+            return cached[1]
+        self._data_keys[workspace.id] = (workspace.wrapped_data_key, data_key)
         return data_key
 
     # Rotation

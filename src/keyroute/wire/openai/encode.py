@@ -55,7 +55,7 @@ def encode_request(
         "reasoning_effort": req.reasoning_effort,
         "parallel_tool_calls": req.parallel_tool_calls,
         "metadata": dict(req.metadata) if req.metadata is not None else None,
-        max_tokens_field: req.max_tokens,
+        _max_tokens_field(req, max_tokens_field): req.max_tokens,
     }
     body.update((k, v) for k, v in optional.items() if v is not None)
     if req.top_k is not None:
@@ -83,6 +83,13 @@ def encode_request(
     if req.source_format == "openai":
         body.update(req.passthrough)
     return body
+
+
+def _max_tokens_field(req: ChatRequest, default: str) -> str:
+    """The client's own field name when it spoke OpenAI's format; else the provider's choice."""
+    if req.source_format == "openai" and req.max_tokens_name is not None:
+        return req.max_tokens_name
+    return default
 
 
 def _cache(c: CacheControl | None) -> dict[str, Any]:

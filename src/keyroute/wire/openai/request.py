@@ -84,6 +84,13 @@ def _to_canonical(r: s.ChatRequestS, passthrough: dict[str, Any]) -> ChatRequest
         stream=bool(r.stream),
         include_usage=bool(r.stream_options and r.stream_options.include_usage),
         max_tokens=max_tokens,
+        max_tokens_name=(
+            "max_completion_tokens"
+            if r.max_completion_tokens is not None
+            else "max_tokens"
+            if r.max_tokens is not None
+            else None
+        ),
         temperature=r.temperature,
         top_p=r.top_p,
         stop=stop,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import msgspec
@@ -525,4 +526,5 @@ def test_round_trip_through_the_wire(req: ChatRequest) -> None:
     assert back.messages == req.messages
     assert back.tools == req.tools
     assert back.tool_choice == req.tool_choice
-    assert back == req
+    # The decoder records which limit field the client used; the generated request named none.
+    assert back == dataclasses.replace(req, max_tokens_name=back.max_tokens_name)
