@@ -261,3 +261,18 @@ async def test_failed_rewrap_changes_nothing(
     assert MasterKeyring.load(path).active_id == before[1].master_key_id
     await store.delete_workspace("w0")
     await assert_all_open(store, MasterKeyring.load(path))
+
+
+async def test_a_warm_server_keeps_serving_after_another_process_rotates(store: Store) -> None:
+    old = base64.b64encode(ENV_KEY).decode()
+    server = KeyVault(store, MasterKeyring.from_env(old))
+    await populate(server, store, "w1", "w2")
+    assert await server.warm() == []
+    # Another process (the CLI) re-wraps every data key under a key the server does not hold.
+    cli = KeyVault(store, MasterKeyring.from_env(old))
+    await cli.rotate_master(new_master_key())
+    for workspace in await store.list_workspaces():
+        for record in await store.list_provider_keys(workspace.id):
+            assert server.open_provider_key(workspace, record).reveal() == plaintext(workspace.id)
+    # A cold process with the old key cannot, and says which workspaces fail.
+    assert sorted(await KeyVault(store, MasterKeyring.from_env(old)).warm()) == ["w1", "w2"]

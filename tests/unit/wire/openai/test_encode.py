@@ -528,3 +528,14 @@ def test_round_trip_through_the_wire(req: ChatRequest) -> None:
     assert back.tool_choice == req.tool_choice
     # The decoder records which limit field the client used; the generated request named none.
     assert back == dataclasses.replace(req, max_tokens_name=back.max_tokens_name)
+
+
+def test_the_clients_own_limit_field_is_kept_for_openai_clients() -> None:
+    from keyroute.core.chat import ChatRequest, Message, TextPart
+
+    hi = (Message(role="user", content=(TextPart(text="hi"),)),)
+    legacy = ChatRequest(model="m", messages=hi, max_tokens=5, max_tokens_name="max_tokens")
+    assert encode_request(legacy, "m", provider="openai")["max_tokens"] == 5
+    translated = dataclasses.replace(legacy, source_format="anthropic")
+    body = encode_request(translated, "m", provider="openai")
+    assert body["max_completion_tokens"] == 5 and "max_tokens" not in body
