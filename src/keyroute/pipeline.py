@@ -11,6 +11,7 @@ layer can report keyroute's own overhead.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,12 +25,22 @@ from keyroute.core.secret import REDACTED, Secret
 from keyroute.core.stream import StreamEvent, ToolCallStart
 from keyroute.core.tokens import estimate_tokens
 from keyroute.principals import Principal
-from keyroute.providers.base import EmbeddingsProvider, TokenCountingProvider, UpstreamResponse
+from keyroute.providers import registry
+from keyroute.providers.base import (
+    EmbeddingsProvider,
+    ModelListingProvider,
+    TokenCountingProvider,
+    UpstreamResponse,
+)
 from keyroute.routing.resolver import ModelResolver, Route
 from keyroute.signatures import SignatureCache
+from keyroute.storage.base import ProviderKeyRecord
 from keyroute.upstream import UpstreamSender
 from keyroute.wire.sse import SSEParser
-from keyroute.workspace_state import WorkspaceDirectory
+from keyroute.workspace_state import WorkspaceDirectory, WorkspaceState
+
+log = logging.getLogger("keyroute.pipeline")
+_LISTING_TTL = 300.0
 
 
 @dataclass(slots=True)
@@ -57,6 +68,7 @@ class Pipeline:
         self._resolver = resolver
         self._sender = sender
         self._signatures = signatures
+        self._listings: dict[str, tuple[float, list[str]]] = {}  # key id -> (when, models)
 
     async def _route(self, ctx: RequestContext, model: str) -> tuple[Route, Secret]:
         state = await self._directory.get(ctx.principal.workspace_id)
@@ -160,6 +172,46 @@ class Pipeline:
         if not 200 <= resp.status < 300:
             raise _scrub(provider.parse_error(resp), secret)
         return provider.parse_count_tokens(resp), True
+
+    async def hosted_models(self, ctx: RequestContext) -> dict[str, str]:
+        """Models of the workspace's keys that have no built-in catalogue (an OpenAI-compatible
+        host, Ollama, vLLM), asked of the host itself: ``model id -> provider``.
+
+        Answers are kept for a few minutes per key; a host that cannot answer lists nothing
+        (and is logged), so one broken host never breaks the whole listing.
+        """
+        state = await self._directory.get(ctx.principal.workspace_id)
+        found: dict[str, str] = {}
+        seen: set[str] = set()
+        for key in state.provider_keys:
+            prefix = key.provider if key.provider not in seen else key.name
+            seen.add(key.provider)
+            if registry.spec(key.provider).models:
+                continue
+            for model in await self._listing(state, key):
+                found[f"{prefix}/{model}"] = key.provider
+        return found
+
+    async def _listing(self, state: WorkspaceState, key: ProviderKeyRecord) -> list[str]:
+        cached = self._listings.get(key.id)
+        if cached is not None and time.monotonic() - cached[0] < _LISTING_TTL:
+            return cached[1]
+        provider = self._resolver.provider(key.provider)
+        models: list[str] = []
+        if isinstance(provider, ModelListingProvider):
+            request = provider.build_models_request(
+                self._resolver.target(key, ""), self._directory.secret(state, key)
+            )
+            try:
+                resp = await self._sender.send(request, provider=key.provider)
+                if 200 <= resp.status < 300:
+                    models = provider.parse_models(resp)
+                else:
+                    log.warning("%s answered HTTP %s to its model list", key.name, resp.status)
+            except GatewayError as exc:
+                log.warning("no model list from %s: %s", key.name, exc.message)
+        self._listings[key.id] = (time.monotonic(), models)
+        return models
 
     async def embed(self, ctx: RequestContext, req: EmbeddingRequest) -> EmbeddingResponse:
         route, secret = await self._route(ctx, req.model)

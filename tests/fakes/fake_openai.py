@@ -149,10 +149,12 @@ class FakeOpenAI:
         self.requests: list[Recorded] = []
         self.replies: deque[Reply] = deque()
         self.cancelled = 0
+        self.model_listings = 0
         self.app = Starlette(
             routes=[
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
                 Route("/v1/embeddings", self._embeddings, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
             ]
         )
 
@@ -214,6 +216,21 @@ class FakeOpenAI:
                 raise
 
         return StreamingResponse(gen(), media_type="text/event-stream")
+
+    async def _models(self, request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            body = error_body("Incorrect API key provided.", "invalid_request_error")
+            return Response(
+                msgspec.json.encode(body), status_code=401, media_type="application/json"
+            )
+        self.model_listings += 1
+        data = [
+            {"id": m, "object": "model", "created": 1763400000, "owned_by": "fake"}
+            for m in ("llama-3.3-70b", "qwen-3-32b")
+        ]
+        return Response(
+            msgspec.json.encode({"object": "list", "data": data}), media_type="application/json"
+        )
 
     async def _embeddings(self, request: Request) -> Response:
         body = await self._record(request)

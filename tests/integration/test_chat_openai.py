@@ -487,3 +487,23 @@ def test_embeddings(gateway: Gateway, fake_openai: tuple[FakeOpenAI, str]) -> No
 
 def test_completion_helper_matches_fake(fake_openai: tuple[FakeOpenAI, str]) -> None:
     ChatCompletion.model_validate(completion())
+
+
+def test_models_of_an_openai_compatible_host_are_asked_of_the_host(
+    gateway: Gateway, fake_openai: tuple[FakeOpenAI, str]
+) -> None:
+    fake, base = fake_openai
+    gateway.control(
+        lambda c: c.add_provider_key("default", "vllm", UPSTREAM_KEY, name="gpu", base_url=base)
+    )
+    gateway.control(
+        lambda c: c.add_provider_key(
+            "default", "openai-compatible", "wrong-key", name="broken", base_url=base
+        )
+    )
+    with openai.OpenAI(base_url=gateway.url + "/v1", api_key=gateway.api_key) as api:
+        ids = {m.id for m in api.models.list()}
+        assert {"vllm/llama-3.3-70b", "vllm/qwen-3-32b", "demo/fast"} <= ids
+        assert not any(i.startswith("openai-compatible/") for i in ids)  # its host said 401
+        api.models.list()
+    assert fake.model_listings == 1  # kept for a few minutes

@@ -60,7 +60,7 @@ class Models(Endpoint):
 
     async def handle(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
         state = await self.services.directory.get(ctx.principal.workspace_id)
-        models = catalogue(state)
+        models = {**catalogue(state), **await self.services.pipeline.hosted_models(ctx)}
         anthropic = self.error_format(scope) == "anthropic"
         render = _anthropic if anthropic else _openai
         created = state.workspace.created_at

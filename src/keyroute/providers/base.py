@@ -24,6 +24,7 @@ __all__ = [
     "REDACTED",
     "Capabilities",
     "EmbeddingsProvider",
+    "ModelListingProvider",
     "Provider",
     "Secret",
     "StreamDecoder",
@@ -156,3 +157,12 @@ class TokenCountingProvider(Protocol):
     def parse_count_tokens(self, resp: UpstreamResponse) -> int: ...
 
     def parse_error(self, resp: UpstreamResponse) -> UpstreamError: ...
+
+
+@runtime_checkable
+class ModelListingProvider(Protocol):
+    """A provider that can say which models it serves (OpenAI-format ``GET /models``)."""
+
+    def build_models_request(self, target: Target, key: Secret) -> UpstreamRequest: ...
+
+    def parse_models(self, resp: UpstreamResponse) -> list[str]: ...

@@ -19,6 +19,7 @@ from keyroute.providers.base import (
 from keyroute.wire.openai.embeddings import decode_embeddings_response, encode_embeddings_request
 from keyroute.wire.openai.encode import encode_request
 from keyroute.wire.openai.errors import decode_error
+from keyroute.wire.openai.models import decode_models
 from keyroute.wire.openai.response import decode_response
 from keyroute.wire.openai.stream import OpenAIStreamDecoder
 
@@ -72,6 +73,20 @@ class OpenAIProvider:
 
     def parse_error(self, resp: UpstreamResponse) -> UpstreamError:
         return decode_error(resp.status, resp.headers, resp.body, self.name)
+
+    def build_models_request(self, target: Target, key: Secret) -> UpstreamRequest:
+        headers = self._headers(target, key, False)
+        headers.pop("content-type", None)
+        return UpstreamRequest(
+            method="GET",
+            url=f"{target.base_url}/models",
+            headers=headers,
+            body=b"",
+            timeout=min(target.timeout, 10.0),
+        )
+
+    def parse_models(self, resp: UpstreamResponse) -> list[str]:
+        return decode_models(resp.body, self.name)
 
     def build_embeddings_request(
         self, req: EmbeddingRequest, target: Target, key: Secret

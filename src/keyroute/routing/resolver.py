@@ -60,22 +60,22 @@ class ModelResolver:
                 param="model",
             )
         key = self._key(state, prefix, model)
-        spec = registry.spec(key.provider)
-        base_url = key.base_url or spec.base_url
+        return Route(
+            provider=self.provider(key.provider),
+            target=self.target(key, upstream_model),
+            key=key,
+            model_id=f"{prefix}/{upstream_model}",
+        )
+
+    def target(self, key: ProviderKeyRecord, model: str) -> Target:
+        """Where ``key``'s provider serves ``model``."""
+        base_url = key.base_url or registry.spec(key.provider).base_url
         if base_url is None:
             raise InvalidRequest(
                 f"The provider key '{key.name}' has no base URL; add it again with --base-url.",
                 param="model",
             )
-        target = Target(
-            provider=key.provider, model=upstream_model, base_url=base_url, timeout=self._timeout
-        )
-        return Route(
-            provider=self.provider(key.provider),
-            target=target,
-            key=key,
-            model_id=f"{prefix}/{upstream_model}",
-        )
+        return Target(provider=key.provider, model=model, base_url=base_url, timeout=self._timeout)
 
     def _expand(self, state: WorkspaceState, model: str) -> str:
         seen = model
