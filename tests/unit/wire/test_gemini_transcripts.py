@@ -18,11 +18,9 @@ import pytest
 from keyroute.core.chat import (
     ChatRequest,
     Message,
-    ResponseFormat,
     TextPart,
     ThinkingPart,
     ToolCall,
-    ToolChoice,
     ToolSpec,
 )
 from keyroute.core.embeddings import EmbeddingRequest
@@ -51,7 +49,19 @@ from keyroute.wire.gemini import (
     encode_request,
 )
 from keyroute.wire.sse import SSEParser
+from tests.contract.cases import REQUESTS as CONTRACT_REQUESTS
 
+GEMINI_REQUEST_CASES = (
+    "simple",
+    "system_prompt",
+    "multi_turn",
+    "tools",
+    "tool_result",
+    "json_schema",
+    "stop_sequence",
+    "max_tokens",
+    "thought_signatures",
+)
 CASES = Path(__file__).resolve().parents[2] / "transcripts" / "gemini"
 MODEL = "gemini-3-flash-preview"
 SIG_A = "CiQBjz1rX8mKuT0xQ2Pp7bJc4aQ9hXnYw6oM1LrVZ3fKp0sTgEiQBjz1rXwq+Zc/8UJ5h0N2r1dA=="
@@ -78,62 +88,9 @@ def req(*messages: Message, **kw: Any) -> ChatRequest:
 ASK = msg("user", "What's the weather in Paris?")
 PARIS = ToolCall(id="call_abc123", name="get_weather", arguments='{"city": "Paris"}')
 
-REQUESTS: dict[str, ChatRequest] = {
-    "simple": req(msg("user", "Hello")),
-    "system_prompt": req(
-        msg("system", "You are a terse assistant."),
-        msg("developer", "Answer in French."),
-        msg("user", "What is the capital of Italy?"),
-        msg("system", "Never use emoji."),
-    ),
-    "multi_turn": req(
-        msg("user", "My name is Ada."),
-        msg("assistant", "Nice to meet you, Ada!"),
-        msg("user", "What is my name?"),
-        max_tokens=256,
-        temperature=0.2,
-        top_p=0.9,
-    ),
-    "tools": req(ASK, tools=(WEATHER,), tool_choice=ToolChoice(mode="auto")),
-    "tool_result": req(
-        ASK,
-        Message(role="assistant", tool_calls=(PARIS,)),
-        msg("tool", '{"temp_c": 18, "sky": "clear"}', tool_call_id="call_abc123"),
-        tools=(WEATHER,),
-    ),
-    "json_schema": req(
-        msg("user", "Extract: Ada is 36."),
-        response_format=ResponseFormat(
-            type="json_schema",
-            name="person",
-            strict=True,
-            schema={
-                "type": "object",
-                "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
-                "required": ["name", "age"],
-                "additionalProperties": False,
-            },
-        ),
-    ),
-    "stop_sequence": req(msg("user", "Count from 1 to 10, one per line."), stop=("5", "END")),
-    "max_tokens": req(msg("user", "Write a long poem about the sea."), max_tokens=20),
-    "thought_signatures": req(
-        msg("user", "Is it warmer in Tokyo or Paris?"),
-        Message(
-            role="assistant",
-            tool_calls=(
-                ToolCall(
-                    id="fc_7", name="get_weather", arguments='{"city":"Tokyo"}', signature=SIG_B
-                ),
-                ToolCall(id="fc_8", name="get_weather", arguments='{"city":"Paris"}'),
-            ),
-        ),
-        msg("tool", "21C", tool_call_id="fc_7"),
-        msg("tool", '{"temp_c": 18}', tool_call_id="fc_8"),
-        tools=(WEATHER,),
-        reasoning_effort="low",
-    ),
-}
+# The canonical requests are the contract suite's, shared by every provider's goldens;
+# Gemini's body does not carry the model, so their model id does not matter here.
+REQUESTS: dict[str, ChatRequest] = {k: CONTRACT_REQUESTS[k] for k in GEMINI_REQUEST_CASES}
 
 
 def load(name: str) -> bytes:
