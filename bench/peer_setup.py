@@ -13,17 +13,10 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
-BIN = Path(sys.executable).parent / "keyroute"
-
-
-def keyroute(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    return subprocess.run(
-        [str(BIN), *args], env=env, input=stdin, text=True, capture_output=True, check=True
-    ).stdout
+from overhead import BIN, keyroute  # the same subprocess helper as make bench
 
 
 def main() -> None:
@@ -65,7 +58,7 @@ def main() -> None:
     )
     key = json.loads(keyroute(env, "api-key", "create", "--workspace", "default", "--json"))["key"]
     url = f"http://127.0.0.1:{port}"
-    cmd = f"env KEYROUTE_DATA_DIR={data} {BIN} serve --port {port}"
+    cmd = f"env KEYROUTE_DATA_DIR={data} {BIN / 'keyroute'} serve --port {port}"
     print(f"export CUSTOM_CMD={shlex.quote(cmd)}")
     print(f"export CUSTOM_URL={url}")
     print(f"export CUSTOM_HEALTH={url}/health")

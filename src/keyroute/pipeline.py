@@ -30,9 +30,10 @@ from keyroute.providers.base import (
     EmbeddingsProvider,
     ModelListingProvider,
     TokenCountingProvider,
+    UpstreamRequest,
     UpstreamResponse,
 )
-from keyroute.routing.resolver import ModelResolver, Route
+from keyroute.routing.resolver import ModelResolver, Route, model_prefixes
 from keyroute.signatures import SignatureCache
 from keyroute.storage.base import ProviderKeyRecord
 from keyroute.upstream import UpstreamSender
@@ -76,6 +77,20 @@ class Pipeline:
         ctx.model_id = route.model_id
         return route, self._directory.secret(state, route.key)
 
+    async def _send(
+        self, ctx: RequestContext, route: Route, request: UpstreamRequest, secret: Secret
+    ) -> UpstreamResponse:
+        """Send a whole request; time spent counts as upstream time; non-2xx raises the
+        provider's typed error, scrubbed of the key."""
+        t0 = time.perf_counter()
+        try:
+            resp = await self._sender.send(request, provider=route.target.provider)
+        finally:
+            ctx.upstream_seconds += time.perf_counter() - t0
+        if not 200 <= resp.status < 300:
+            raise _scrub(route.provider.parse_error(resp), secret)
+        return resp
+
     def _with_signatures(self, ctx: RequestContext, req: ChatRequest) -> ChatRequest:
         if not any(m.tool_calls for m in req.messages):
             return req
@@ -97,13 +112,7 @@ class Pipeline:
         route, secret = await self._route(ctx, req.model)
         req = self._with_signatures(ctx, req)
         upstream_req = route.provider.build_request(req, route.target, secret)
-        t0 = time.perf_counter()
-        try:
-            resp = await self._sender.send(upstream_req, provider=route.target.provider)
-        finally:
-            ctx.upstream_seconds += time.perf_counter() - t0
-        if not 200 <= resp.status < 300:
-            raise _scrub(route.provider.parse_error(resp), secret)
+        resp = await self._send(ctx, route, upstream_req, secret)
         result = route.provider.parse_response(resp)
         if not result.created:  # providers that report no time (Gemini)
             result = replace(result, created=int(time.time()))
@@ -164,13 +173,7 @@ class Pipeline:
         if not isinstance(provider, TokenCountingProvider):
             return estimate_tokens(req), False
         upstream_req = provider.build_count_tokens_request(req, route.target, secret)
-        t0 = time.perf_counter()
-        try:
-            resp = await self._sender.send(upstream_req, provider=route.target.provider)
-        finally:
-            ctx.upstream_seconds += time.perf_counter() - t0
-        if not 200 <= resp.status < 300:
-            raise _scrub(provider.parse_error(resp), secret)
+        resp = await self._send(ctx, route, upstream_req, secret)
         return provider.parse_count_tokens(resp), True
 
     async def hosted_models(self, ctx: RequestContext) -> dict[str, str]:
@@ -182,10 +185,7 @@ class Pipeline:
         """
         state = await self._directory.get(ctx.principal.workspace_id)
         found: dict[str, str] = {}
-        seen: set[str] = set()
-        for key in state.provider_keys:
-            prefix = key.provider if key.provider not in seen else key.name
-            seen.add(key.provider)
+        for prefix, key in model_prefixes(state.provider_keys):
             if registry.spec(key.provider).models:
                 continue
             for model in await self._listing(state, key):
@@ -221,13 +221,7 @@ class Pipeline:
                 f"Provider '{route.target.provider}' has no embeddings endpoint.", param="model"
             )
         upstream_req = provider.build_embeddings_request(req, route.target, secret)
-        t0 = time.perf_counter()
-        try:
-            resp = await self._sender.send(upstream_req, provider=route.target.provider)
-        finally:
-            ctx.upstream_seconds += time.perf_counter() - t0
-        if not 200 <= resp.status < 300:
-            raise _scrub(route.provider.parse_error(resp), secret)
+        resp = await self._send(ctx, route, upstream_req, secret)
         return provider.parse_embeddings_response(resp)
 
 

@@ -17,16 +17,14 @@ from keyroute.api.errors import ErrorFormat
 from keyroute.core.errors import ModelNotFound
 from keyroute.pipeline import RequestContext
 from keyroute.providers import registry
+from keyroute.routing.resolver import model_prefixes
 from keyroute.workspace_state import WorkspaceState
 
 
 def catalogue(state: WorkspaceState) -> dict[str, str]:
     """Model id -> who serves it (a provider id, or ``alias of <target>``)."""
     models: dict[str, str] = {}
-    seen: set[str] = set()
-    for key in state.provider_keys:
-        prefix = key.provider if key.provider not in seen else key.name
-        seen.add(key.provider)
+    for prefix, key in model_prefixes(state.provider_keys):
         for name in registry.spec(key.provider).models:
             models[f"{prefix}/{name}"] = key.provider
     for alias, target in state.aliases.items():

@@ -10,7 +10,7 @@ OpenAI Agents SDK) work unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,17 @@ class Route:
     target: Target
     key: ProviderKeyRecord
     model_id: str  # provider-prefixed id shown to the client
+
+
+def model_prefixes(keys: Sequence[ProviderKeyRecord]) -> list[tuple[str, ProviderKeyRecord]]:
+    """The prefix that names each key's models in listings: the provider id for a provider's
+    first key, the key's own name for any further key of that provider."""
+    seen: set[str] = set()
+    named = []
+    for key in keys:
+        named.append((key.provider if key.provider not in seen else key.name, key))
+        seen.add(key.provider)
+    return named
 
 
 class ModelResolver:

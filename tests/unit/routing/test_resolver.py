@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -253,3 +254,10 @@ def test_bare_model_family_names_pick_their_provider(model: str, provider: str |
     from keyroute.providers.registry import provider_for_bare_model
 
     assert provider_for_bare_model(model) == provider
+
+
+def test_listing_prefixes_name_further_keys_by_their_own_name() -> None:
+    from keyroute.routing.resolver import model_prefixes
+
+    keys = [OPENAI, dataclasses.replace(OPENAI, id="pk_2", name="prod")]
+    assert [prefix for prefix, _ in model_prefixes(keys)] == ["openai", "prod"]
