@@ -6,7 +6,9 @@ buffered). Leaving the context early (the client went away, a task was cancelled
 upstream connection at once instead of returning it to the pool half-read.
 
 Every call has an explicit timeout: ``UpstreamRequest.timeout`` bounds a whole non-streamed
-response, and the gap between two reads of a stream. Network failures become ``UpstreamError``
+response, and the gap between two reads of a stream. Redirects are never followed (a 3xx answer is an ``UpstreamError``: following one would send
+the provider key and the prompt to whatever host the ``Location`` names). Network failures
+become ``UpstreamError``
 (``UpstreamTimeout`` for timeouts) with ``upstream_status`` 0. ``demo://`` URLs are answered by
 the in-process ``DemoUpstream``.
 """
@@ -91,8 +93,14 @@ class UpstreamSender:
         timeout = aiohttp.ClientTimeout(total=req.timeout, sock_connect=_CONNECT_TIMEOUT)
         try:
             async with session.request(
-                req.method, req.url, data=req.body, headers=req.headers, timeout=timeout
+                req.method,
+                req.url,
+                data=req.body,
+                headers=req.headers,
+                timeout=timeout,
+                allow_redirects=False,
             ) as resp:
+                _refuse_redirect(resp, provider)
                 body = await resp.read()
                 return UpstreamResponse(status=resp.status, headers=_lower(resp.headers), body=body)
         except TimeoutError:
@@ -115,7 +123,12 @@ class UpstreamSender:
         )
         try:
             resp = await session.request(
-                req.method, req.url, data=req.body, headers=req.headers, timeout=timeout
+                req.method,
+                req.url,
+                data=req.body,
+                headers=req.headers,
+                timeout=timeout,
+                allow_redirects=False,
             )
         except TimeoutError:
             raise UpstreamTimeout(
@@ -124,6 +137,7 @@ class UpstreamSender:
         except aiohttp.ClientError as exc:
             raise _network_error(exc, req, provider) from None
         try:
+            _refuse_redirect(resp, provider)
             yield UpstreamStream(
                 status=resp.status,
                 headers=_lower(resp.headers),
@@ -147,6 +161,19 @@ async def _read_chunks(
         ) from None
     except aiohttp.ClientError as exc:
         raise _network_error(exc, req, provider) from None
+
+
+def _refuse_redirect(resp: aiohttp.ClientResponse, provider: str) -> None:
+    """Redirects are never followed: the request carries the provider key and the prompt, and
+    a redirect could send both to another host. A 3xx answer is a 502 that names it."""
+    if 300 <= resp.status < 400:
+        location = resp.headers.get("location", "")
+        where = urlsplit(location).netloc or "another location"
+        raise UpstreamError(
+            f"Provider '{provider}' answered a redirect (HTTP {resp.status} to {where}); "
+            "keyroute does not follow upstream redirects. Check the provider key's base URL.",
+            provider=provider,
+        )
 
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:
