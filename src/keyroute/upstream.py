@@ -6,11 +6,11 @@ buffered). Leaving the context early (the client went away, a task was cancelled
 upstream connection at once instead of returning it to the pool half-read.
 
 Every call has an explicit timeout: ``UpstreamRequest.timeout`` bounds a whole non-streamed
-response, and the gap between two reads of a stream. Redirects are never followed (a 3xx answer is an ``UpstreamError``: following one would send
-the provider key and the prompt to whatever host the ``Location`` names). Network failures
-become ``UpstreamError``
-(``UpstreamTimeout`` for timeouts) with ``upstream_status`` 0. ``demo://`` URLs are answered by
-the in-process ``DemoUpstream``.
+response, and the gap between two reads of a stream. Redirects are never followed: a 3xx answer
+is an ``UpstreamError``, since following it would send the provider key and the prompt to
+whatever host ``Location`` names. Network failures become ``UpstreamError`` (``UpstreamTimeout``
+for timeouts) with ``upstream_status`` 0. ``demo://`` URLs are answered by the in-process
+``DemoUpstream``.
 """
 
 from __future__ import annotations
