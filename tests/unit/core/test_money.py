@@ -12,8 +12,8 @@ from keyroute.core.money import (
     Cost,
     apply_discount,
     pico_to_usd,
-    usd_to_pico,
     usd_text,
+    usd_to_pico,
 )
 
 
