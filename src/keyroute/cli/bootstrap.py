@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from keyroute.config.schema import Config
-from keyroute.services import Services
+from keyroute.core.errors import ConfigError
+from keyroute.services import Services, load_keyring
+from keyroute.storage.base import ProviderKeyRecord, WorkspaceRecord
 from keyroute.storage.registry import open_store
+from keyroute.vault.keystore import KeyVault
 from keyroute.vault.masterkey import MasterKeyring
 
 
@@ -17,15 +20,42 @@ class InitResult:
     details: dict[str, Any]
 
 
+async def upgrade_database(config: Config) -> int:
+    """The schema to its newest migration, then every provider key sealed by keyroute 0.1
+    re-sealed under the vault's AAD v2; returns how many keys were re-sealed.
+
+    Migrations never see the master key, so the re-seal runs here, after the schema upgrade. The
+    master key is needed only when such keys exist; without it they stay refused by the gateway
+    and this fails, naming what to do.
+    """
+    store = open_store(config.resolved_database_url)
+    try:
+        await store.migrate()
+        await store.open()
+        try:
+            keyring = load_keyring(config)
+        except ConfigError as missing:
+            reason = missing.message
+
+            async def refuse(_w: WorkspaceRecord, _k: ProviderKeyRecord) -> tuple[bytes, bytes]:
+                raise ConfigError(
+                    "The schema is upgraded, but provider keys sealed by an older keyroute "
+                    f"must be re-sealed with the master key: {reason}"
+                )
+
+            return await store.reseal_provider_keys(refuse)
+        return await KeyVault(store, keyring).reseal_provider_keys()
+    finally:
+        await store.close()
+
+
 async def initialise(config: Config) -> InitResult:
     """Idempotent: a second run changes nothing and reports that setup already happened."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
     config.data_dir.chmod(0o700)
     if config.master_key is None and not config.master_key_path.exists():
         MasterKeyring.generate(config.master_key_path)
-    store = open_store(config.resolved_database_url)
-    await store.migrate()
-    await store.close()
+    await upgrade_database(config)
     services = await Services.open(config)
     try:
         if await services.store.get_setting("initialised_at") is not None:

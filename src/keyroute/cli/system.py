@@ -14,7 +14,7 @@ import msgspec
 import uvicorn
 
 from keyroute.api.app import create_app
-from keyroute.cli.bootstrap import initialise, quickstart
+from keyroute.cli.bootstrap import initialise, quickstart, upgrade_database
 from keyroute.cli.group import _config, _fail, cli, json_option, run
 from keyroute.cli.output import emit
 from keyroute.config.load import export_for_workers
@@ -22,7 +22,6 @@ from keyroute.config.schema import Config
 from keyroute.core.errors import ConfigError, GatewayError
 from keyroute.providers import registry
 from keyroute.services import Services
-from keyroute.storage.registry import open_store
 
 
 @cli.command()
@@ -142,18 +141,12 @@ def serve(
 def migrate(ctx: click.Context, as_json: bool) -> None:
     """Create or upgrade the database schema."""
 
-    async def work() -> None:
-        store = open_store(_config(ctx).resolved_database_url)
-        try:
-            await store.migrate()
-        finally:
-            await store.close()
-
     try:
-        asyncio.run(work())
+        resealed = asyncio.run(upgrade_database(_config(ctx)))
     except GatewayError as err:
         _fail(err, as_json)
-    emit({"migrated": True}, as_json)
+        return
+    emit({"migrated": True, "resealed_provider_keys": resealed}, as_json)
 
 
 @cli.command("check-config")

@@ -143,7 +143,7 @@ class ControlPlane:
         nonce, ciphertext, fingerprint, last4 = b"", b"", "", ""  # a keyless provider
         if key:
             nonce, ciphertext, fingerprint, last4 = self.vault.seal_provider_key(
-                workspace, key_id, key
+                workspace, key_id, key, provider=provider, base_url=url
             )
         record = ProviderKeyRecord(
             id=key_id,

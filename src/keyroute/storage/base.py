@@ -40,10 +40,12 @@ class ApiKeyRecord:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProviderKeyRecord:
-    """A provider key, encrypted with the workspace data key (AAD binds workspace and key id).
+    """A provider key, encrypted with the workspace data key.
 
-    ``fingerprint`` is a short SHA-256 of the plaintext and ``last4`` its last four characters:
-    the only parts of the key ever shown.
+    The AAD of ``aad_version`` 2 binds the ciphertext to its workspace, key id, provider and base
+    URL; version 1 (rows written by keyroute 0.1, workspace and key id only) is re-sealed by
+    ``keyroute migrate``. ``fingerprint`` is a short SHA-256 of the plaintext and ``last4`` its
+    last four characters: the only parts of the key ever shown.
     """
 
     id: str
@@ -57,6 +59,7 @@ class ProviderKeyRecord:
     last4: str
     created_at: datetime
     revoked_at: datetime | None = None
+    aad_version: int = 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,6 +126,16 @@ class Store(Protocol):
         ...
 
     async def revoke_provider_key(self, workspace_id: str, key_id: str, at: datetime) -> bool: ...
+    async def reseal_provider_keys(
+        self,
+        reseal: Callable[[WorkspaceRecord, ProviderKeyRecord], Awaitable[tuple[bytes, bytes]]],
+    ) -> int:
+        """Re-seal every provider key whose ``aad_version`` is below 2, in one transaction.
+
+        ``reseal`` returns the new ``(nonce, ciphertext)``; the row then gets ``aad_version`` 2.
+        If it raises, nothing changes. Returns how many rows were re-sealed.
+        """
+        ...
 
     # Aliases
     async def set_alias(self, record: AliasRecord) -> None: ...

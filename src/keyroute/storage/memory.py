@@ -183,6 +183,21 @@ class MemoryStore:
         self._changed()
         return True
 
+    async def reseal_provider_keys(
+        self,
+        reseal: Callable[[WorkspaceRecord, ProviderKeyRecord], Awaitable[tuple[bytes, bytes]]],
+    ) -> int:
+        # Compute everything first so a failing callback changes nothing (one "transaction").
+        stale = [k for k in self._provider_keys.values() if k.aad_version < 2]
+        updates = {k.id: await reseal(self._workspaces[k.workspace_id], k) for k in stale}
+        for key_id, (nonce, ciphertext) in updates.items():
+            self._provider_keys[key_id] = dataclasses.replace(
+                self._provider_keys[key_id], nonce=nonce, ciphertext=ciphertext, aad_version=2
+            )
+        if updates:
+            self._changed()
+        return len(updates)
+
     # Aliases
 
     async def set_alias(self, record: AliasRecord) -> None:

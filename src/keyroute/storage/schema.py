@@ -21,6 +21,7 @@ from sqlalchemy import (
     Dialect,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
@@ -131,6 +132,8 @@ provider_keys = Table(
     Column("last4", String, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime, nullable=True),
+    # Rows written before this column existed are AAD v1 (see keyroute.vault.crypto).
+    Column("aad_version", Integer, nullable=False, server_default="1"),
     PrimaryKeyConstraint("id"),
 )
 Index("ix_provider_keys_workspace_id", provider_keys.c.workspace_id)

@@ -360,6 +360,33 @@ class SqliteStore:
             )
         return result.rowcount > 0
 
+    async def reseal_provider_keys(
+        self,
+        reseal: Callable[[WorkspaceRecord, ProviderKeyRecord], Awaitable[tuple[bytes, bytes]]],
+    ) -> int:
+        async with self._write() as conn:
+            rows = (
+                await conn.execute(
+                    select(provider_keys)
+                    .where(provider_keys.c.aad_version < 2)
+                    .order_by(provider_keys.c.id)
+                )
+            ).all()
+            for row in rows:
+                record = ProviderKeyRecord(**_fields(row))
+                ws_row = (
+                    await conn.execute(
+                        select(workspaces).where(workspaces.c.id == record.workspace_id)
+                    )
+                ).one()
+                nonce, ciphertext = await reseal(WorkspaceRecord(**_fields(ws_row)), record)
+                await conn.execute(
+                    update(provider_keys)
+                    .where(provider_keys.c.id == record.id)
+                    .values(nonce=nonce, ciphertext=ciphertext, aad_version=2)
+                )
+        return len(rows)
+
     # Aliases
 
     async def set_alias(self, record: AliasRecord) -> None:

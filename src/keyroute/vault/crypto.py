@@ -1,9 +1,12 @@
 """Envelope-encryption primitives: AES-256-GCM with random 96-bit nonces.
 
 Pure functions over bytes; no storage, no key management. Every ciphertext is bound by its AAD to
-where it belongs (a data key to its workspace; a provider key to its workspace and key id), so a
-ciphertext copied to another row does not decrypt. Failures raise ``ConfigError`` with a message
-that names what failed to decrypt and never contains key material.
+where it belongs: a data key to its workspace; a provider key (AAD v2) to its workspace, key id,
+provider and base URL. So a ciphertext copied to another row does not decrypt, and neither does a
+row whose provider or base URL was rewritten in the database (which would otherwise send the key
+to a host of the writer's choosing). AAD v1 (workspace and key id only) is kept solely to re-seal
+rows written by keyroute 0.1. Failures raise ``ConfigError`` with a message that names what failed
+to decrypt and never contains key material.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ KEY_BYTES = 32
 NONCE_BYTES = 12
 
 _DATA_KEY_PURPOSE = b"keyroute/data-key/v1"
-_PROVIDER_KEY_PURPOSE = b"keyroute/provider-key/v1"
+_PROVIDER_KEY_PURPOSE_V1 = b"keyroute/provider-key/v1"
+_PROVIDER_KEY_PURPOSE = b"keyroute/provider-key/v2"
+PROVIDER_KEY_AAD_VERSION = 2
 
 
 def _aad(purpose: bytes, *parts: str) -> bytes:
@@ -46,8 +51,15 @@ def data_key_aad(workspace_id: str) -> bytes:
     return _aad(_DATA_KEY_PURPOSE, workspace_id)
 
 
-def provider_key_aad(workspace_id: str, key_id: str) -> bytes:
-    return _aad(_PROVIDER_KEY_PURPOSE, workspace_id, key_id)
+def provider_key_aad(workspace_id: str, key_id: str, provider: str, base_url: str | None) -> bytes:
+    """AAD v2. A missing base URL (the provider's default) and any URL never encode alike."""
+    url = "-" if base_url is None else "=" + base_url
+    return _aad(_PROVIDER_KEY_PURPOSE, workspace_id, key_id, provider, url)
+
+
+def legacy_provider_key_aad(workspace_id: str, key_id: str) -> bytes:
+    """AAD v1 (keyroute 0.1): only to open a row once, to re-seal it under v2."""
+    return _aad(_PROVIDER_KEY_PURPOSE_V1, workspace_id, key_id)
 
 
 def wrap_data_key(master: bytes, data_key: bytes, workspace_id: str) -> bytes:
@@ -88,7 +100,7 @@ def open_sealed(data_key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) ->
     except (InvalidTag, ValueError):
         raise ConfigError(
             "cannot decrypt a stored provider key: it belongs to another workspace or key, "
-            "or it is corrupted"
+            "its provider or base URL was changed in the database, or it is corrupted"
         ) from None
     return plaintext.decode()
 

@@ -3,6 +3,11 @@
 The vault turns a workspace's wrapped data key into the data key (cached in memory per
 workspace and master key id; safe to lose) and uses it to seal or open provider keys. It holds no
 plaintext provider key: ``open_provider_key`` hands it out wrapped in ``Secret``.
+
+A provider key is sealed with AAD v2 (workspace, key id, provider, base URL), so a row whose
+provider or base URL was rewritten in the database does not decrypt: the request fails closed and
+the key is never sent to the new host. Rows sealed by keyroute 0.1 (AAD v1) are refused until
+``reseal_provider_keys`` (run by ``keyroute migrate``) re-seals them.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from keyroute.core.errors import ConfigError, InvalidRequest
 from keyroute.core.secret import Secret
 from keyroute.storage.base import ProviderKeyRecord, Store, WorkspaceRecord
 from keyroute.vault.crypto import (
+    PROVIDER_KEY_AAD_VERSION,
     fingerprint,
+    legacy_provider_key_aad,
     new_data_key,
     open_sealed,
     provider_key_aad,
@@ -58,12 +65,19 @@ class KeyVault:
         return wrapped, master_id
 
     def seal_provider_key(
-        self, workspace: WorkspaceRecord, key_id: str, plaintext: str
+        self,
+        workspace: WorkspaceRecord,
+        key_id: str,
+        plaintext: str,
+        *,
+        provider: str,
+        base_url: str | None,
     ) -> tuple[bytes, bytes, str, str]:
-        """Encrypt a provider key for ``workspace``: ``(nonce, ciphertext, fingerprint, last4)``."""
+        """Encrypt a provider key for ``workspace``, bound to its provider and base URL:
+        ``(nonce, ciphertext, fingerprint, last4)``."""
         if not plaintext:
             raise InvalidRequest("a provider key cannot be empty", param="key")
-        aad = provider_key_aad(workspace.id, key_id)
+        aad = provider_key_aad(workspace.id, key_id, provider, base_url)
         nonce, ciphertext = seal(self._data_key(workspace), plaintext, aad)
         # A short key would be half shown by its last four characters: show none of it then.
         last4 = plaintext[-4:] if len(plaintext) >= 12 else ""
@@ -75,8 +89,42 @@ class KeyVault:
             raise ConfigError(
                 f"provider key {record.id!r} belongs to another workspace than {workspace.id!r}"
             )
-        aad = provider_key_aad(workspace.id, record.id)
-        return Secret(open_sealed(self._data_key(workspace), record.nonce, record.ciphertext, aad))
+        if record.aad_version != PROVIDER_KEY_AAD_VERSION:
+            raise ConfigError(
+                f"provider key {record.name!r} ({record.id}) was sealed by an older keyroute "
+                "without its provider and base URL binding: run `keyroute migrate` to re-seal it"
+            )
+        aad = provider_key_aad(workspace.id, record.id, record.provider, record.base_url)
+        data_key = self._data_key(workspace)
+        try:
+            plaintext = open_sealed(data_key, record.nonce, record.ciphertext, aad)
+        except ConfigError:
+            raise ConfigError(
+                f"cannot decrypt provider key {record.name!r} ({record.id}): its provider or "
+                "base URL was changed in the database, it was copied from another row, or it is "
+                "corrupted; it is not used"
+            ) from None
+        return Secret(plaintext)
+
+    async def reseal_provider_keys(self) -> int:
+        """Re-seal every AAD v1 provider key under AAD v2 (one transaction); returns how many.
+
+        The v2 binding takes the row's provider and base URL as they are now: run it right after
+        the upgrade, as ``keyroute migrate`` does.
+        """
+
+        async def reseal(
+            workspace: WorkspaceRecord, record: ProviderKeyRecord
+        ) -> tuple[bytes, bytes]:
+            if not record.ciphertext:  # a keyless provider (demo, a local host): nothing sealed
+                return record.nonce, record.ciphertext
+            data_key = self._data_key(workspace)
+            old_aad = legacy_provider_key_aad(workspace.id, record.id)
+            plaintext = open_sealed(data_key, record.nonce, record.ciphertext, old_aad)
+            new_aad = provider_key_aad(workspace.id, record.id, record.provider, record.base_url)
+            return seal(data_key, plaintext, new_aad)
+
+        return await self._store.reseal_provider_keys(reseal)
 
     def forget(self, workspace_id: str) -> None:
         """Drop the cached data keys of a workspace (after it is deleted or re-keyed)."""

@@ -7,6 +7,7 @@ from keyroute.vault.crypto import (
     NONCE_BYTES,
     data_key_aad,
     fingerprint,
+    legacy_provider_key_aad,
     new_data_key,
     open_sealed,
     provider_key_aad,
@@ -46,7 +47,7 @@ def test_unwrap_refuses(master: bytes, workspace_id: str, wrapped: bytes | None)
 
 
 def test_seal_and_open_round_trip() -> None:
-    aad = provider_key_aad("w1", "pk1")
+    aad = provider_key_aad("w1", "pk1", "openai", None)
     nonce, ciphertext = seal(DATA_KEY, PLAINTEXT, aad)
     assert len(nonce) == NONCE_BYTES
     assert PLAINTEXT.encode() not in ciphertext
@@ -57,14 +58,18 @@ def test_seal_and_open_round_trip() -> None:
 @pytest.mark.parametrize(
     ("key", "aad", "tamper"),
     [
-        (DATA_KEY, provider_key_aad("w2", "pk1"), False),  # another workspace
-        (DATA_KEY, provider_key_aad("w1", "pk2"), False),  # another key id
-        (OTHER_MASTER, provider_key_aad("w1", "pk1"), False),  # another data key
-        (DATA_KEY, provider_key_aad("w1", "pk1"), True),  # flipped bit
+        (DATA_KEY, provider_key_aad("w2", "pk1", "openai", None), False),  # another workspace
+        (DATA_KEY, provider_key_aad("w1", "pk2", "openai", None), False),  # another key id
+        (DATA_KEY, provider_key_aad("w1", "pk1", "mistral", None), False),  # another provider
+        (DATA_KEY, provider_key_aad("w1", "pk1", "openai", "https://evil/v1"), False),  # base URL
+        (DATA_KEY, provider_key_aad("w1", "pk1", "openai", ""), False),  # "" is not "default"
+        (DATA_KEY, legacy_provider_key_aad("w1", "pk1"), False),  # the v1 binding
+        (OTHER_MASTER, provider_key_aad("w1", "pk1", "openai", None), False),  # another data key
+        (DATA_KEY, provider_key_aad("w1", "pk1", "openai", None), True),  # flipped bit
     ],
 )
 def test_open_sealed_refuses(key: bytes, aad: bytes, tamper: bool) -> None:
-    nonce, ciphertext = seal(DATA_KEY, PLAINTEXT, provider_key_aad("w1", "pk1"))
+    nonce, ciphertext = seal(DATA_KEY, PLAINTEXT, provider_key_aad("w1", "pk1", "openai", None))
     if tamper:
         ciphertext = bytes([ciphertext[0] ^ 1]) + ciphertext[1:]
     with pytest.raises(ConfigError, match="cannot decrypt") as caught:
@@ -79,7 +84,9 @@ def test_open_sealed_refuses_a_bad_nonce() -> None:
 
 
 def test_aad_parts_cannot_be_shifted() -> None:
-    assert provider_key_aad("ab", "c") != provider_key_aad("a", "bc")
+    assert provider_key_aad("ab", "c", "p", None) != provider_key_aad("a", "bc", "p", None)
+    assert provider_key_aad("w", "k", "p", "-") != provider_key_aad("w", "k", "p", None)
+    assert legacy_provider_key_aad("ab", "c") != legacy_provider_key_aad("a", "bc")
 
 
 @pytest.mark.parametrize("bad", [b"", b"x" * 16, b"x" * 33])

@@ -10,6 +10,7 @@ from keyroute.core.errors import ConfigError, InvalidRequest
 from keyroute.storage.base import ProviderKeyRecord, Store, WorkspaceRecord
 from keyroute.storage.memory import MemoryStore
 from keyroute.storage.sqlite import SqliteStore
+from keyroute.vault.crypto import legacy_provider_key_aad, seal, unwrap_data_key
 from keyroute.vault.keystore import KeyVault
 from keyroute.vault.masterkey import MasterKeyring, master_key_id, new_master_key
 
@@ -66,7 +67,7 @@ async def add_workspace(vault: KeyVault, store: Store, workspace_id: str) -> Wor
 async def add_key(vault: KeyVault, store: Store, workspace: WorkspaceRecord) -> ProviderKeyRecord:
     key_id = "pk-" + workspace.id
     nonce, ciphertext, fingerprint, last4 = vault.seal_provider_key(
-        workspace, key_id, plaintext(workspace.id)
+        workspace, key_id, plaintext(workspace.id), provider="openai", base_url=None
     )
     record = ProviderKeyRecord(
         id=key_id,
@@ -146,7 +147,9 @@ async def test_empty_key_is_refused(keyring: MasterKeyring) -> None:
     store = MemoryStore()
     vault = KeyVault(store, keyring)
     with pytest.raises(InvalidRequest):
-        vault.seal_provider_key(await add_workspace(vault, store, "w1"), "pk", "")
+        vault.seal_provider_key(
+            await add_workspace(vault, store, "w1"), "pk", "", provider="openai", base_url=None
+        )
 
 
 async def test_rotate_keyring_file(store: Store, keyring: MasterKeyring, path: Path) -> None:
@@ -276,3 +279,91 @@ async def test_a_warm_server_keeps_serving_after_another_process_rotates(store: 
             assert server.open_provider_key(workspace, record).reveal() == plaintext(workspace.id)
     # A cold process with the old key cannot, and says which workspaces fail.
     assert sorted(await KeyVault(store, MasterKeyring.from_env(old)).warm()) == ["w1", "w2"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"base_url": "https://attacker.example/v1"},
+        {"base_url": ""},
+        {"provider": "mistral"},
+        {"provider": "openai-compatible", "base_url": "https://attacker.example/v1"},
+    ],
+)
+async def test_a_repointed_key_does_not_open(
+    store: Store, keyring: MasterKeyring, change: dict[str, str]
+) -> None:
+    vault = KeyVault(store, keyring)
+    record = await add_key(vault, store, await add_workspace(vault, store, "w1"))
+    (workspace,) = await store.list_workspaces()
+    repointed = dataclasses.replace(record, **change)
+    with pytest.raises(ConfigError, match="provider or base URL was changed") as caught:
+        vault.open_provider_key(workspace, repointed)
+    assert plaintext("w1") not in str(caught.value)
+    assert vault.open_provider_key(workspace, record).reveal() == plaintext("w1")
+
+
+async def add_legacy_key(
+    store: Store, keyring: MasterKeyring, workspace: WorkspaceRecord, key_id: str, key: str
+) -> ProviderKeyRecord:
+    """A row as keyroute 0.1 wrote it: sealed under AAD v1 (workspace and key id only)."""
+    data_key = unwrap_data_key(keyring.active_key, workspace.wrapped_data_key, workspace.id)
+    nonce, ciphertext = (
+        seal(data_key, key, legacy_provider_key_aad(workspace.id, key_id)) if key else (b"", b"")
+    )
+    record = ProviderKeyRecord(
+        id=key_id,
+        workspace_id=workspace.id,
+        provider="openai",
+        name=key_id,
+        base_url="https://api.example/v1",
+        ciphertext=ciphertext,
+        nonce=nonce,
+        fingerprint="",
+        last4="",
+        created_at=T0,
+        aad_version=1,
+    )
+    await store.add_provider_key(record)
+    return record
+
+
+async def test_keys_sealed_by_0_1_are_refused_until_resealed(
+    store: Store, keyring: MasterKeyring
+) -> None:
+    vault = KeyVault(store, keyring)
+    workspace = await add_workspace(vault, store, "w1")
+    legacy = await add_legacy_key(store, keyring, workspace, "pk-old", plaintext("w1"))
+    await add_legacy_key(store, keyring, workspace, "pk-keyless", "")
+    current = await add_key(vault, store, workspace)
+    with pytest.raises(ConfigError, match="keyroute migrate"):
+        vault.open_provider_key(workspace, legacy)
+    before = store.revision()
+    assert await vault.reseal_provider_keys() == 2
+    assert store.revision() != before  # a running server drops the records it cached
+    assert await vault.reseal_provider_keys() == 0
+    by_id = {k.id: k for k in await store.list_provider_keys("w1")}
+    assert {k.aad_version for k in by_id.values()} == {2}
+    assert by_id[current.id] == current  # already v2: untouched
+    assert by_id["pk-keyless"].ciphertext == b""
+    resealed = by_id["pk-old"]
+    assert vault.open_provider_key(workspace, resealed).reveal() == plaintext("w1")
+    with pytest.raises(ConfigError, match="provider or base URL was changed"):
+        vault.open_provider_key(workspace, dataclasses.replace(resealed, base_url="https://x/v1"))
+
+
+async def test_a_failed_reseal_changes_nothing(store: Store, keyring: MasterKeyring) -> None:
+    vault = KeyVault(store, keyring)
+    workspace = await add_workspace(vault, store, "w1")
+    good = await add_legacy_key(store, keyring, workspace, "pk-a", plaintext("w1"))
+    other = await add_workspace(vault, store, "w2")
+    await add_legacy_key(store, keyring, other, "pk-z", plaintext("w2"))
+    # A v1 row whose ciphertext was copied from another workspace: the whole re-seal fails.
+    forged = dataclasses.replace(
+        good, id="pk-forged", name="forged", workspace_id="w2", nonce=good.nonce
+    )
+    await store.add_provider_key(forged)
+    with pytest.raises(ConfigError, match="cannot decrypt"):
+        await vault.reseal_provider_keys()
+    rows = await store.list_provider_keys("w1") + await store.list_provider_keys("w2")
+    assert {k.aad_version for k in rows} == {1}
