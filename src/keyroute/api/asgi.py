@@ -1,4 +1,9 @@
-"""Small ASGI building blocks for the data plane: bounded body reads, responses, SSE streaming."""
+"""Small ASGI building blocks for the data plane: bounded body reads, responses, SSE streaming.
+
+Invariant: a response header value is sent as given only when it is printable ASCII; anything
+else (non-latin-1 text, CR, LF, NUL, other control characters) is percent-encoded as UTF-8, so
+no value, wherever it came from, can break the response head or split it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
+from urllib.parse import quote
 
 from keyroute.core.errors import InvalidRequest, PayloadTooLarge
 
@@ -15,6 +21,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Printable ASCII but '%', which marks the encoding.
+_HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 
 
 class ClientDisconnected(Exception):
@@ -61,11 +69,18 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+def header_value(value: str) -> bytes:
+    """``value`` as response-header bytes: printable ASCII as is, anything else percent-encoded."""
+    if value.isascii() and value.isprintable():
+        return value.encode("ascii")
+    return quote(value, safe=_HEADER_SAFE, encoding="utf-8").encode("ascii")
+
+
 def _raw_headers(
     content_type: bytes, extra: Iterable[tuple[str, str]]
 ) -> list[tuple[bytes, bytes]]:
     headers = [(b"content-type", content_type)]
-    headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in extra)
+    headers.extend((k.encode("ascii"), header_value(v)) for k, v in extra)
     return headers
 
 

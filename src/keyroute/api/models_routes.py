@@ -17,6 +17,7 @@ from keyroute.api.errors import ErrorFormat
 from keyroute.core.errors import ModelNotFound
 from keyroute.pipeline import RequestContext
 from keyroute.providers import registry
+from keyroute.routing.model_id import check_model_id
 from keyroute.routing.resolver import model_prefixes
 from keyroute.workspace_state import WorkspaceState
 
@@ -57,12 +58,14 @@ class Models(Endpoint):
         return "anthropic" if header(scope, b"anthropic-version") else "openai"
 
     async def handle(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
+        wanted = scope.get("path_params", {}).get("model")
+        if wanted:
+            check_model_id(wanted)  # before any host is asked for its list
         state = await self.services.directory.get(ctx.principal.workspace_id)
         models = {**catalogue(state), **await self.services.pipeline.hosted_models(ctx)}
         anthropic = self.error_format(scope) == "anthropic"
         render = _anthropic if anthropic else _openai
         created = state.workspace.created_at
-        wanted = scope.get("path_params", {}).get("model")
         if wanted:
             if wanted not in models:
                 raise ModelNotFound(f"The model '{wanted}' does not exist.", param="model")

@@ -5,7 +5,8 @@ provider keys (so two OpenAI-compatible hosts can be told apart by key name), th
 provider ids. Aliases map a name to a model id, at most a few levels deep. A bare name that is
 no alias but plainly names one provider's model family (``claude-...``, ``gpt-...``,
 ``gemini-...``) goes to that provider, so tools with built-in model names (Claude Code, the
-OpenAI Agents SDK) work unchanged.
+OpenAI Agents SDK) work unchanged. Every id (and what an alias expands to) is checked by
+``model_id.check_model_id`` first, so a malformed id never reaches a provider.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from keyroute.core.errors import InvalidRequest, ModelNotFound
 from keyroute.providers import registry
 from keyroute.providers.base import Provider, Target
+from keyroute.routing.model_id import check_model_id
 from keyroute.storage.base import ProviderKeyRecord
 from keyroute.workspace_state import WorkspaceState
 
@@ -58,7 +60,9 @@ class ModelResolver:
         return adapter
 
     def resolve(self, state: WorkspaceState, model: str) -> Route:
-        model_id = self._expand(state, model)
+        """The route for ``model``; a malformed id is refused (400 ``model``) before any lookup."""
+        check_model_id(model)
+        model_id = check_model_id(self._expand(state, model))
         if "/" not in model_id:
             family = registry.provider_for_bare_model(model_id)
             if family is not None:

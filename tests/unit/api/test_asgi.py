@@ -14,6 +14,7 @@ from keyroute.api.asgi import (
     Message,
     Scope,
     header,
+    header_value,
     incoming_request_id,
     read_body,
     send_bytes,
@@ -170,6 +171,27 @@ async def test_send_bytes() -> None:
         },
         {"type": "http.response.body", "body": b'{"ok":true}'},
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "sent"),
+    [
+        ("demo/fast", b"demo/fast"),
+        ("a b:c@d~e", b"a b:c@d~e"),
+        ("100%", b"100%"),  # printable ASCII goes as is
+        ("gpt-4\u043e", b"gpt-4%D0%BE"),  # Cyrillic o
+        ("\U0001f600", b"%F0%9F%98%80"),
+        ("caf\u00e9", b"caf%C3%A9"),  # latin-1, but not ASCII
+        ("x\r\nset-cookie: a=b", b"x%0D%0Aset-cookie: a=b"),
+        ("a\x00b\tc\x7f", b"a%00b%09c%7F"),
+        ("50%\n", b"50%25%0A"),  # once encoding, '%' is encoded too
+    ],
+)
+async def test_header_values_are_never_sent_raw(value: str, sent: bytes) -> None:
+    assert header_value(value) == sent
+    send = Send()
+    await send_bytes(send, 200, b"", [("x-keyroute-model", value)])
+    assert (b"x-keyroute-model", sent) in send.messages[0]["headers"]
 
 
 async def test_send_bytes_content_type() -> None:

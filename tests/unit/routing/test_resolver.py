@@ -145,7 +145,10 @@ def check_error(st: WorkspaceState, model: str, cls: type[InvalidRequest], *frag
     ("model", "cls", "fragments"),
     [
         ("llama-3", ModelNotFound, ("'llama-3' does not exist", "provider/model")),
-        ("", ModelNotFound, ()),
+        ("", InvalidRequest, ("Invalid model id: it is empty",)),
+        ("openai/gpt-4о", InvalidRequest, ("U+043E",)),
+        ("openai/gpt\r\nx: y", InvalidRequest, ("U+000D",)),
+        ("x" * 100_000, InvalidRequest, ("100000 characters is too long",)),
         ("/gpt-4o", ModelNotFound, ()),
         ("openai/", ModelNotFound, ()),
         ("azure/gpt-4o", ModelNotFound, ("'azure' is neither a provider nor a provider key",)),
@@ -261,3 +264,7 @@ def test_listing_prefixes_name_further_keys_by_their_own_name() -> None:
 
     keys = [OPENAI, dataclasses.replace(OPENAI, id="pk_2", name="prod")]
     assert [prefix for prefix, _ in model_prefixes(keys)] == ["openai", "prod"]
+
+
+def test_an_alias_that_expands_to_a_malformed_id_is_refused() -> None:
+    check_error(state(OPENAI, bad="openai/gpt 4o"), "bad", InvalidRequest, "U+0020")
