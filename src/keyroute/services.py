@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from keyroute.config.schema import Config
+from keyroute.control.base_url import BaseUrlPolicy
 from keyroute.control.plane import ControlPlane
 from keyroute.core.errors import ConfigError
 from keyroute.pipeline import Pipeline
@@ -44,7 +45,9 @@ class Services:
         self.store = store
         self.keyring = keyring
         self.vault = KeyVault(store, keyring)
-        self.control = ControlPlane(store, self.vault)
+        self.control = ControlPlane(
+            store, self.vault, base_urls=BaseUrlPolicy.from_config(config.base_urls)
+        )
         self.sender = UpstreamSender(max_connections=config.upstream.max_connections)
         self.principals = PrincipalCache(store)
         self.directory = WorkspaceDirectory(store, self.vault)

@@ -16,6 +16,7 @@ class ServerConfig(_Section):
     port: int = Field(default=8080, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_admin_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     access_log: bool = False
 
 
@@ -32,6 +33,17 @@ class ProvidersConfig(_Section):
     anthropic: AnthropicConfig = AnthropicConfig()
 
 
+class BaseUrlConfig(_Section):
+    """Which hosts a provider key's base URL may name (``keyroute.control.base_url``)."""
+
+    allow_loopback: bool = True
+    allow_private: bool = True
+    allow_link_local: bool = False
+    allow_metadata: bool = False
+    allow_unspecified: bool = False
+    allow_encoded_ip: bool = False
+
+
 class LoggingConfig(_Section):
     level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
 
@@ -45,6 +57,7 @@ class Config(_Section):
     server: ServerConfig = ServerConfig()
     upstream: UpstreamConfig = UpstreamConfig()
     providers: ProvidersConfig = ProvidersConfig()
+    base_urls: BaseUrlConfig = BaseUrlConfig()
     logging: LoggingConfig = LoggingConfig()
 
     @property

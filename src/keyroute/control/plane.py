@@ -1,4 +1,9 @@
-"""``ControlPlane``: every management operation, shared by the CLI and the admin API."""
+"""``ControlPlane``: every management operation, shared by the CLI and the admin API.
+
+Everything is validated here, once, for both: names are short lower-case slugs, provider keys
+are printable ASCII, aliases and their targets are well-formed model ids, and base URLs pass
+the operator's ``BaseUrlPolicy``. Errors never echo a secret and escape what they echo.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from keyroute.control.base_url import BaseUrlPolicy
 from keyroute.core.errors import Conflict, InvalidRequest, NotFound
 from keyroute.plans import DEFAULT_PLAN, plan
 from keyroute.principals import display_prefix, hash_api_key, new_api_key
 from keyroute.providers import registry
+from keyroute.routing.model_id import check_model_id
 from keyroute.storage.base import (
     AliasRecord,
     ApiKeyRecord,
@@ -26,12 +33,25 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 
 def _check_name(value: str, what: str) -> str:
     if not _NAME.fullmatch(value):
+        shown = ascii(value[:80])  # escaped: the value may hold control characters
         raise InvalidRequest(
-            f"Invalid {what} '{value}': use 1-63 lower-case letters, digits, '.', '_' or '-', "
+            f"Invalid {what} {shown}: use 1-63 lower-case letters, digits, '.', '_' or '-', "
             "starting with a letter or digit.",
             param="name",
         )
     return value
+
+
+def _check_key(key: str) -> str:
+    """A provider key travels in a request header: printable ASCII, no spaces or controls."""
+    bad = next((i for i, c in enumerate(key) if not ("\x21" <= c <= "\x7e")), None)
+    if bad is not None:
+        raise InvalidRequest(
+            f"The provider key has character U+{ord(key[bad]):04X} at position {bad}: "
+            "keys are printable ASCII without spaces or control characters.",
+            param="key",
+        )
+    return key
 
 
 def _new_id(prefix: str) -> str:
@@ -46,10 +66,16 @@ class CreatedApiKey:
 
 class ControlPlane:
     def __init__(
-        self, store: Store, vault: KeyVault, *, clock: Callable[[], datetime] | None = None
+        self,
+        store: Store,
+        vault: KeyVault,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        base_urls: BaseUrlPolicy | None = None,
     ) -> None:
         self.store = store
         self.vault = vault
+        self.base_urls = base_urls or BaseUrlPolicy()
         self._clock = clock or (lambda: datetime.now(UTC))
 
     # Workspaces
@@ -128,7 +154,7 @@ class ControlPlane:
     ) -> ProviderKeyRecord:
         workspace = await self.workspace(name_or_id)
         spec = registry.spec(provider)
-        key = key.strip()
+        key = _check_key(key.strip())
         if not key and spec.requires_key:
             raise InvalidRequest(f"Provider '{provider}' needs a key.", param="key")
         if spec.base_url is None and not base_url:
@@ -137,7 +163,11 @@ class ControlPlane:
             )
         if provider == "demo" and base_url:
             raise InvalidRequest("The demo provider takes no base URL.", param="base_url")
-        url = registry.normalize_base_url(provider, base_url) if base_url else None
+        url = (
+            registry.normalize_base_url(provider, self.base_urls.check(base_url))
+            if base_url
+            else None
+        )
         key_name = _check_name(name, "key name") if name else provider
         key_id = _new_id("pk")
         nonce, ciphertext, fingerprint, last4 = b"", b"", "", ""  # a keyless provider
@@ -174,10 +204,12 @@ class ControlPlane:
     # Aliases
     async def set_alias(self, name_or_id: str, alias: str, target: str) -> AliasRecord:
         workspace = await self.workspace(name_or_id)
-        if not alias or "/" in alias or len(alias) > 128:
+        check_model_id(alias, param="alias")
+        if "/" in alias or len(alias) > 128:
             raise InvalidRequest(
                 "An alias is a name without '/', up to 128 characters.", param="alias"
             )
+        check_model_id(target, param="target")
         if "/" not in target:
             raise InvalidRequest(
                 "An alias points at a model id like 'openai/gpt-4o-mini'.", param="target"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from keyroute.control.base_url import BaseUrlPolicy
 from keyroute.control.plane import ControlPlane
 from keyroute.core.errors import Conflict, InvalidRequest, NotFound
 from keyroute.storage.memory import MemoryStore
@@ -181,6 +182,75 @@ async def test_provider_key_errors(
     assert await plane.list_provider_keys("w") == []
 
 
+@pytest.mark.parametrize(
+    ("key", "position"),
+    [
+        ("sk-abc\r\nx-evil: 1", "U+000D at position 6"),
+        ("sk-abc\ndef", "U+000A at position 6"),
+        ("sk-\x00abc", "U+0000 at position 3"),
+        ("sk-abc def", "U+0020 at position 6"),
+        ("sk-abc\tdef", "U+0009 at position 6"),
+        ("sk-\u0430bc", "U+0430 at position 3"),
+        ("sk-caf\u00e9", "U+00E9 at position 6"),
+        ("sk-abc\x7f", "U+007F at position 6"),
+        ("sk-\x1b[2Jabc", "U+001B at position 3"),
+    ],
+)
+async def test_provider_keys_with_control_or_non_ascii_characters_are_refused(
+    plane: ControlPlane, key: str, position: str
+) -> None:
+    await plane.create_workspace("w")
+    with pytest.raises(InvalidRequest) as info:
+        await plane.add_provider_key("w", "openai", key)
+    assert info.value.param == "key"
+    assert position in info.value.message
+    assert key.strip() not in info.value.message  # the key is never echoed
+    assert await plane.list_provider_keys("w") == []
+
+
+async def test_surrounding_whitespace_of_a_pasted_key_is_still_trimmed(plane: ControlPlane) -> None:
+    await plane.create_workspace("w")
+    record = await plane.add_provider_key("w", "openai", f"  {PROVIDER_KEY}\n")
+    ws = await plane.workspace("w")
+    assert plane.vault.open_provider_key(ws, record).reveal() == PROVIDER_KEY
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://[::1",
+        "http://169.254.169.254",
+        "http://metadata.google.internal",
+        "http://user:pass@api.example.com",
+        "http://2852039166",
+        "http://0.0.0.0:8000",
+        "http://x.test\r\nx-evil: 1",
+    ],
+)
+async def test_base_urls_go_through_the_policy(plane: ControlPlane, base_url: str) -> None:
+    await plane.create_workspace("w")
+    await check_error(
+        plane.add_provider_key("w", "openai-compatible", "", base_url=base_url),
+        InvalidRequest,
+        "base_url",
+    )
+    assert await plane.list_provider_keys("w") == []
+
+
+async def test_the_base_url_policy_is_a_constructor_argument() -> None:
+    store = MemoryStore()
+    keyring = MasterKeyring.from_env(new_master_key().hex())
+    strict = ControlPlane(
+        store, KeyVault(store, keyring), base_urls=BaseUrlPolicy(allow_loopback=False)
+    )
+    await strict.create_workspace("w")
+    await check_error(
+        strict.add_provider_key("w", "ollama", "", base_url="http://127.0.0.1:11434"),
+        InvalidRequest,
+        "base_url",
+    )
+
+
 async def test_provider_key_name_is_validated(plane: ControlPlane) -> None:
     await plane.create_workspace("w")
     await check_error(plane.add_provider_key("w", "demo", "", name="Nope!"), InvalidRequest, "name")
@@ -224,6 +294,13 @@ async def test_revoke_provider_key(plane: ControlPlane) -> None:
         ("", "demo/fast", "alias"),
         ("a/b", "demo/fast", "alias"),
         ("x" * 129, "demo/fast", "alias"),
+        ("fast\r\n", "demo/fast", "alias"),
+        ("fa\x00st", "demo/fast", "alias"),
+        ("fast\x1b[31m", "demo/fast", "alias"),
+        ("f\u0430st", "demo/fast", "alias"),  # Cyrillic a
+        ("fast", "demo/fast\n", "target"),
+        ("fast", "demo/f ast", "target"),
+        ("fast", "gemini/../../v1/files", "target"),
         ("fast", "fast", "target"),
         ("fast", "", "target"),
     ],
