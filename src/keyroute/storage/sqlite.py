@@ -14,6 +14,8 @@ Invariants:
   path's caches survive the background last-used flushes. Writes made by this store also bump
   an in-process counter, and the two are combined.
 - Listing order matches ``MemoryStore``.
+- The database file and its ``-wal``, ``-shm`` and ``-journal`` files are 0600
+  (``sqlite_files.secure_files``, called by ``migrate`` and ``open``).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from keyroute.storage.schema import (
     settings,
     workspaces,
 )
+from keyroute.storage.sqlite_files import secure_files
 
 _DRIVERS = frozenset({"sqlite", "sqlite+aiosqlite", "sqlite+pysqlite"})
 _PRAGMAS = (
@@ -128,6 +131,7 @@ class SqliteStore:
             return
         if not self._path.is_file():
             raise ConfigError(f"no keyroute database at {self._path}: {_HOW_TO_MIGRATE}")
+        secure_files(self._path, create=False)
         engine = create_async_engine(URL.create("sqlite+aiosqlite", database=str(self._path)))
         event.listen(engine.sync_engine, "connect", _on_connect)
         event.listen(engine.sync_engine, "begin", _on_begin)
@@ -170,6 +174,7 @@ class SqliteStore:
 
     async def migrate(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
+        secure_files(self._path, create=True)
         url = URL.create("sqlite", database=str(self._path)).render_as_string()
         await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
         self._local += 1
