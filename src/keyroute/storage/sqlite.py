@@ -15,7 +15,7 @@ Invariants:
   an in-process counter, and the two are combined.
 - Listing order matches ``MemoryStore``.
 - The database file and its ``-wal``, ``-shm`` and ``-journal`` files are 0600
-  (``sqlite_files.secure_files``, called by ``migrate`` and ``open``).
+  (``file_modes.secure_files``, called by ``migrate`` and ``open``).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from sqlalchemy.sql import Executable
 
 from keyroute.core.errors import ConfigError, Conflict, NotFound
 from keyroute.storage.base import AliasRecord, ApiKeyRecord, ProviderKeyRecord, WorkspaceRecord
+from keyroute.storage.file_modes import secure_files
 from keyroute.storage.migrations import alembic_config, head_revision
 from keyroute.storage.schema import (
     UtcDateTime,
@@ -49,7 +50,6 @@ from keyroute.storage.schema import (
     settings,
     workspaces,
 )
-from keyroute.storage.sqlite_files import secure_files
 
 _DRIVERS = frozenset({"sqlite", "sqlite+aiosqlite", "sqlite+pysqlite"})
 _PRAGMAS = (

@@ -1,4 +1,4 @@
-"""``keyroute.storage.sqlite_files``: the database file and its WAL companions are 0600."""
+"""``keyroute.storage.file_modes``: the database file and its WAL companions are 0600."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from keyroute.storage.base import WorkspaceRecord
+from keyroute.storage.file_modes import COMPANIONS, secure_files
 from keyroute.storage.sqlite import SqliteStore
-from keyroute.storage.sqlite_files import COMPANIONS, secure_files
 
 
 @pytest.fixture
