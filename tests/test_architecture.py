@@ -60,7 +60,15 @@ def _concrete_storage() -> tuple[str, ...]:
 RULES: tuple[Rule, ...] = (
     Rule("keyroute.core", (STDLIB,)),
     Rule("keyroute.wire", ("keyroute.core", "msgspec", "pydantic", STDLIB)),
-    Rule("keyroute.providers", ("keyroute.core", "keyroute.wire", "msgspec", STDLIB)),
+    Rule("keyroute.catalogue", ("keyroute.core", "msgspec", STDLIB)),
+    Rule(
+        "keyroute.providers",
+        ("keyroute.core", "keyroute.wire", "keyroute.catalogue", "msgspec", STDLIB),
+    ),
+    Rule(
+        "keyroute.accounting",
+        ("keyroute.core", "keyroute.config", "keyroute.storage.base", "keyroute.catalogue", STDLIB),
+    ),
     Rule(
         "keyroute.upstream",
         ("keyroute.core", "keyroute.providers", "keyroute.demo", "aiohttp", STDLIB),

@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from keyroute.providers.demo import DEMO_MODELS
+from keyroute.providers.demo import demo_models
 
 
 def _tokens(text: str) -> int:
@@ -88,7 +88,7 @@ class DemoUpstream:
         except msgspec.DecodeError:
             return 400, b'{"error":{"message":"bad JSON","type":"invalid_request_error"}}'
         model = str(req.get("model", "fast"))
-        if model not in {m.split("/", 1)[1] for m in DEMO_MODELS}:
+        if f"demo/{model}" not in demo_models():
             message = f"The demo provider has no model '{model}'. Try demo/fast."
             err = {
                 "error": {

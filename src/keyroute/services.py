@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 
+from keyroute.accounting.pricebook import PriceBook
+from keyroute.catalogue import builtin
 from keyroute.config.schema import Config
 from keyroute.control.base_url import BaseUrlPolicy
 from keyroute.control.plane import ControlPlane
@@ -45,6 +47,8 @@ class Services:
         self.store = store
         self.keyring = keyring
         self.vault = KeyVault(store, keyring)
+        self.catalogue = builtin()
+        self.prices = PriceBook(self.catalogue, store)
         self.control = ControlPlane(
             store, self.vault, base_urls=BaseUrlPolicy.from_config(config.base_urls)
         )

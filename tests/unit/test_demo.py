@@ -18,7 +18,7 @@ from keyroute.core.stream import (
     UsageReport,
 )
 from keyroute.demo import DemoUpstream
-from keyroute.providers.demo import DEMO_BASE_URL, DEMO_MODELS
+from keyroute.providers.demo import DEMO_BASE_URL, demo_models
 from keyroute.wire.openai.errors import decode_error
 from keyroute.wire.openai.response import decode_response
 from keyroute.wire.openai.stream import OpenAIStreamDecoder
@@ -257,4 +257,4 @@ def test_stream_tool_call() -> None:
 
 def test_models_and_base_url() -> None:
     assert DEMO_BASE_URL.startswith("demo://")
-    assert all(m.startswith("demo/") and DEMO_MODELS[m] for m in DEMO_MODELS)
+    assert all(m.startswith("demo/") and text for m, text in demo_models().items())

@@ -40,14 +40,13 @@ _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "ap
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Capabilities:
-    """What a provider can do; a request needing more is refused with ``UnsupportedFeature``."""
+    """What a provider's adapter can do as a whole.
+
+    What each model can do (tools, vision, JSON schema, caching...) is data in
+    ``keyroute.catalogue``; the wire codecs refuse what a format cannot express.
+    """
 
     streaming: bool = True
-    tools: bool = True
-    parallel_tool_calls: bool = True
-    vision: bool = True
-    json_object: bool = True
-    json_schema: bool = True
     embeddings: bool = False
     requires_key: bool = True
 

@@ -1,4 +1,7 @@
-"""Provider ids -> adapters, default endpoints and model catalogues. Adding a provider is a line.
+"""Provider ids -> adapters and default endpoints. Adding a provider is a line.
+
+Facts about models (which models a provider serves, which bare names belong to which provider)
+are data in ``keyroute.catalogue``; ``ProviderSpec.models`` is read from it.
 
 Base URLs follow each provider's own SDK convention: OpenAI-format hosts include the API version
 (``https://api.openai.com/v1``), Anthropic and Gemini do not (``https://api.anthropic.com``).
@@ -8,15 +11,17 @@ removed for Anthropic and ``/v1beta`` for Gemini, so either spelling works.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from keyroute.catalogue import builtin
 from keyroute.core.errors import InvalidRequest
 from keyroute.providers.base import Provider
-from keyroute.providers.demo import DEMO_BASE_URL, DEMO_MODELS, demo_provider
+from keyroute.providers.demo import DEMO_BASE_URL, demo_provider
 from keyroute.providers.openai import OpenAIProvider
 from keyroute.providers.openai_compatible import PRESETS, OpenAICompatibleProvider
 
@@ -32,119 +37,72 @@ class ProviderSpec:
     factory: str = ""
 
 
-_CATALOG: dict[str, tuple[str, ...]] = {
-    "openai": (
-        "gpt-6.2-sol",
-        "gpt-6.2-astra",
-        "gpt-6.1-sol",
-        "gpt-6-sol",
-        "gpt-6-luna",
-        "gpt-6-astra",
-        "gpt-5.6-sol",
-        "gpt-5.6-terra",
-        "gpt-5.6-luna",
-        "gpt-4.1",
-        "gpt-4.1-mini",
-        "gpt-4o",
-        "gpt-4o-mini",
-        "text-embedding-3-small",
-        "text-embedding-3-large",
-    ),
-    "anthropic": (
-        "claude-sonnet-5-5",
-        "claude-haiku-5-5",
-        "claude-opus-5-5",
-        "claude-opus-5",
-        "claude-haiku-4-5",
-    ),
-    "gemini": (
-        "gemini-3.5-flash",
-        "gemini-3.5-flash-lite",
-        "gemini-3.8-flash",
-        "gemini-3.1-pro-preview",
-        "gemini-4-argon",
-        "gemini-4-neon",
-        "gemini-4-hydrogen",
-        "gemini-embedding-001",
-    ),
-    "mistral": ("mistral-large-latest", "mistral-small-latest", "mistral-embed"),
-    "groq": ("llama-3.3-70b-versatile", "llama-3.1-8b-instant"),
-    "deepseek": ("deepseek-flash", "deepseek-v4-pro"),
-}
+def _hosted() -> tuple[ProviderSpec, ...]:
+    models = builtin().provider_models
+    return (
+        ProviderSpec(
+            name="openai",
+            label="OpenAI",
+            wire="openai",
+            base_url="https://api.openai.com/v1",
+            models=models("openai"),
+        ),
+        ProviderSpec(
+            name="anthropic",
+            label="Anthropic",
+            wire="anthropic",
+            base_url="https://api.anthropic.com",
+            models=models("anthropic"),
+            factory="keyroute.providers.anthropic:AnthropicProvider",
+        ),
+        ProviderSpec(
+            name="gemini",
+            label="Google Gemini",
+            wire="gemini",
+            base_url="https://generativelanguage.googleapis.com",
+            models=models("gemini"),
+            factory="keyroute.providers.gemini:GeminiProvider",
+        ),
+        ProviderSpec(
+            name="demo",
+            label="Demo (simulated, no real model)",
+            wire="openai",
+            base_url=DEMO_BASE_URL,
+            requires_key=False,
+            models=models("demo"),
+        ),
+    )
 
-_SPECS: dict[str, ProviderSpec] = {
-    "openai": ProviderSpec(
-        name="openai",
-        label="OpenAI",
-        wire="openai",
-        base_url="https://api.openai.com/v1",
-        models=_CATALOG["openai"],
-    ),
-    "anthropic": ProviderSpec(
-        name="anthropic",
-        label="Anthropic",
-        wire="anthropic",
-        base_url="https://api.anthropic.com",
-        models=_CATALOG["anthropic"],
-        factory="keyroute.providers.anthropic:AnthropicProvider",
-    ),
-    "gemini": ProviderSpec(
-        name="gemini",
-        label="Google Gemini",
-        wire="gemini",
-        base_url="https://generativelanguage.googleapis.com",
-        models=_CATALOG["gemini"],
-        factory="keyroute.providers.gemini:GeminiProvider",
-    ),
-    "demo": ProviderSpec(
-        name="demo",
-        label="Demo (simulated, no real model)",
-        wire="openai",
-        base_url=DEMO_BASE_URL,
-        requires_key=False,
-        models=tuple(m.split("/", 1)[1] for m in DEMO_MODELS),
-    ),
-    **{
-        name: ProviderSpec(
+
+@functools.cache
+def _specs() -> dict[str, ProviderSpec]:
+    """Every provider's spec, built on first use (the catalogue is read once per process)."""
+    presets = (
+        ProviderSpec(
             name=name,
             label=p.label,
             wire="openai",
             base_url=p.base_url,
             requires_key=p.requires_key,
-            models=_CATALOG.get(name, ()),
+            models=builtin().provider_models(name),
         )
         for name, p in PRESETS.items()
-    },
-}
-
-
-_FAMILIES: tuple[tuple[str, str], ...] = (
-    ("claude-", "anthropic"),
-    ("gemini-", "gemini"),
-    ("gpt-", "openai"),
-    ("chatgpt-", "openai"),
-    ("o1", "openai"),
-    ("o3", "openai"),
-    ("o4", "openai"),
-    ("text-embedding-", "openai"),
-)
+    )
+    return {s.name: s for s in (*_hosted(), *presets)}
 
 
 def provider_for_bare_model(model: str) -> str | None:
     """The provider whose model family a bare name (no ``provider/``) belongs to, if plain."""
-    for prefix, provider in _FAMILIES:
-        if model.startswith(prefix):
-            return provider
-    return None
+    return builtin().provider_for_bare_model(model)
 
 
 def provider_names() -> list[str]:
-    return sorted(_SPECS)
+    return sorted(_specs())
 
 
 def spec(name: str) -> ProviderSpec:
     try:
-        return _SPECS[name]
+        return _specs()[name]
     except KeyError:
         known = ", ".join(provider_names())
         raise InvalidRequest(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 
@@ -68,6 +69,23 @@ class AliasRecord:
     alias: str
     target: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PriceOverrideRecord:
+    """A workspace's negotiated prices for one provider (``model == ""``) or one model.
+
+    ``discount_percent`` (0 to 100) comes off the list price; ``prices`` (token class ->
+    USD per million tokens, the classes of ``keyroute.catalogue.entries.TOKEN_CLASSES``)
+    replaces the catalogue's list price for a model. Either may be None (not overridden).
+    """
+
+    workspace_id: str
+    provider: str
+    model: str
+    updated_at: datetime
+    discount_percent: Decimal | None = None
+    prices: Mapping[str, Decimal] | None = None
 
 
 class Store(Protocol):
@@ -141,6 +159,17 @@ class Store(Protocol):
     async def set_alias(self, record: AliasRecord) -> None: ...
     async def list_aliases(self, workspace_id: str) -> list[AliasRecord]: ...
     async def delete_alias(self, workspace_id: str, alias: str) -> bool: ...
+
+    # Price overrides (one row per workspace, provider and model; model "" = whole provider)
+    async def set_price_override(self, record: PriceOverrideRecord) -> None:
+        """Insert or replace the row for (workspace, provider, model)."""
+        ...
+
+    async def list_price_overrides(self, workspace_id: str) -> list[PriceOverrideRecord]:
+        """Ordered by provider, then model (the provider-wide row first)."""
+        ...
+
+    async def delete_price_override(self, workspace_id: str, provider: str, model: str) -> bool: ...
 
     # Settings (admin token hash, instance metadata)
     async def get_setting(self, key: str) -> str | None: ...

@@ -16,9 +16,17 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from keyroute.core.errors import Conflict, NotFound
-from keyroute.storage.base import AliasRecord, ApiKeyRecord, ProviderKeyRecord, WorkspaceRecord
+from keyroute.storage.base import (
+    AliasRecord,
+    ApiKeyRecord,
+    PriceOverrideRecord,
+    ProviderKeyRecord,
+    WorkspaceRecord,
+)
 
-_Record = TypeVar("_Record", WorkspaceRecord, ApiKeyRecord, ProviderKeyRecord, AliasRecord)
+_Record = TypeVar(
+    "_Record", WorkspaceRecord, ApiKeyRecord, ProviderKeyRecord, AliasRecord, PriceOverrideRecord
+)
 
 
 def _utc(value: datetime) -> datetime:
@@ -47,6 +55,7 @@ class MemoryStore:
         self._api_keys: dict[str, ApiKeyRecord] = {}
         self._provider_keys: dict[str, ProviderKeyRecord] = {}
         self._aliases: dict[tuple[str, str], AliasRecord] = {}
+        self._prices: dict[tuple[str, str, str], PriceOverrideRecord] = {}
         self._settings: dict[str, str] = {}
 
     async def open(self) -> None:
@@ -95,6 +104,7 @@ class MemoryStore:
             k: v for k, v in self._provider_keys.items() if v.workspace_id != workspace_id
         }
         self._aliases = {k: v for k, v in self._aliases.items() if k[0] != workspace_id}
+        self._prices = {k: v for k, v in self._prices.items() if k[0] != workspace_id}
         self._changed()
         return True
 
@@ -211,6 +221,25 @@ class MemoryStore:
 
     async def delete_alias(self, workspace_id: str, alias: str) -> bool:
         if self._aliases.pop((workspace_id, alias), None) is None:
+            return False
+        self._changed()
+        return True
+
+    # Price overrides
+
+    async def set_price_override(self, record: PriceOverrideRecord) -> None:
+        self._require_workspace(record.workspace_id)
+        prices = None if record.prices is None else dict(record.prices)
+        key = (record.workspace_id, record.provider, record.model)
+        self._prices[key] = dataclasses.replace(_in_utc(record), prices=prices)
+        self._changed()
+
+    async def list_price_overrides(self, workspace_id: str) -> list[PriceOverrideRecord]:
+        found = [p for (ws, _, _), p in self._prices.items() if ws == workspace_id]
+        return sorted(found, key=lambda p: (p.provider, p.model))
+
+    async def delete_price_override(self, workspace_id: str, provider: str, model: str) -> bool:
+        if self._prices.pop((workspace_id, provider, model), None) is None:
             return False
         self._changed()
         return True

@@ -156,6 +156,18 @@ aliases = Table(
     PrimaryKeyConstraint("workspace_id", "alias"),
 )
 
+price_overrides = Table(
+    "price_overrides",
+    metadata,
+    _workspace_fk(),
+    Column("provider", String, nullable=False),
+    Column("model", String, nullable=False),  # "" = every model of the provider
+    Column("discount_percent", String, nullable=True),  # a decimal number, 0 to 100
+    Column("prices", Text, nullable=True),  # JSON object: token class -> decimal string
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "provider", "model"),
+)
+
 settings = Table(
     "settings",
     metadata,

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +41,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql import Executable
 
 from keyroute.core.errors import ConfigError, Conflict, NotFound
-from keyroute.storage.base import AliasRecord, ApiKeyRecord, ProviderKeyRecord, WorkspaceRecord
+from keyroute.storage.base import (
+    AliasRecord,
+    ApiKeyRecord,
+    PriceOverrideRecord,
+    ProviderKeyRecord,
+    WorkspaceRecord,
+)
 from keyroute.storage.file_modes import secure_files
 from keyroute.storage.migrations import alembic_config, head_revision
 from keyroute.storage.schema import (
     UtcDateTime,
     aliases,
     api_keys,
+    price_overrides,
     provider_keys,
     settings,
     workspaces,
@@ -106,6 +115,31 @@ def _current_revision(conn: Connection) -> str | None:
 
 def _fields(row: Row[Any]) -> dict[str, Any]:
     return dict(row._mapping)
+
+
+def _price_row(record: PriceOverrideRecord) -> dict[str, Any]:
+    """Decimals as exact strings: SQLite has no decimal type and floats would round."""
+    prices = None if record.prices is None else {k: str(v) for k, v in record.prices.items()}
+    discount = record.discount_percent
+    return {
+        "workspace_id": record.workspace_id,
+        "provider": record.provider,
+        "model": record.model,
+        "discount_percent": None if discount is None else str(discount),
+        "prices": None if prices is None else json.dumps(prices, sort_keys=True),
+        "updated_at": record.updated_at,
+    }
+
+
+def _price_record(row: Row[Any]) -> PriceOverrideRecord:
+    fields = _fields(row)
+    raw = fields.pop("prices")
+    discount = fields.pop("discount_percent")
+    return PriceOverrideRecord(
+        **fields,
+        discount_percent=None if discount is None else Decimal(discount),
+        prices=None if raw is None else {k: Decimal(v) for k, v in json.loads(raw).items()},
+    )
 
 
 class SqliteStore:
@@ -415,6 +449,42 @@ class SqliteStore:
             result = await conn.execute(
                 delete(aliases).where(
                     aliases.c.workspace_id == workspace_id, aliases.c.alias == alias
+                )
+            )
+        return result.rowcount > 0
+
+    # Price overrides
+
+    async def set_price_override(self, record: PriceOverrideRecord) -> None:
+        row = _price_row(record)
+        statement = sqlite_insert(price_overrides).values(row)
+        statement = statement.on_conflict_do_update(
+            index_elements=[
+                price_overrides.c.workspace_id,
+                price_overrides.c.provider,
+                price_overrides.c.model,
+            ],
+            set_={k: statement.excluded[k] for k in ("discount_percent", "prices", "updated_at")},
+        )
+        async with self._write() as conn:
+            await self._require_workspace(conn, record.workspace_id)
+            await conn.execute(statement)
+
+    async def list_price_overrides(self, workspace_id: str) -> list[PriceOverrideRecord]:
+        rows = await self._rows(
+            select(price_overrides)
+            .where(price_overrides.c.workspace_id == workspace_id)
+            .order_by(price_overrides.c.provider, price_overrides.c.model)
+        )
+        return [_price_record(row) for row in rows]
+
+    async def delete_price_override(self, workspace_id: str, provider: str, model: str) -> bool:
+        async with self._write() as conn:
+            result = await conn.execute(
+                delete(price_overrides).where(
+                    price_overrides.c.workspace_id == workspace_id,
+                    price_overrides.c.provider == provider,
+                    price_overrides.c.model == model,
                 )
             )
         return result.rowcount > 0

@@ -68,5 +68,5 @@ def test_defaults() -> None:
     target = Target(provider="openai", model="gpt-4o", base_url="https://api.openai.com/v1")
     assert (target.timeout, dict(target.headers)) == (600.0, {})
     caps = Capabilities()
-    assert caps.streaming and caps.tools and caps.vision and caps.requires_key
+    assert caps.streaming and caps.requires_key
     assert not caps.embeddings

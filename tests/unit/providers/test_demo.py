@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keyroute.providers.demo import DEMO_BASE_URL, DEMO_MODELS, demo_provider
+from keyroute.providers.demo import DEMO_BASE_URL, demo_models, demo_provider
 
 
 def test_demo_provider_is_labelled_and_keyless() -> None:
@@ -11,4 +11,4 @@ def test_demo_provider_is_labelled_and_keyless() -> None:
     assert not provider.capabilities.requires_key
     assert not provider.capabilities.embeddings
     assert DEMO_BASE_URL.startswith("demo://")
-    assert all(model.startswith("demo/") for model in DEMO_MODELS)
+    assert list(demo_models()) == ["demo/echo", "demo/fast", "demo/smart"]

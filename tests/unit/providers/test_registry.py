@@ -12,7 +12,7 @@ from keyroute.core.secret import Secret
 from keyroute.demo import DemoUpstream
 from keyroute.providers import registry
 from keyroute.providers.base import Capabilities, EmbeddingsProvider, Target, UpstreamResponse
-from keyroute.providers.demo import DEMO_BASE_URL, DEMO_MODELS
+from keyroute.providers.demo import DEMO_BASE_URL, demo_models
 from keyroute.providers.openai import OpenAIProvider
 from keyroute.providers.openai_compatible import PRESETS, OpenAICompatibleProvider
 
@@ -84,7 +84,7 @@ def test_demo_embeddings_are_refused_or_answered() -> None:
 def test_demo_spec_lists_the_demo_models() -> None:
     s = registry.spec("demo")
     assert (s.requires_key, s.wire) == (False, "openai")
-    assert [f"demo/{m}" for m in s.models] == list(DEMO_MODELS)
+    assert [f"demo/{m}" for m in s.models] == list(demo_models())
 
 
 @pytest.mark.parametrize("name", ["", "OpenAI", "azure", "openai "])

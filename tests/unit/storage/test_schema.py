@@ -43,7 +43,8 @@ def test_result_is_aware_utc(value: datetime | None) -> None:
 
 def test_every_workspace_row_cascades_with_its_workspace() -> None:
     tables = metadata.tables
-    assert set(tables) == {"workspaces", "api_keys", "provider_keys", "aliases", "settings"}
-    for name in ("api_keys", "provider_keys", "aliases"):
+    owned = {"api_keys", "provider_keys", "aliases", "price_overrides"}
+    assert set(tables) == {"workspaces", "settings", *owned}
+    for name in owned:
         (fk,) = tables[name].foreign_keys
         assert (fk.target_fullname, fk.ondelete) == ("workspaces.id", "CASCADE")

@@ -6,6 +6,7 @@ import dataclasses
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import anyio
@@ -18,6 +19,7 @@ from keyroute.core.errors import ConfigError, Conflict, NotFound
 from keyroute.storage.base import (
     AliasRecord,
     ApiKeyRecord,
+    PriceOverrideRecord,
     ProviderKeyRecord,
     Store,
     WorkspaceRecord,
@@ -76,6 +78,23 @@ def provider_key(
 
 def alias(name: str, target: str = "openai/gpt-4o", ws: str = "w1") -> AliasRecord:
     return AliasRecord(workspace_id=ws, alias=name, target=target, created_at=T0)
+
+
+def price(
+    provider: str = "anthropic",
+    model: str = "",
+    ws: str = "w1",
+    discount: str | None = None,
+    **prices: str,
+) -> PriceOverrideRecord:
+    return PriceOverrideRecord(
+        workspace_id=ws,
+        provider=provider,
+        model=model,
+        updated_at=T0,
+        discount_percent=None if discount is None else Decimal(discount),
+        prices={k: Decimal(v) for k, v in prices.items()} or None,
+    )
 
 
 async def open_sqlite(path: Path) -> SqliteStore:
@@ -300,6 +319,31 @@ async def test_aliases(store: Store) -> None:
         await store.set_alias(alias("x", ws="nope"))
 
 
+async def test_price_overrides(store: Store) -> None:
+    await store.create_workspace(workspace())
+    await store.create_workspace(workspace("w2"))
+    exact = price("openai", "gpt-6.2-sol", input="1.234567", output="10", cached_input="0.1")
+    await store.set_price_override(price(discount="15"))
+    await store.set_price_override(exact)
+    await store.set_price_override(price(ws="w2", discount="5"))
+    await store.set_price_override(price(discount="12.5"))  # replaces
+    assert await store.list_price_overrides("w1") == [price(discount="12.5"), exact]
+    listed = await store.list_price_overrides("w1")
+    assert listed[1].prices == {
+        "input": Decimal("1.234567"),
+        "output": Decimal("10"),
+        "cached_input": Decimal("0.1"),
+    }
+    assert await store.delete_price_override("w1", "anthropic", "") is True
+    assert await store.delete_price_override("w1", "anthropic", "") is False
+    assert await store.list_price_overrides("w1") == [exact]
+    assert await store.list_price_overrides("w2") == [price(ws="w2", discount="5")]
+    with pytest.raises(NotFound):
+        await store.set_price_override(price(ws="nope", discount="1"))
+    await store.delete_workspace("w1")
+    assert await store.list_price_overrides("w1") == []
+
+
 async def test_settings(store: Store) -> None:
     assert await store.get_setting("admin_token_hash") is None
     await store.set_setting("admin_token_hash", "abc")
@@ -322,6 +366,8 @@ async def test_revision_changes_on_every_mutation(store: Store) -> None:
         lambda: store.revoke_provider_key("w1", "p1", minutes(2)),
         lambda: store.set_alias(alias("fast")),
         lambda: store.delete_alias("w1", "fast"),
+        lambda: store.set_price_override(price(discount="10")),
+        lambda: store.delete_price_override("w1", "anthropic", ""),
         lambda: store.set_setting("k", "v"),
         lambda: store.rewrap_data_keys(rewrap),
         lambda: store.delete_workspace("w1"),
