@@ -161,3 +161,22 @@ def test_pyproject_ships_the_data_file_in_the_wheel() -> None:
     config = tomllib.loads((root / "pyproject.toml").read_text())
     patterns = config["tool"]["setuptools"]["package-data"]["keyroute"]
     assert any(fnmatch.fnmatch(f"catalogue/{DATA_FILE}", p) for p in patterns), patterns
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[providers.acme]\nself_hosted = 3\n", "providers: Expected `bool`"),
+        ("models = 3\n", "'models' must be an array of tables"),
+        (MODEL.replace("context_window = 1000", "context_window = -1"), "must not be negative"),
+    ],
+)
+def test_file_level_errors(text: str, message: str) -> None:
+    with pytest.raises(CatalogueError, match=re.escape(message)):
+        parse(text)
+
+
+def test_bare_names_without_a_family_have_no_provider() -> None:
+    assert builtin().provider_for_bare_model("claude-opus-5") == "anthropic"
+    assert builtin().provider_for_bare_model("o3-mini") == "openai"
+    assert builtin().provider_for_bare_model("llama3") is None
