@@ -22,7 +22,7 @@ from keyroute.signatures import SignatureCache
 from keyroute.storage.base import Store
 from keyroute.storage.registry import open_store
 from keyroute.tasks import TaskGroup
-from keyroute.upstream import UpstreamSender
+from keyroute.upstream import BodyLimits, UpstreamSender, default_mounts
 from keyroute.vault.keystore import KeyVault
 from keyroute.vault.masterkey import MasterKeyring
 from keyroute.workspace_state import WorkspaceDirectory
@@ -52,11 +52,17 @@ class Services:
         self.control = ControlPlane(
             store, self.vault, base_urls=BaseUrlPolicy.from_config(config.base_urls)
         )
-        self.sender = UpstreamSender(max_connections=config.upstream.max_connections)
+        self.sender = UpstreamSender(
+            mounts=default_mounts(max_connections=config.upstream.max_connections),
+            limits=BodyLimits(
+                max_body_bytes=config.upstream.max_body_bytes,
+                max_error_bytes=config.upstream.max_error_bytes,
+            ),
+        )
         self.principals = PrincipalCache(store)
         self.directory = WorkspaceDirectory(store, self.vault)
         self.resolver = ModelResolver(
-            timeout=config.upstream.timeout_seconds, options=config.providers.model_dump()
+            timeouts=config.upstream.timeouts(), options=config.providers.model_dump()
         )
         self.signatures = SignatureCache()
         self.pipeline = Pipeline(

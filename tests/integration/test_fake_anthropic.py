@@ -20,7 +20,7 @@ from keyroute.core.errors import UpstreamError, UpstreamRateLimited, UpstreamRej
 from keyroute.core.secret import Secret
 from keyroute.core.stream import StreamEvent, ToolCallArgs, ToolCallStart, UsageReport
 from keyroute.providers.anthropic import AnthropicProvider
-from keyroute.providers.base import Target, UpstreamRequest, UpstreamResponse
+from keyroute.providers.base import Target, Timeouts, UpstreamRequest, UpstreamResponse
 from keyroute.wire.anthropic import decode_response
 from keyroute.wire.sse import SSEParser
 from tests.fakes.fake_anthropic import FakeAnthropic, Reply, create_fake_anthropic, transcript_bytes
@@ -75,7 +75,7 @@ def send(up: UpstreamRequest) -> UpstreamResponse:
     request = urllib.request.Request(up.url, up.body, headers, method=up.method)  # noqa: S310
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with opener.open(request, timeout=up.timeout) as resp:
+        with opener.open(request, timeout=up.timeouts.total) as resp:
             return UpstreamResponse(
                 status=resp.status, headers=dict(resp.headers), body=resp.read()
             )
@@ -92,7 +92,9 @@ def decode_stream(body: bytes) -> list[StreamEvent]:
 
 
 def target(base_url: str) -> Target:
-    return Target(provider="anthropic", model=MODEL, base_url=base_url, timeout=10.0)
+    return Target(
+        provider="anthropic", model=MODEL, base_url=base_url, timeouts=Timeouts(total=10.0)
+    )
 
 
 def test_sdk_non_stream_and_same_bytes_through_our_decoder(

@@ -19,7 +19,7 @@ from keyroute.core.embeddings import EmbeddingRequest
 from keyroute.core.errors import UpstreamError, UpstreamRateLimited, UpstreamRejected
 from keyroute.core.secret import Secret
 from keyroute.core.stream import StreamEvent, ToolCallStart, UsageReport
-from keyroute.providers.base import Target, UpstreamRequest, UpstreamResponse
+from keyroute.providers.base import Target, Timeouts, UpstreamRequest, UpstreamResponse
 from keyroute.providers.gemini import GeminiProvider
 from keyroute.wire.gemini import encode_request
 from keyroute.wire.sse import SSEParser
@@ -66,7 +66,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 def target(base_url: str, model: str = MODEL) -> Target:
-    return Target(provider="gemini", model=model, base_url=base_url, timeout=10.0)
+    return Target(provider="gemini", model=model, base_url=base_url, timeouts=Timeouts(total=10.0))
 
 
 def transcript(name: str, **kw: Any) -> Reply:

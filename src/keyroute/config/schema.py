@@ -6,6 +6,20 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from keyroute.core.timeouts import (
+    DEFAULT_CONNECT,
+    DEFAULT_FIRST_BYTE,
+    DEFAULT_IDLE,
+    DEFAULT_TOTAL,
+    Timeouts,
+)
+
+# A chat completion is a few hundred KB at most; 16 MiB leaves room for embeddings batches of
+# about 1,000 vectors of 1,536 dimensions while keeping a hostile body's cost bounded.
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+# Provider error bodies are well under 4 KB; more is read no further and never relayed.
+DEFAULT_MAX_ERROR_BYTES = 16 * 1024
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -21,8 +35,24 @@ class ServerConfig(_Section):
 
 
 class UpstreamConfig(_Section):
-    timeout_seconds: float = Field(default=600.0, gt=0)
+    """Calls to providers: time limits (``keyroute.core.timeouts`` explains each), pool, sizes."""
+
+    timeout_seconds: float = Field(default=DEFAULT_TOTAL, gt=0)  # the total, head and body
+    connect_timeout_seconds: float = Field(default=DEFAULT_CONNECT, gt=0)
+    first_byte_timeout_seconds: float = Field(default=DEFAULT_FIRST_BYTE, gt=0)
+    idle_timeout_seconds: float = Field(default=DEFAULT_IDLE, gt=0)
     max_connections: int = Field(default=1000, ge=1)
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    max_error_bytes: int = Field(default=DEFAULT_MAX_ERROR_BYTES, ge=256)
+
+    def timeouts(self) -> Timeouts:
+        """The limits every upstream call gets when no policy sets others."""
+        return Timeouts(
+            connect=self.connect_timeout_seconds,
+            first_byte=self.first_byte_timeout_seconds,
+            idle=self.idle_timeout_seconds,
+            total=self.timeout_seconds,
+        )
 
 
 class AnthropicConfig(_Section):

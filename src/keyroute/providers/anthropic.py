@@ -133,5 +133,5 @@ class AnthropicProvider:
             headers=headers,
             body=body,
             stream=stream,
-            timeout=target.timeout,
+            timeouts=target.timeouts,
         )

@@ -2,7 +2,7 @@
 
 Adapters are sans-IO. ``build_request`` makes bytes, ``parse_response`` / ``stream_decoder`` /
 ``parse_error`` read bytes; the one upstream sender in ``keyroute.upstream`` does everything in
-between (pooling, timeouts, cancellation).
+between (pooling, timeouts, size limits, cancellation).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from keyroute.core.errors import UpstreamError
 from keyroute.core.response import ChatResponse
 from keyroute.core.secret import REDACTED, Secret
 from keyroute.core.stream import StreamEvent
+from keyroute.core.timeouts import Timeouts
 from keyroute.wire.headers import retry_after_seconds
 from keyroute.wire.sse import SSEEvent
 
@@ -30,6 +31,7 @@ __all__ = [
     "StreamDecoder",
     "TokenCountingProvider",
     "Target",
+    "Timeouts",
     "UpstreamRequest",
     "UpstreamResponse",
     "retry_after_seconds",
@@ -56,13 +58,13 @@ class Target:
     """A resolved deployment: where to send, which model name the provider expects.
 
     ``provider`` is the provider id (``openai``, ``mistral``...), ``base_url`` has no trailing
-    slash, ``timeout`` is seconds for the whole response (streams: between two reads).
+    slash, ``timeouts`` are the connect, first-byte, idle-gap and total limits of a call to it.
     """
 
     provider: str
     model: str
     base_url: str
-    timeout: float = 600.0
+    timeouts: Timeouts = Timeouts()
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -73,7 +75,7 @@ class UpstreamRequest:
     headers: Mapping[str, str]
     body: bytes
     stream: bool = False
-    timeout: float = 600.0
+    timeouts: Timeouts = Timeouts()
 
     def __repr__(self) -> str:
         shown = {

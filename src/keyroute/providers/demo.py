@@ -1,9 +1,9 @@
 """Provider ``demo``: the simulated provider of a fresh install.
 
-It is the OpenAI adapter pointed at ``demo://``; ``keyroute.upstream`` answers such URLs with the
-in-process simulator in ``keyroute.demo``. Nothing about it is a real model, and its model ids
-(``demo/...``) and answers (``[demo] ...``) say so. Its models, their descriptions and their
-made-up prices are in the catalogue (``keyroute/catalogue/models.toml``).
+It is the OpenAI adapter pointed at ``demo://``; ``keyroute.upstream`` answers such URLs with
+the in-process simulator in ``keyroute.upstream.demo``. Nothing about it is a real model, and
+its model ids (``demo/...``) and answers (``[demo] ...``) say so. Its models, their
+descriptions and their made-up prices are in the catalogue (``keyroute/catalogue/models.toml``).
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ class GeminiProvider:
             headers=_headers(target, key),
             body=body,
             stream=req.stream,
-            timeout=target.timeout,
+            timeouts=target.timeouts,
         )
 
     def parse_response(self, resp: UpstreamResponse) -> ChatResponse:
@@ -98,7 +98,7 @@ class GeminiProvider:
             url=_model_url(target, "batchEmbedContents"),
             headers=_headers(target, key),
             body=body,
-            timeout=target.timeout,
+            timeouts=target.timeouts,
         )
 
     def parse_embeddings_response(self, resp: UpstreamResponse) -> EmbeddingResponse:

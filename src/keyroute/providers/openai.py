@@ -62,7 +62,7 @@ class OpenAIProvider:
             headers=self._headers(target, key, req.stream),
             body=msgspec.json.encode(body),
             stream=req.stream,
-            timeout=target.timeout,
+            timeouts=target.timeouts,
         )
 
     def parse_response(self, resp: UpstreamResponse) -> ChatResponse:
@@ -82,7 +82,7 @@ class OpenAIProvider:
             url=f"{target.base_url}/models",
             headers=headers,
             body=b"",
-            timeout=min(target.timeout, 10.0),
+            timeouts=target.timeouts.capped(10.0),
         )
 
     def parse_models(self, resp: UpstreamResponse) -> list[str]:
@@ -96,7 +96,7 @@ class OpenAIProvider:
             url=f"{target.base_url}/embeddings",
             headers=self._headers(target, key, False),
             body=msgspec.json.encode(encode_embeddings_request(req, target.model)),
-            timeout=target.timeout,
+            timeouts=target.timeouts,
         )
 
     def parse_embeddings_response(self, resp: UpstreamResponse) -> EmbeddingResponse:

@@ -17,7 +17,7 @@ from typing import Any
 
 from keyroute.core.errors import InvalidRequest, ModelNotFound
 from keyroute.providers import registry
-from keyroute.providers.base import Provider, Target
+from keyroute.providers.base import Provider, Target, Timeouts
 from keyroute.routing.model_id import check_model_id
 from keyroute.storage.base import ProviderKeyRecord
 from keyroute.workspace_state import WorkspaceState
@@ -46,9 +46,12 @@ def model_prefixes(keys: Sequence[ProviderKeyRecord]) -> list[tuple[str, Provide
 
 class ModelResolver:
     def __init__(
-        self, *, timeout: float, options: Mapping[str, Mapping[str, Any]] | None = None
+        self,
+        *,
+        timeouts: Timeouts | None = None,
+        options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        self._timeout = timeout
+        self._timeouts = timeouts or Timeouts()
         self._options = options or {}
         self._providers: dict[str, Provider] = {}
 
@@ -90,7 +93,9 @@ class ModelResolver:
                 f"The provider key '{key.name}' has no base URL; add it again with --base-url.",
                 param="model",
             )
-        return Target(provider=key.provider, model=model, base_url=base_url, timeout=self._timeout)
+        return Target(
+            provider=key.provider, model=model, base_url=base_url, timeouts=self._timeouts
+        )
 
     def _expand(self, state: WorkspaceState, model: str) -> str:
         seen = model

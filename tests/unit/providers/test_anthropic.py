@@ -17,7 +17,7 @@ from keyroute.core.errors import (
 from keyroute.core.secret import Secret
 from keyroute.core.stream import StreamEnd
 from keyroute.providers.anthropic import DEFAULT_BASE_URL, AnthropicProvider
-from keyroute.providers.base import Provider, Target, UpstreamResponse
+from keyroute.providers.base import Provider, Target, Timeouts, UpstreamResponse
 from keyroute.wire.anthropic import decode_request
 from keyroute.wire.sse import SSEParser
 from tests.fakes.fake_anthropic import cases, transcript_bytes, transcript_json
@@ -25,7 +25,10 @@ from tests.fakes.fake_anthropic import cases, transcript_bytes, transcript_json
 PROVIDER: Provider = AnthropicProvider()
 KEY = Secret("sk-ant-secret")
 TARGET = Target(
-    provider="anthropic", model="claude-sonnet-5-5", base_url=DEFAULT_BASE_URL, timeout=30.0
+    provider="anthropic",
+    model="claude-sonnet-5-5",
+    base_url=DEFAULT_BASE_URL,
+    timeouts=Timeouts(total=30.0),
 )
 REQ = ChatRequest(
     model="anthropic/claude", messages=(Message(role="user", content=(TextPart(text="hi"),)),)
@@ -58,7 +61,7 @@ def test_build_request_matches_transcript(case: str) -> None:
 
 def test_build_request_endpoint_and_headers() -> None:
     up = PROVIDER.build_request(REQ, TARGET, KEY)
-    assert (up.method, up.url, up.timeout, up.stream) == (
+    assert (up.method, up.url, up.timeouts.total, up.stream) == (
         "POST",
         "https://api.anthropic.com/v1/messages",
         30.0,

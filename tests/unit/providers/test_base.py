@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from keyroute.providers.base import REDACTED, Capabilities, Target, UpstreamRequest
+from keyroute.providers.base import REDACTED, Capabilities, Target, Timeouts, UpstreamRequest
 
 KEY = "sk-secret-value-123"
 
@@ -64,9 +64,9 @@ def test_str_is_the_redacted_repr_too() -> None:
 
 def test_defaults() -> None:
     request = UpstreamRequest(method="GET", url="https://e", headers={}, body=b"")
-    assert (request.stream, request.timeout) == (False, 600.0)
+    assert (request.stream, request.timeouts) == (False, Timeouts())
     target = Target(provider="openai", model="gpt-4o", base_url="https://api.openai.com/v1")
-    assert (target.timeout, dict(target.headers)) == (600.0, {})
+    assert (target.timeouts, dict(target.headers)) == (Timeouts(), {})
     caps = Capabilities()
     assert caps.streaming and caps.requires_key
     assert not caps.embeddings

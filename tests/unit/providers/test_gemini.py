@@ -16,6 +16,7 @@ from keyroute.providers.base import (
     EmbeddingsProvider,
     Provider,
     Target,
+    Timeouts,
     UpstreamRequest,
     UpstreamResponse,
 )
@@ -64,13 +65,13 @@ def test_urls(req, model, expected):
 
 
 def test_request_shape():
-    sent = build(timeout=30.0)
+    sent = build(timeouts=Timeouts(total=30.0))
     assert sent.method == "POST"
     assert sent.headers["x-goog-api-key"] == "AIza-secret-key"
     assert sent.headers["content-type"] == "application/json"
     assert json.loads(sent.body) == encode_request(HELLO)
     assert sent.stream is False
-    assert sent.timeout == 30.0
+    assert sent.timeouts == Timeouts(total=30.0)
 
 
 def test_streaming_request_is_flagged():

@@ -11,6 +11,7 @@ from keyroute.core.embeddings import EmbeddingRequest, EmbeddingResponse
 from keyroute.core.errors import UnsupportedFeature, UpstreamRateLimited, UpstreamRejected
 from keyroute.core.secret import Secret
 from keyroute.core.stream import StreamEnd, StreamStart, TextDelta
+from keyroute.core.timeouts import Timeouts
 from keyroute.providers.base import (
     Capabilities,
     EmbeddingsProvider,
@@ -21,8 +22,9 @@ from keyroute.providers.base import (
 from keyroute.providers.openai import OpenAIProvider
 from keyroute.wire.sse import SSEEvent
 
+TIMEOUTS = Timeouts(total=30.0)
 TARGET = Target(
-    provider="openai", model="gpt-4o", base_url="https://api.openai.com/v1", timeout=30.0
+    provider="openai", model="gpt-4o", base_url="https://api.openai.com/v1", timeouts=TIMEOUTS
 )
 KEY = Secret("sk-test")
 
@@ -37,11 +39,11 @@ def chat(**fields: object) -> ChatRequest:
 
 def test_build_request() -> None:
     request = OpenAIProvider().build_request(chat(max_tokens=5), TARGET, KEY)
-    assert (request.method, request.url, request.stream, request.timeout) == (
+    assert (request.method, request.url, request.stream, request.timeouts) == (
         "POST",
         "https://api.openai.com/v1/chat/completions",
         False,
-        30.0,
+        TIMEOUTS,
     )
     assert dict(request.headers) == {
         "content-type": "application/json",

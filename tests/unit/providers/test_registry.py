@@ -9,12 +9,12 @@ import pytest
 from keyroute.core.embeddings import EmbeddingRequest
 from keyroute.core.errors import InvalidRequest
 from keyroute.core.secret import Secret
-from keyroute.demo import DemoUpstream
 from keyroute.providers import registry
 from keyroute.providers.base import Capabilities, EmbeddingsProvider, Target, UpstreamResponse
 from keyroute.providers.demo import DEMO_BASE_URL, demo_models
 from keyroute.providers.openai import OpenAIProvider
 from keyroute.providers.openai_compatible import PRESETS, OpenAICompatibleProvider
+from keyroute.upstream.demo import DemoUpstream
 
 
 def factory_available(name: str) -> bool:
@@ -77,7 +77,7 @@ def test_demo_embeddings_are_refused_or_answered() -> None:
     request = provider.build_embeddings_request(
         EmbeddingRequest(model="demo/fast", inputs=("hi",)), target, Secret("")
     )
-    status, body = DemoUpstream().complete(request.body)  # what upstream.py does for demo://
+    status, body = DemoUpstream().complete(request.body)  # what the demo:// transport answers
     provider.parse_embeddings_response(UpstreamResponse(status=status, headers={}, body=body))
 
 

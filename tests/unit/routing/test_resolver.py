@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from keyroute.core.errors import InvalidRequest, ModelNotFound
+from keyroute.core.timeouts import Timeouts
 from keyroute.providers import registry
 from keyroute.routing.resolver import ModelResolver, Route
 from keyroute.storage.base import ProviderKeyRecord, WorkspaceRecord
@@ -45,14 +46,17 @@ def state(*keys: ProviderKeyRecord, **aliases: str) -> WorkspaceState:
     return WorkspaceState(workspace=WORKSPACE, provider_keys=list(keys), aliases=aliases)
 
 
+TIMEOUTS = Timeouts(connect=1.0, first_byte=2.0, idle=3.0, total=42.0)
+
+
 def resolve(st: WorkspaceState, model: str) -> Route:
-    return ModelResolver(timeout=42.0).resolve(st, model)
+    return ModelResolver(timeouts=TIMEOUTS).resolve(st, model)
 
 
 def check(st: WorkspaceState, model: str, expected: tuple[str, str, str, str, str]) -> None:
     """``(key id, provider, upstream model, base URL, model id shown)``."""
     route = resolve(st, model)
-    assert route.target.timeout == 42.0
+    assert route.target.timeouts == TIMEOUTS
     assert route.provider.name == route.target.provider
     assert (
         route.key.id,
@@ -228,7 +232,7 @@ def test_alias_to_unknown_model_names_the_alias() -> None:
 
 
 def test_provider_adapters_are_created_once() -> None:
-    resolver = ModelResolver(timeout=1.0)
+    resolver = ModelResolver()
     first = resolver.resolve(ALL, "openai/a").provider
     assert resolver.resolve(ALL, "openai/b").provider is first
     assert resolver.provider("openai") is first

@@ -1,4 +1,4 @@
-"""``keyroute.demo.DemoUpstream``: the simulated OpenAI-format upstream of the ``demo`` provider."""
+"""``keyroute.upstream.demo``: the simulated OpenAI-format upstream of the ``demo`` provider."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from keyroute.core.stream import (
     ToolCallStart,
     UsageReport,
 )
-from keyroute.demo import DemoUpstream
 from keyroute.providers.demo import DEMO_BASE_URL, demo_models
+from keyroute.upstream.demo import DemoUpstream
 from keyroute.wire.openai.errors import decode_error
 from keyroute.wire.openai.response import decode_response
 from keyroute.wire.openai.stream import OpenAIStreamDecoder

@@ -1,24 +1,26 @@
-"""The built-in ``demo`` provider's simulated upstream: an in-process OpenAI-format server.
+"""``DemoTransport``: the ``demo://`` transport, an in-process simulated OpenAI-format server.
 
 It exists so that a first call works without any provider account. Everything about it is
 simulated and labelled so (model ids ``demo/...``, answers start with ``[demo]``): it answers
 deterministically from the request, streams word by word, calls a tool when the request forces
 one, and reports usage with a realistic token estimate (about four characters a token). It speaks
 the exact OpenAI wire format, so the request path it exercises is the real one: the ``demo``
-provider is the ``openai`` adapter pointed at ``demo://`` and ``keyroute.upstream`` hands such
-requests to ``DemoUpstream`` instead of the network.
+provider is the ``openai`` adapter pointed at ``demo://``, and the upstream sender has this
+transport mounted for that scheme. A streamed answer is one chunk per SSE event.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import msgspec
 
+from keyroute.providers.base import UpstreamRequest
 from keyroute.providers.demo import demo_models
+from keyroute.upstream.transport import MemoryResponse
 
 
 def _tokens(text: str) -> int:
@@ -79,14 +81,43 @@ def _forced_tool(body: dict[str, Any]) -> dict[str, Any] | None:
     return tools[0] if isinstance(tools[0], dict) else None
 
 
+class DemoTransport:
+    """The ``demo://`` transport: nothing to start or close, no I/O."""
+
+    def __init__(self) -> None:
+        self._simulator = DemoUpstream()
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def open(self, request: UpstreamRequest, *, provider: str) -> MemoryResponse:
+        status, chunks = self._simulator.answer(request.body)
+        headers = {"content-type": "text/event-stream" if request.stream else "application/json"}
+        return MemoryResponse(status, headers, _chunks(chunks))
+
+
+async def _chunks(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
 class DemoUpstream:
     """Answers ``UpstreamRequest`` bodies for ``demo://`` URLs; stateless and deterministic."""
 
     def complete(self, body: bytes) -> tuple[int, bytes]:
+        """The status and whole body of the answer to ``body``."""
+        status, chunks = self.answer(body)
+        return status, b"".join(chunks)
+
+    def answer(self, body: bytes) -> tuple[int, list[bytes]]:
+        """The status and body chunks (one per SSE event when streamed) of the answer."""
         try:
             req = msgspec.json.decode(body)
         except msgspec.DecodeError:
-            return 400, b'{"error":{"message":"bad JSON","type":"invalid_request_error"}}'
+            return 400, [b'{"error":{"message":"bad JSON","type":"invalid_request_error"}}']
         model = str(req.get("model", "fast"))
         if f"demo/{model}" not in demo_models():
             message = f"The demo provider has no model '{model}'. Try demo/fast."
@@ -98,10 +129,10 @@ class DemoUpstream:
                     "code": "model_not_found",
                 }
             }
-            return 404, msgspec.json.encode(err)
+            return 404, [msgspec.json.encode(err)]
         if req.get("stream"):
-            return 200, b"".join(self._stream(model, req))
-        return 200, msgspec.json.encode(self._completion(model, req))
+            return 200, list(self._stream(model, req))
+        return 200, [msgspec.json.encode(self._completion(model, req))]
 
     def _usage(self, req: dict[str, Any], completion: str) -> dict[str, Any]:
         prompt = _tokens(_prompt_text(req)) + 3 * len(req.get("messages", []))
