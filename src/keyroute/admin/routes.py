@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
 from typing import Any
 
 import msgspec
@@ -16,8 +17,15 @@ from starlette.routing import Route
 
 from keyroute.api.errors import as_gateway_error, render_error
 from keyroute.api.request_ids import new_request_id
-from keyroute.control.views import alias_view, api_key_view, provider_key_view, workspace_view
-from keyroute.core.errors import AuthError, InvalidRequest
+from keyroute.control.views import (
+    alias_view,
+    api_key_view,
+    model_view,
+    price_override_view,
+    provider_key_view,
+    workspace_view,
+)
+from keyroute.core.errors import AuthError, InvalidRequest, NotFound
 from keyroute.providers import registry
 from keyroute.services import Services
 
@@ -184,6 +192,65 @@ async def list_providers(request: Request, s: Services) -> Any:
     return {"data": data}
 
 
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+async def list_models(request: Request, s: Services) -> Any:
+    provider = request.query_params.get("provider")
+    entries = [m for m in s.catalogue.models if provider is None or m.provider == provider]
+    return {"data": [model_view(m, _today()) for m in entries]}
+
+
+async def get_model(request: Request, s: Services) -> Any:
+    model = str(request.path_params["model"])
+    entry = s.catalogue.find(model)
+    if entry is None:
+        raise NotFound(f"The catalogue has no model '{model}'.", param="model")
+    return model_view(entry, _today())
+
+
+async def list_prices(request: Request, s: Services) -> Any:
+    records = await s.control.list_prices(_ws(request))
+    return {"data": [price_override_view(r) for r in records]}
+
+
+async def set_prices(request: Request, s: Services) -> Any:
+    data = await _payload(request)
+    prices = data.pop("prices", None)
+    if prices is not None and not isinstance(prices, dict):
+        raise InvalidRequest("'prices' must be an object of token class -> USD.", param="prices")
+    unknown = sorted(set(data) - {"provider", "model", "discount_percent"})
+    if unknown:
+        raise InvalidRequest(f"Unknown field '{unknown[0]}'.", param=unknown[0])
+    record = await s.control.set_prices(
+        _ws(request),
+        provider=_str(data, "provider", required=False),
+        model=_str(data, "model", required=False),
+        discount=data.get("discount_percent"),
+        prices=prices,
+    )
+    return price_override_view(record)
+
+
+async def import_prices(request: Request, s: Services) -> Any:
+    data = await _payload(request)
+    replace = data.pop("replace", False)
+    if not isinstance(replace, bool):
+        raise InvalidRequest("'replace' must be true or false.", param="replace")
+    text = msgspec.json.encode(data).decode()
+    records = await s.control.import_prices(_ws(request), text, "json", replace=replace)
+    return {"data": [price_override_view(r) for r in records]}
+
+
+async def clear_prices(request: Request, s: Services) -> Any:
+    query = request.query_params
+    provider, model = await s.control.clear_prices(
+        _ws(request), provider=query.get("provider"), model=query.get("model")
+    )
+    return {"provider": provider, "model": model or None, "deleted": True}
+
+
 def admin_routes(services: Services) -> list[Route]:
     def r(path: str, handler: Handler, methods: list[str], status: int = 200) -> Route:
         return Route("/admin/v1" + path, _endpoint(handler, services, status), methods=methods)
@@ -203,6 +270,12 @@ def admin_routes(services: Services) -> list[Route]:
         r(ws + "/aliases", list_aliases, ["GET"]),
         r(ws + "/aliases/{alias}", set_alias, ["PUT"]),
         r(ws + "/aliases/{alias}", delete_alias, ["DELETE"]),
+        r(ws + "/prices", list_prices, ["GET"]),
+        r(ws + "/prices", set_prices, ["PUT"]),
+        r(ws + "/prices", import_prices, ["POST"]),
+        r(ws + "/prices", clear_prices, ["DELETE"]),
+        r("/models", list_models, ["GET"]),
+        r("/models/{model:path}", get_model, ["GET"]),
         r("/vault/rotate-master", rotate_master, ["POST"]),
         r("/providers", list_providers, ["GET"]),
         r("/check-config", check_config, ["GET"]),

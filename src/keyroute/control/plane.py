@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from keyroute.catalogue import Catalogue, builtin
+from keyroute.control import prices as price_rules
 from keyroute.control.base_url import BaseUrlPolicy
 from keyroute.core.errors import Conflict, InvalidRequest, NotFound
 from keyroute.plans import DEFAULT_PLAN, plan
@@ -22,6 +25,7 @@ from keyroute.routing.model_id import check_model_id
 from keyroute.storage.base import (
     AliasRecord,
     ApiKeyRecord,
+    PriceOverrideRecord,
     ProviderKeyRecord,
     Store,
     WorkspaceRecord,
@@ -72,10 +76,12 @@ class ControlPlane:
         *,
         clock: Callable[[], datetime] | None = None,
         base_urls: BaseUrlPolicy | None = None,
+        catalogue: Catalogue | None = None,
     ) -> None:
         self.store = store
         self.vault = vault
         self.base_urls = base_urls or BaseUrlPolicy()
+        self.catalogue = catalogue or builtin()
         self._clock = clock or (lambda: datetime.now(UTC))
 
     # Workspaces
@@ -228,6 +234,79 @@ class ControlPlane:
         workspace = await self.workspace(name_or_id)
         if not await self.store.delete_alias(workspace.id, alias):
             raise NotFound(f"No alias '{alias}' in workspace '{workspace.name}'.", param="alias")
+
+    # Price overrides (checked in ``control.prices``)
+    async def set_prices(
+        self,
+        name_or_id: str,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        discount: object = None,
+        prices: Mapping[str, object] | None = None,
+    ) -> PriceOverrideRecord:
+        """Set a discount and/or prices for a provider or model; fields not given are kept."""
+        workspace = await self.workspace(name_or_id)
+        raw: dict[str, Any] = {"provider": provider, "model": model, "discount": discount}
+        raw.update(prices or {})
+        given = {k: v for k, v in raw.items() if v is not None}
+        existing = {
+            (r.provider, r.model): r.prices
+            for r in await self.store.list_price_overrides(workspace.id)
+            if r.prices
+        }
+        change = price_rules.change(self.catalogue, given, self._clock().date(), existing)
+        return await self._apply_prices(workspace.id, change)
+
+    async def _apply_prices(
+        self, workspace_id: str, change: price_rules.PriceChange
+    ) -> PriceOverrideRecord:
+        current = {
+            (r.provider, r.model): r for r in await self.store.list_price_overrides(workspace_id)
+        }.get((change.provider, change.model))
+        merged_prices = dict(current.prices or {}) if current else {}
+        merged_prices.update(change.prices or {})
+        kept_discount = current.discount_percent if current else None
+        record = PriceOverrideRecord(
+            workspace_id=workspace_id,
+            provider=change.provider,
+            model=change.model,
+            updated_at=self._clock(),
+            discount_percent=change.discount if change.discount is not None else kept_discount,
+            prices=merged_prices or None,
+        )
+        await self.store.set_price_override(record)
+        return record
+
+    async def list_prices(self, name_or_id: str) -> list[PriceOverrideRecord]:
+        workspace = await self.workspace(name_or_id)
+        return await self.store.list_price_overrides(workspace.id)
+
+    async def clear_prices(
+        self, name_or_id: str, *, provider: str | None = None, model: str | None = None
+    ) -> tuple[str, str]:
+        """Remove the override of a provider or model; returns its (provider, model)."""
+        workspace = await self.workspace(name_or_id)
+        key = price_rules.target(self.catalogue, provider, model)
+        if not await self.store.delete_price_override(workspace.id, *key):
+            shown = key[0] + (f"/{key[1]}" if key[1] else "")
+            raise NotFound(
+                f"No price override for '{shown}' in workspace '{workspace.name}'.",
+                param="model" if key[1] else "provider",
+            )
+        return key
+
+    async def import_prices(
+        self, name_or_id: str, text: str, fmt: str, *, replace: bool = False
+    ) -> list[PriceOverrideRecord]:
+        """Apply every override of a TOML, JSON or CSV file (all checked first); ``replace``
+        removes the workspace's other overrides."""
+        workspace = await self.workspace(name_or_id)
+        changes = price_rules.parse_file(self.catalogue, text, fmt, self._clock().date())
+        if replace:
+            for old in await self.store.list_price_overrides(workspace.id):
+                await self.store.delete_price_override(workspace.id, old.provider, old.model)
+        return [await self._apply_prices(workspace.id, c) for c in changes]
 
     # Admin token
     async def set_admin_token(self) -> str:

@@ -155,3 +155,34 @@ async def test_views_of_real_records_hold_no_secret() -> None:
     ):
         assert secret not in text
     assert "WXYZ" in text and created.record.prefix in text
+
+
+def test_prices_are_exact_json_numbers() -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    import msgspec
+
+    from keyroute.catalogue import builtin
+    from keyroute.control.views import model_view, number, price_override_view
+    from keyroute.storage.base import PriceOverrideRecord
+
+    assert msgspec.json.encode([number(Decimal("0.10")), number(Decimal("1E+1"))]) == b"[0.10,10]"
+    entry = builtin().find("gemini/gemini-4-argon")
+    assert entry is not None
+    view = msgspec.json.decode(msgspec.json.encode(model_view(entry, date(2026, 12, 3))))
+    assert view["prices"]["input"] == 4 and view["prices"]["effective_date"] == "2026-12-01"
+    assert [s["input"] for s in view["price_schedule"]] == [2, 4]
+    assert model_view(entry, date(2026, 1, 1))["prices"] is None
+    record = PriceOverrideRecord(
+        workspace_id="w", provider="openai", model="", updated_at=T0, discount_percent=Decimal(15)
+    )
+    shown = msgspec.json.decode(msgspec.json.encode(price_override_view(record)))
+    assert shown == {
+        "workspace_id": "w",
+        "provider": "openai",
+        "model": None,
+        "discount_percent": 15,
+        "prices": None,
+        "updated_at": "2025-01-02T03:04:05Z",
+    }
