@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from keyroute.core.errors import UpstreamError
 from keyroute.wire.sse import SSEEvent, SSEParser, encode_event
 
 
@@ -78,8 +79,8 @@ def test_feed_returns_events_as_soon_as_they_are_complete() -> None:
     parser = SSEParser()
     assert parser.feed(b"data: a\n") == []
     assert parser.feed(b"\ndata: b\n") == [E("a")]
-    assert parser.feed(b"\r") == []
-    assert parser.feed(b"\n") == [E("b")]
+    assert parser.feed(b"\r") == [E("b")]  # a \r ends the blank line, \n or not after it
+    assert parser.feed(b"\n") == []  # the pair of that \r: not another blank line
     assert parser.close() == []
 
 
@@ -104,6 +105,58 @@ def test_close_resets_the_parser() -> None:
     assert parser.close() == [E("a")]
     assert parser.close() == []
     assert parser.feed(b"data: b\n\n") == [E("b")]
+
+
+def test_a_line_end_split_from_an_empty_chunk_after_it() -> None:
+    parser = SSEParser()
+    assert parser.feed(b"data: a\r") == []
+    assert parser.feed(b"") == []
+    assert parser.feed(b"\n") == []  # still the pair of the \r: not a blank line
+    assert parser.feed(b"\n") == [E("a")]
+
+
+LIMIT = 64
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        [b"data: " + b"x" * 100 + b"\n\n"],  # whole, in one chunk
+        [b"data: " + b"x" * 100],  # no line end yet
+        [b"data: "] + [b"x"] * 100,  # a byte at a time
+        [b"data: " + b"x" * 30 + b"\n", b"data: " + b"y" * 40 + b"\n"],  # one event's data
+        [b"data: a\n\n" + b"z" * 100],  # the unfinished line after a complete event
+    ],
+)
+def test_a_line_or_event_over_the_limit_is_an_upstream_error(chunks: list[bytes]) -> None:
+    parser = SSEParser(max_line_bytes=LIMIT, provider="acme")
+    with pytest.raises(UpstreamError, match="acme.*longer than 64 bytes") as err:
+        for chunk in chunks:
+            parser.feed(chunk)
+    assert err.value.status_code() == 502
+
+
+def test_lines_and_events_at_the_limit_pass() -> None:
+    parser = SSEParser(max_line_bytes=LIMIT)
+    line = b"data: " + b"x" * (LIMIT - 6)
+    assert parser.feed(line[:10]) == []
+    assert parser.feed(line[10:] + b"\n\n") == [E("x" * (LIMIT - 6))]
+
+
+def test_a_long_line_in_small_chunks_is_linear() -> None:
+    # Quadratic parsing copied the whole buffer per chunk: 2 MiB in 64-byte chunks was
+    # tens of gigabytes of copying. Linear parsing copies it about twice.
+    parser = SSEParser()
+    assert parser.feed(b"data: ") == []
+    piece = b"x" * 64
+    for _ in range(2 * 1024 * 1024 // 64):
+        assert parser.feed(piece) == []
+    assert parser.feed(b"\n\n") == [E("x" * 2 * 1024 * 1024)]
+
+
+def test_the_default_limit_admits_large_events() -> None:
+    data = "y" * (1024 * 1024)
+    assert SSEParser().feed(f"data: {data}\n\n".encode()) == [E(data)]
 
 
 @pytest.mark.parametrize(
