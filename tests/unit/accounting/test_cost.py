@@ -6,6 +6,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from keyroute.accounting.cost import Tariff, TokenRates, check_usage
 from keyroute.catalogue.entries import PriceBand, PriceSheet, Tier
@@ -125,3 +127,35 @@ def test_inconsistent_usage_is_refused(usage: Usage) -> None:
 def test_a_price_finer_than_a_pico_dollar_per_token_is_refused() -> None:
     with pytest.raises(ValueError, match="not whole pico-dollars"):
         TokenRates.of(band(input="0.0000001", output="1"))
+
+
+@st.composite
+def usages(draw: st.DrawFn) -> Usage:
+    input_tokens = draw(st.integers(0, 2_000_000))
+    reads = draw(st.integers(0, input_tokens))
+    writes = draw(st.integers(0, input_tokens - reads))
+    output = draw(st.integers(0, 200_000))
+    return Usage(
+        input_tokens=input_tokens,
+        cache_read_tokens=reads,
+        cache_write_tokens=writes,
+        cache_write_1h_tokens=draw(st.integers(0, writes)),
+        output_tokens=output,
+        reasoning_tokens=draw(st.integers(0, output)),
+    )
+
+
+@given(usage=usages(), price=st.decimals("0", "100", places=6))
+def test_every_token_is_priced_exactly_once(usage: Usage, price: Decimal) -> None:
+    # With one price for every class, however the prompt splits into reads, writes and
+    # uncached tokens (and the output into reasoning), the cost is all tokens at that price.
+    flat = PriceBand(
+        input=price,
+        cached_input=price,
+        cache_write_5m=price,
+        cache_write_1h=price,
+        output=price,
+    )
+    cost = Tariff.of(flat).cost(usage)
+    expected = (usage.input_tokens + usage.output_tokens) * price * 10**6
+    assert cost.list_pico == cost.uncached_pico == int(expected)
