@@ -1,6 +1,7 @@
 """Admin API routes. Every CLI command has its endpoint here; both call ``ControlPlane``.
 
-Errors use the OpenAI error JSON shape, like the data plane.
+Errors use the OpenAI error JSON shape, like the data plane. Request bodies are read with the
+data plane's bounded reader: over ``server.max_admin_body_bytes`` is a 413.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from keyroute.api.asgi import ClientDisconnected, read_body
 from keyroute.api.errors import as_gateway_error, render_error
 from keyroute.api.request_ids import new_request_id
 from keyroute.control.views import (
@@ -36,8 +38,16 @@ def _json(status: int, body: Any) -> Response:
     return Response(msgspec.json.encode(body), status_code=status, media_type="application/json")
 
 
-async def _payload(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+async def _payload(request: Request, services: Services) -> dict[str, Any]:
+    """The JSON object body, read with the data plane's bounded reader (413 over the limit)."""
+    server = services.config.server
+    raw = await read_body(
+        request.scope,
+        request.receive,
+        server.max_admin_body_bytes,
+        allowance=server.body_timeout_seconds,
+        min_rate=server.body_min_rate_bytes,
+    )
     if not raw:
         return {}
     try:
@@ -77,6 +87,8 @@ def _endpoint(handler: Handler, services: Services, status: int = 200) -> Callab
                 raise AuthError("Missing or invalid admin token ('Authorization: Bearer kra-...').")
             result = await handler(request, services)
             return _json(status, result) if result is not None else Response(status_code=204)
+        except ClientDisconnected:  # nobody is left to answer
+            return Response(status_code=400)
         except Exception as exc:  # the admin request boundary
             err = as_gateway_error(exc, request_id)
             code, body = render_error(err, "openai")
@@ -94,7 +106,7 @@ async def list_workspaces(request: Request, s: Services) -> Any:
 
 
 async def create_workspace(request: Request, s: Services) -> Any:
-    data = await _payload(request)
+    data = await _payload(request, s)
     ws = await s.control.create_workspace(
         _str(data, "name") or "", _str(data, "plan", required=False)
     )
@@ -115,7 +127,7 @@ async def list_api_keys(request: Request, s: Services) -> Any:
 
 
 async def create_api_key(request: Request, s: Services) -> Any:
-    data = await _payload(request)
+    data = await _payload(request, s)
     created = await s.control.create_api_key(_ws(request), _str(data, "name", required=False))
     return {**api_key_view(created.record), "key": created.key}
 
@@ -132,7 +144,7 @@ async def list_provider_keys(request: Request, s: Services) -> Any:
 
 
 async def add_provider_key(request: Request, s: Services) -> Any:
-    data = await _payload(request)
+    data = await _payload(request, s)
     provider = _str(data, "provider") or ""
     key = _str(data, "key", required=registry.spec(provider).requires_key) or ""
     record = await s.control.add_provider_key(
@@ -156,7 +168,7 @@ async def list_aliases(request: Request, s: Services) -> Any:
 
 
 async def set_alias(request: Request, s: Services) -> Any:
-    data = await _payload(request)
+    data = await _payload(request, s)
     alias = str(request.path_params["alias"])
     return alias_view(await s.control.set_alias(_ws(request), alias, _str(data, "target") or ""))
 
@@ -216,7 +228,7 @@ async def list_prices(request: Request, s: Services) -> Any:
 
 
 async def set_prices(request: Request, s: Services) -> Any:
-    data = await _payload(request)
+    data = await _payload(request, s)
     prices = data.pop("prices", None)
     if prices is not None and not isinstance(prices, dict):
         raise InvalidRequest("'prices' must be an object of token class -> USD.", param="prices")
@@ -234,7 +246,7 @@ async def set_prices(request: Request, s: Services) -> Any:
 
 
 async def import_prices(request: Request, s: Services) -> Any:
-    data = await _payload(request)
+    data = await _payload(request, s)
     replace = data.pop("replace", False)
     if not isinstance(replace, bool):
         raise InvalidRequest("'replace' must be true or false.", param="replace")

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mutabl
 from typing import Any
 from urllib.parse import quote
 
-from keyroute.core.errors import InvalidRequest, PayloadTooLarge
+from keyroute.core.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -42,8 +42,20 @@ def incoming_request_id(scope: Scope) -> str | None:
     return value if value and _SAFE_ID.fullmatch(value) else None
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The whole request body, refusing (413) anything over ``limit`` bytes early."""
+async def read_body(
+    scope: Scope,
+    receive: Receive,
+    limit: int,
+    *,
+    allowance: float | None = None,
+    min_rate: int = 1024,
+) -> bytes:
+    """The whole request body, refusing (413) anything over ``limit`` bytes early.
+
+    With ``allowance``, the body must arrive within ``allowance`` seconds plus one second for every
+    ``min_rate`` bytes received (408 otherwise): a slow but steady upload gets the time it
+    needs, a client trickling a byte a second does not hold the request open.
+    """
     declared = header(scope, b"content-length")
     if declared is not None:
         try:
@@ -54,8 +66,13 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             raise PayloadTooLarge(f"Request body of {size} bytes exceeds the {limit}-byte limit.")
     chunks: list[bytes] = []
     total = 0
+    started = asyncio.get_running_loop().time()
     while True:
-        message = await receive()
+        if allowance is None:
+            message = await receive()
+        else:
+            deadline = started + allowance + total / min_rate
+            message = await _paced(receive, deadline, total, (allowance, min_rate))
         if message["type"] == "http.disconnect":
             raise ClientDisconnected
         chunk = message.get("body", b"")
@@ -67,6 +84,19 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         if not message.get("more_body", False):
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _paced(
+    receive: Receive, deadline: float, received: int, pace: tuple[float, int]
+) -> Message:
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await receive()
+    except TimeoutError:
+        raise RequestTimeout(
+            f"The request body did not arrive in time: {received} bytes received (a body gets "
+            f"{pace[0]:g} s plus 1 s per {pace[1]} bytes received).",
+        ) from None
 
 
 def header_value(value: str) -> bytes:

@@ -90,7 +90,14 @@ class Endpoint:
         raise NotImplementedError
 
     async def body(self, scope: Scope, receive: Receive) -> bytes:
-        return await read_body(scope, receive, self.services.config.server.max_body_bytes)
+        server = self.services.config.server
+        return await read_body(
+            scope,
+            receive,
+            server.max_body_bytes,
+            allowance=server.body_timeout_seconds,
+            min_rate=server.body_min_rate_bytes,
+        )
 
     @staticmethod
     def headers(ctx: RequestContext) -> list[tuple[str, str]]:

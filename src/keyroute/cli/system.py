@@ -14,6 +14,7 @@ import msgspec
 import uvicorn
 
 from keyroute.api.app import create_app
+from keyroute.api.connection import uvicorn_options
 from keyroute.cli.bootstrap import initialise, quickstart, upgrade_database
 from keyroute.cli.group import _config, _fail, cli, json_option, run
 from keyroute.cli.output import emit
@@ -126,12 +127,10 @@ def serve(
         workers=server.workers if server.workers > 1 else None,
         host=server.host,
         port=server.port,
-        loop="uvloop",
-        http="httptools",
         access_log=server.access_log,
         log_level=config.logging.level.lower(),
         lifespan="on",
-        server_header=False,
+        **uvicorn_options(server),
     )
 
 

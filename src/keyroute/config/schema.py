@@ -31,6 +31,11 @@ class ServerConfig(_Section):
     workers: int = Field(default=1, ge=1, le=64)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_admin_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    keep_alive_seconds: int = Field(default=5, ge=1)
+    body_timeout_seconds: float = Field(default=20.0, gt=0)
+    body_min_rate_bytes: int = Field(default=1024, ge=1)
     access_log: bool = False
 
 

@@ -6,6 +6,8 @@
     ├── InvalidRequest                400  the client's request is malformed or inconsistent
     │   ├── UnsupportedFeature        400  valid, but the chosen provider cannot do it
     │   ├── PayloadTooLarge           413
+    │   ├── RequestTimeout            408  the request head or body did not arrive in time
+    │   ├── HeadersTooLarge           431  the request head is over the limit
     │   └── NotFound                  404  unknown model, workspace, key
     ├── AuthError                     401  missing or bad gateway key / admin token
     │   └── PermissionDenied          403
@@ -59,6 +61,16 @@ class UnsupportedFeature(InvalidRequest):
 class PayloadTooLarge(InvalidRequest):
     status = 413
     code = "payload_too_large"
+
+
+class RequestTimeout(InvalidRequest):
+    status = 408
+    code = "request_timeout"
+
+
+class HeadersTooLarge(InvalidRequest):
+    status = 431
+    code = "request_header_too_large"
 
 
 class NotFound(InvalidRequest):

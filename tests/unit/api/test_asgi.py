@@ -20,7 +20,7 @@ from keyroute.api.asgi import (
     send_bytes,
     send_stream,
 )
-from keyroute.core.errors import InvalidRequest, PayloadTooLarge
+from keyroute.core.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
 
 pytestmark = pytest.mark.anyio
 
@@ -103,6 +103,40 @@ async def test_invalid_content_length(value: bytes) -> None:
 async def test_disconnect(messages: list[Message]) -> None:
     with pytest.raises(ClientDisconnected):
         await read(messages)
+
+
+class Trickle:
+    """A client that sends ``chunks`` (each at once), then goes silent for good."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = list(chunks)
+        self.silent = anyio.Event()
+
+    async def __call__(self) -> Message:
+        if self.chunks:
+            return body(self.chunks.pop(0), True)
+        await self.silent.wait()
+        return DISCONNECT  # pragma: no cover
+
+
+@pytest.mark.parametrize("chunks", [(), (b"x",), (b"a", b"b", b"c")])
+async def test_a_body_that_stops_arriving_is_a_408(chunks: tuple[bytes, ...]) -> None:
+    with pytest.raises(RequestTimeout) as info:
+        await read_body(scope(), Trickle(*chunks), 100, allowance=0.01, min_rate=10**9)
+    assert info.value.status_code() == 408
+    assert f"{sum(map(len, chunks))} bytes received" in info.value.message
+
+
+async def test_a_paced_body_that_arrives_is_read_whole() -> None:
+    messages = [body(b"hel", True), body(b"", True), body(b"lo")]
+    assert await read_body(scope(), Receive(*messages), 10, allowance=5.0) == b"hello"
+
+
+async def test_the_pace_still_enforces_the_limit_and_sees_disconnects() -> None:
+    with pytest.raises(PayloadTooLarge):
+        await read_body(scope(), Receive(body(b"x" * 11)), 10, allowance=5.0)
+    with pytest.raises(ClientDisconnected):
+        await read_body(scope(), Receive(body(b"x", True), DISCONNECT), 10, allowance=5.0)
 
 
 @pytest.mark.parametrize(
