@@ -218,18 +218,18 @@ def test_tool_results(w: World, inbound: str, upstream: str) -> None:
 
 @pytest.mark.parametrize(CELL, cells(inbounds=["anthropic"]))
 def test_tool_error_result(w: World, inbound: str, upstream: str) -> None:
-    """An Anthropic ``is_error`` tool result: OpenAI's format has no way to say it."""
+    """An Anthropic ``is_error`` tool result: OpenAI's format has no flag for it, so the result
+    goes as ``{"error": ...}``, the shape Gemini reads as a failed call."""
     failed = tool_result("call_b", "clock is down", is_error=True)
     history = replay(inbound, PAIR, results(inbound, failed))
-    if WIRE[upstream] == "openai":
-        words = ("marked as errors", f"'{PROVIDER_ID[upstream]}'")
-        w.refused(inbound, upstream, words, messages=history)
-        return
     w.script(upstream, text="21°C; the time is unknown.")
     got = w.ask(inbound, upstream, tools=client_tools(inbound), messages=history)
     assert got.text == "21°C; the time is unknown."
     sent = w.sent(upstream)
-    if upstream == "anthropic":
+    if WIRE[upstream] == "openai":
+        error = {"role": "tool", "tool_call_id": "call_b", "content": '{"error":"clock is down"}'}
+        assert sent["messages"][3] == error
+    elif upstream == "anthropic":
         assert sent["messages"][2]["content"][1] == failed
     else:  # Gemini reads a failed run's details under "error"
         error = function_response("call_b", "get_time", {"error": "clock is down"})

@@ -6,7 +6,11 @@ Invariants:
 - Tool-call arguments are JSON *text* exactly as produced by the model; nothing re-serialises them.
 - Fields a codec could not map are kept in ``ChatRequest.passthrough`` with the wire format they
   came from; only a provider speaking that same format may forward them, every other provider
-  rejects them by name (no silent drops).
+  rejects them by name (no silent drops). The one exception is ``ChatRequest.optional``: keys of
+  ``passthrough`` the inbound codec knows to tune only the source provider (context editing,
+  cache hints) without changing any answer; another format's provider leaves them out.
+- The same holds one level down for a tool: ``ToolSpec.extra`` keeps a tool's fields no codec
+  maps, ``ToolSpec.optional`` names those of them another format may leave out.
 - ``provider_headers`` are request headers meant for a provider of the source format
   (``anthropic-beta``); only such a provider forwards them. They select provider features that
   no other provider has, so elsewhere they have no meaning and are not sent.
@@ -114,11 +118,20 @@ class Message:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ToolSpec:
+    """A function the model may call.
+
+    ``extra`` holds the tool's fields of the source format that have no canonical shape
+    (``defer_loading``...): a provider of that format forwards them, any other provider refuses
+    them by name (``tools[0].<field>``) unless the field is in ``optional``.
+    """
+
     name: str
     description: str | None = None
     parameters: JsonObject = field(default_factory=dict)
     strict: bool | None = None
     cache_control: CacheControl | None = None
+    extra: Mapping[str, JsonValue] = field(default_factory=dict)
+    optional: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -164,8 +177,13 @@ class ChatRequest:
     user: str | None = None
     reasoning_effort: str | None = None
     thinking_budget: int | None = None
+    thinking: Literal["enabled", "adaptive", "disabled"] | None = None
+    """Anthropic-style thinking switch: ``adaptive`` lets the model decide how much to think."""
+    thinking_display: Literal["summarized", "omitted"] | None = None
+    """Whether the client wants the thinking text back (``omitted``: only its signature)."""
     metadata: Mapping[str, str] | None = None
     passthrough: Mapping[str, JsonValue] = field(default_factory=dict)
+    optional: frozenset[str] = frozenset()
     provider_headers: Mapping[str, str] = field(default_factory=dict)
     source_format: WireFormat = "openai"
 

@@ -184,12 +184,83 @@ TOOL_USE = {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": 1}}
             {"thinking_budget": 2048, "passthrough": {}},
         ),
         (
-            {"thinking": {"type": "adaptive"}},
-            {"thinking_budget": None, "passthrough": {"thinking": {"type": "adaptive"}}},
+            {"thinking": {"type": "adaptive", "display": "omitted"}},
+            {
+                "thinking_budget": None,
+                "thinking": "adaptive",
+                "thinking_display": "omitted",
+                "passthrough": {},
+            },
+        ),
+        (
+            {"thinking": {"type": "disabled"}},
+            {"thinking": "disabled", "thinking_display": None, "passthrough": {}},
+        ),
+        (
+            {"thinking": {"type": "adaptive", "later": 1}},
+            {"thinking": None, "passthrough": {"thinking": {"type": "adaptive", "later": 1}}},
         ),
         (
             {"cache_control": {"type": "ephemeral"}, "service_tier": "auto"},
-            {"passthrough": {"cache_control": {"type": "ephemeral"}, "service_tier": "auto"}},
+            {
+                "passthrough": {"cache_control": {"type": "ephemeral"}, "service_tier": "auto"},
+                "optional": frozenset({"cache_control"}),
+            },
+        ),
+        (
+            {"context_management": {"edits": [{"type": "clear_thinking_20251015"}]}},
+            {
+                "passthrough": {
+                    "context_management": {"edits": [{"type": "clear_thinking_20251015"}]}
+                },
+                "optional": frozenset({"context_management"}),
+            },
+        ),
+        (
+            {
+                "tools": [
+                    {"name": "f", "input_schema": {}, "defer_loading": True},
+                    {"name": "g", "input_schema": {}, "eager_input_streaming": True, "x": 1},
+                ]
+            },
+            {
+                "tools": (
+                    ToolSpec(
+                        name="f",
+                        extra={"defer_loading": True},
+                        optional=frozenset({"defer_loading"}),
+                    ),
+                    ToolSpec(
+                        name="g",
+                        extra={"eager_input_streaming": True, "x": 1},
+                        optional=frozenset({"eager_input_streaming"}),
+                    ),
+                ),
+                "passthrough": {},
+            },
+        ),
+        (
+            {
+                "messages": [
+                    HI,
+                    {
+                        "role": "system",
+                        "content": [
+                            {"type": "text", "text": "s", "cache_control": {"type": "ephemeral"}}
+                        ],
+                    },
+                    {"role": "system", "content": "t"},
+                ]
+            },
+            {
+                "messages": (
+                    USER,
+                    Message(
+                        role="system", content=(TextPart(text="s", cache_control=CacheControl()),)
+                    ),
+                    Message(role="system", content=(TextPart(text="t"),)),
+                )
+            },
         ),
         (
             turns(
@@ -346,7 +417,7 @@ BASE = {"model": "m", "max_tokens": 10, "messages": [HI]}
         ([1, 2], None),
         ({"max_tokens": 1, "messages": []}, None),  # model missing: named in the message
         ({**BASE, "max_tokens": "10"}, "max_tokens"),
-        ({**BASE, "messages": [{"role": "system", "content": "x"}]}, "messages[0].role"),
+        ({**BASE, "messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
         ({**BASE, "messages": [{"role": "user"}]}, "messages[0]"),
         ({**BASE, "messages": [{"role": "user", "content": 5}]}, "messages[0].content"),
         (
@@ -425,6 +496,12 @@ BASE = {"model": "m", "max_tokens": 10, "messages": [HI]}
         ),
         ({**BASE, "system": [{"type": "text"}]}, "system[0]"),
         ({**BASE, "tool_choice": {"type": "sometimes"}}, "tool_choice.type"),
+        ({**BASE, "tools": [{"name": "f", "input_schema": 3}]}, "tools[0].input_schema"),
+        ({**BASE, "thinking": {"type": "enabled"}}, "thinking.budget_tokens"),
+        (
+            {**BASE, "messages": [{"role": "system", "content": [{"type": "image"}]}]},
+            "messages[0].content[0].type",
+        ),
     ],
 )
 def test_decode_errors(body: Any, param: str | None) -> None:

@@ -124,6 +124,10 @@ def requests(draw: st.DrawFn) -> ChatRequest:
         type=st.just("json_schema"),
         schema=st.just({"type": "object", "properties": {"a": {"type": "integer"}}}),
     )
+    budget = draw(st.one_of(st.none(), st.integers(1024, 4096)))
+    passthrough: dict[str, Any] = draw(
+        st.sampled_from([{}, {"service_tier": "auto"}, {"cache_control": {"type": "ephemeral"}}])
+    )
     return ChatRequest(
         model=draw(names),
         messages=(*system, *draw(conversations())),
@@ -142,12 +146,10 @@ def requests(draw: st.DrawFn) -> ChatRequest:
         response_format=draw(st.one_of(st.none(), schema)),
         user=draw(st.one_of(st.none(), words)),
         reasoning_effort=draw(st.sampled_from([None, "low", "medium", "high", "xhigh", "max"])),
-        thinking_budget=draw(st.one_of(st.none(), st.integers(1024, 4096))),
-        passthrough=draw(
-            st.sampled_from(
-                [{}, {"service_tier": "auto"}, {"cache_control": {"type": "ephemeral"}}]
-            )
-        ),
+        thinking_budget=budget,
+        thinking="enabled" if budget is not None else None,
+        passthrough=passthrough,
+        optional=frozenset(passthrough) & {"cache_control"},
         source_format="anthropic",
     )
 

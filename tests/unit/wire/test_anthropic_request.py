@@ -646,3 +646,59 @@ def test_turns_around_a_dropped_empty_turn_merge() -> None:
     assert body["messages"] == [
         {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}
     ]
+
+
+def test_a_system_turn_inside_messages_stays_there_for_an_anthropic_client() -> None:
+    later = Message(role="system", content=(TextPart(text="s", cache_control=CacheControl()),))
+    first = Message(role="system", content=(TextPart(text="top"),))
+    sent = encode(req(first, USER, later, u("again"), source_format="anthropic"))
+    assert sent["system"] == [{"type": "text", "text": "top"}]
+    system = {"type": "text", "text": "s", "cache_control": {"type": "ephemeral"}}
+    assert sent["messages"] == [
+        *HI,
+        {"role": "system", "content": [system]},
+        {"role": "user", "content": [{"type": "text", "text": "again"}]},
+    ]
+
+
+def test_a_system_turn_from_another_format_is_hoisted() -> None:
+    later = Message(role="system", content=(TextPart(text="s"),))
+    sent = encode(req(USER, later))
+    assert (sent["system"], sent["messages"]) == ([{"type": "text", "text": "s"}], HI)
+
+
+@pytest.mark.parametrize(
+    ("fields", "thinking"),
+    [
+        (
+            {"thinking": "adaptive", "thinking_display": "omitted"},
+            {"type": "adaptive", "display": "omitted"},
+        ),
+        ({"thinking": "disabled"}, {"type": "disabled"}),
+        (
+            {"thinking": "enabled", "thinking_budget": 2048, "thinking_display": "summarized"},
+            {"type": "enabled", "budget_tokens": 2048, "display": "summarized"},
+        ),
+    ],
+)
+def test_thinking_modes_are_sent_as_the_client_set_them(
+    fields: dict[str, Any], thinking: dict[str, Any]
+) -> None:
+    check(req(source_format="anthropic", **fields), {"thinking": thinking})
+
+
+def test_a_tool_field_of_the_anthropic_format_is_forwarded() -> None:
+    spec = ToolSpec(name="f", extra={"defer_loading": True}, optional=frozenset({"defer_loading"}))
+    tool_ = {
+        "name": "f",
+        "input_schema": {"type": "object", "properties": {}},
+        "defer_loading": True,
+    }
+    check(req(tools=(spec,), source_format="anthropic"), {"tools": [tool_]})
+
+
+def test_optional_fields_of_another_format_are_left_out_and_others_refused() -> None:
+    spec = ToolSpec(name="f", extra={"later": 1, "hint": 2}, optional=frozenset({"hint"}))
+    fails(req(tools=(spec,), source_format="openai"), UnsupportedFeature, "tools[0].later")
+    dropped = req(passthrough={"ctx": 1}, optional=frozenset({"ctx"}), source_format="gemini")
+    check(dropped, {})

@@ -539,3 +539,39 @@ def test_foreign_thinking_is_dropped_and_gemini_thinking_replayed():
         "text": "t",
         "thought": True,
     }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"thinking": "adaptive", "thinking_display": "omitted"}, None),
+        ({"thinking": "adaptive", "thinking_display": "summarized"}, {"includeThoughts": True}),
+        (
+            {"thinking": "adaptive", "reasoning_effort": "high", "thinking_display": "summarized"},
+            {"thinkingLevel": "HIGH", "includeThoughts": True},
+        ),
+        ({"thinking": "disabled"}, {"thinkingBudget": 0}),
+    ],
+)
+def test_anthropic_thinking_modes(kwargs, expected):
+    config = encode(source_format="anthropic", **kwargs).get(GEN, {})
+    assert config.get("thinkingConfig") == expected
+
+
+def test_optional_fields_of_another_format_are_left_out():
+    tool = ToolSpec(name="f", extra={"defer_loading": True}, optional=frozenset({"defer_loading"}))
+    body = encode(
+        tools=(tool,),
+        passthrough={"context_management": {}},
+        optional=frozenset({"context_management"}),
+        source_format="anthropic",
+    )
+    assert body["tools"] == [{"functionDeclarations": [{"name": "f"}]}]
+    assert "context_management" not in body
+
+
+def test_an_unknown_tool_field_of_another_format_is_refused_by_name():
+    tool = ToolSpec(name="f", extra={"eager": True, "later": 1}, optional=frozenset({"eager"}))
+    check_error(
+        {"tools": (tool,), "source_format": "anthropic"}, UnsupportedFeature, "tools[0].later"
+    )

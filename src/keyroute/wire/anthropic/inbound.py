@@ -2,17 +2,28 @@
 
 Mapping (``providers.md`` §6.3):
 
-- ``system`` (string or text blocks) -> leading ``system`` messages, one per block.
+- ``system`` (string or text blocks) -> leading ``system`` messages, one per block. A
+  ``role: "system"`` turn inside ``messages`` (Claude Code sends one, with ``cache_control``)
+  -> a ``system`` message where it stands; it holds text blocks only.
 - A user turn's ``tool_result`` blocks -> one ``tool`` message each (``is_error`` kept), the rest of
   the turn -> a ``user`` message after them; ``tool_use`` blocks -> assistant ``tool_calls`` (their
   ``input`` re-serialised as JSON text); ``thinking`` / ``redacted_thinking`` -> ``ThinkingPart``.
 - Blocks keyroute has no canonical shape for (``document``, ``search_result``, server-tool
   blocks, a text block with ``citations``...) -> ``OpaquePart`` with the block verbatim: Anthropic
   gets it back unchanged, any other provider rejects it by name.
-- A top-level field is mapped only when all of it is understood (``tools`` of custom tools only,
-  ``metadata`` with only ``user_id``, ``output_config`` with ``format`` / ``effort``, ``thinking``
-  ``enabled`` with a budget); otherwise the whole field goes to ``passthrough`` untouched, as does
-  every unknown top-level field.
+- A top-level field is mapped only when all of it is understood (``metadata`` with only
+  ``user_id``, ``output_config`` with ``format`` / ``effort``, ``thinking`` ``enabled`` with a
+  budget, ``adaptive`` or ``disabled``, each with its ``display``); otherwise the whole field goes
+  to ``passthrough`` untouched, as does every unknown top-level field.
+- ``tools`` of custom tools only are mapped tool by tool: each tool's unknown fields go to
+  ``ToolSpec.extra`` (forwarded to Anthropic, refused by name elsewhere, ``tools[0].x``). A list
+  holding a server tool (``web_search_...``) goes to ``passthrough`` whole.
+- Optimisations of Anthropic's own serving that change no answer are marked optional, so other
+  providers leave them out instead of refusing the request: the top-level ``context_management``
+  (server-side context editing, e.g. clearing old thinking) and ``cache_control`` (automatic
+  prompt caching), and a tool's ``defer_loading`` (load the definition on demand: elsewhere the
+  tool is sent in full) and ``eager_input_streaming`` (stream the tool's arguments unbuffered: only
+  the chunking of the stream changes).
 
 Validation errors are ``InvalidRequest`` whose ``param`` is the JSON path (``messages[1].content``).
 ``max_tokens`` may be absent (the Messages API requires it, ``count_tokens`` bodies lack it): the
@@ -21,6 +32,7 @@ request then leaves it ``None`` and the provider's default applies.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal, TypeVar
 
 import msgspec
@@ -53,7 +65,7 @@ from keyroute.wire.anthropic.schema import (
     RequestParams,
     TextBlockParam,
     ThinkingBlockParam,
-    ThinkingEnabledParam,
+    ThinkingParam,
     ToolChoiceParam,
     ToolParam,
     ToolResultBlockParam,
@@ -65,6 +77,12 @@ from keyroute.wire.anthropic.schema import (
 )
 
 T = TypeVar("T")
+
+OPTIONAL_FIELDS = frozenset({"context_management", "cache_control"})
+"""Top-level fields that only tune Anthropic's serving (see the module docstring)."""
+OPTIONAL_TOOL_FIELDS = frozenset({"defer_loading", "eager_input_streaming"})
+"""Tool fields that only tune Anthropic's serving (see the module docstring)."""
+_TOOL_FIELDS = fields_of(ToolParam)
 
 _CHOICES: dict[str, Literal["auto", "none", "required", "tool"]] = {
     "auto": "auto",
@@ -88,10 +106,15 @@ def decode_request(body: bytes) -> ChatRequest:
         raise InvalidRequest("Request body must be a JSON object")
     params = convert({k: v for k, v in raw.items() if k in REQUEST_FIELDS}, RequestParams)
     rest: dict[str, JsonValue] = {k: v for k, v in raw.items() if k not in REQUEST_FIELDS}
-    tools = _take(rest, "tools", list[ToolParam])
+    tools = _tools(rest)
     metadata = _take(rest, "metadata", MetadataParam)
     output = _take(rest, "output_config", OutputConfigParam)
-    thinking = _take(rest, "thinking", ThinkingEnabledParam)
+    thinking = _take(rest, "thinking", ThinkingParam)
+    if thinking is not None and thinking.type == "enabled" and thinking.budget_tokens is None:
+        raise InvalidRequest(
+            "thinking.budget_tokens: Field required when type is enabled",
+            param="thinking.budget_tokens",
+        )
     choice = params.tool_choice
     return ChatRequest(
         model=params.model,
@@ -103,14 +126,17 @@ def decode_request(body: bytes) -> ChatRequest:
         top_p=params.top_p,
         top_k=params.top_k,
         stop=tuple(params.stop_sequences or ()),
-        tools=tuple(_tool(t) for t in tools or ()),
+        tools=tools,
         tool_choice=ToolChoice(mode=_CHOICES[choice.type], name=choice.name) if choice else None,
         parallel_tool_calls=_parallel(choice),
         response_format=_format(output),
         user=metadata.user_id if metadata else None,
         reasoning_effort=output.effort if output else None,
         thinking_budget=thinking.budget_tokens if thinking else None,
+        thinking=thinking.type if thinking else None,
+        thinking_display=thinking.display if thinking else None,
         passthrough=rest,
+        optional=frozenset(rest) & OPTIONAL_FIELDS,
         source_format="anthropic",
     )
 
@@ -125,6 +151,24 @@ def _take(rest: dict[str, JsonValue], key: str, type_: type[T]) -> T | None:
         return None  # server tools, new fields...: forwarded untouched as pass-through
     del rest[key]
     return value
+
+
+def _tools(rest: dict[str, JsonValue]) -> tuple[ToolSpec, ...]:
+    """``rest["tools"]`` as tool specs (removed from ``rest``) when every tool is a custom tool."""
+    raw = rest.get("tools")
+    if not isinstance(raw, list) or not all(
+        isinstance(t, dict) and t.get("type") in (None, "custom") for t in raw
+    ):
+        return ()  # absent, or holding server tools: forwarded untouched as pass-through
+    del rest["tools"]
+    specs = []
+    for i, tool in enumerate(raw):
+        assert isinstance(tool, dict)  # noqa: S101 - checked above
+        known = {k: v for k, v in tool.items() if k in _TOOL_FIELDS}
+        extra = {k: v for k, v in tool.items() if k not in _TOOL_FIELDS}
+        spec = _tool(convert(known, ToolParam, f"tools[{i}]"))
+        specs.append(replace(spec, extra=extra, optional=frozenset(extra) & OPTIONAL_TOOL_FIELDS))
+    return tuple(specs)
 
 
 def _parallel(choice: ToolChoiceParam | None) -> bool | None:
@@ -171,13 +215,25 @@ def _messages(turns: list[MessageParam]) -> list[Message]:
     out: list[Message] = []
     for i, turn in enumerate(turns):
         path = f"messages[{i}].content"
-        if isinstance(turn.content, str):
+        if turn.role == "system":
+            out.append(_system_turn(turn.content, path))
+        elif isinstance(turn.content, str):
             out.append(Message(role=turn.role, content=(TextPart(text=turn.content),)))
         elif turn.role == "assistant":
             out.append(_assistant(turn.content, path))
         else:
             out.extend(_user(turn.content, path))
     return out
+
+
+def _system_turn(content: str | list[dict[str, Any]], path: str) -> Message:
+    if isinstance(content, str):
+        return Message(role="system", content=(TextPart(text=content),))
+    parts: list[ContentPart] = []
+    for j, block in enumerate(content):
+        text = convert(block, TextBlockParam, f"{path}[{j}]")
+        parts.append(TextPart(text=text.text, cache_control=_cache(text.cache_control)))
+    return Message(role="system", content=tuple(parts))
 
 
 def _user(blocks: list[dict[str, Any]], path: str) -> list[Message]:

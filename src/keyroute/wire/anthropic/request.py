@@ -4,7 +4,9 @@ Rules (each one a bug other gateways shipped, see ``providers.md`` §11-12):
 
 - ``max_tokens`` is always set: the client's value, else the provider's default.
 - Every ``system`` / ``developer`` message, wherever it stands, becomes a top-level ``system`` text
-  block, in order, one block per text part (so each keeps its ``cache_control``).
+  block, in order, one block per text part (so each keeps its ``cache_control``). Except for a
+  request that came in Anthropic's format: there a ``system`` turn that stood inside
+  ``messages`` after the conversation began stays there (``role: "system"``), as the client sent it.
 - Consecutive messages of the same Anthropic role are merged into one turn (the API would merge
   them anyway); in a user turn every ``tool_result`` block comes first, then the user's own blocks.
 - No empty text block is ever emitted; a turn left without blocks is omitted.
@@ -15,8 +17,11 @@ Rules (each one a bug other gateways shipped, see ``providers.md`` §11-12):
   signature and Gemini tool-call signatures.
 - ``response_format`` ``json_object`` becomes a structured output with the schema
   ``{"type": "object"}``: any JSON object, which is what ``json_object`` promises.
-- Pass-through fields are merged verbatim only when the request came in Anthropic format; a key
-  that collides with a mapped field is an error rather than a silent overwrite.
+- Pass-through fields (and a tool's ``extra`` fields) are merged verbatim only when the request
+  came in Anthropic format; a key that collides with a mapped field is an error rather than a
+  silent overwrite. From another format they are refused by name, except those the source marked
+  optional (changing no answer), which are left out.
+- ``thinking``: ``adaptive`` / ``disabled`` as such, a budget as ``enabled``; ``display`` kept.
 """
 
 from __future__ import annotations
@@ -70,24 +75,29 @@ def encode_request(req: ChatRequest, model: str, *, default_max_tokens: int) -> 
         "model": model,
         "max_tokens": req.max_tokens if req.max_tokens is not None else default_max_tokens,
     }
-    system = _system_blocks(req.messages)
+    kept = _in_place(req.messages, req.source_format == PROVIDER)
+    system = _system_blocks(req.messages, kept)
     if system:
         body["system"] = system
-    body["messages"] = _turns(req.messages)
+    body["messages"] = _turns(req.messages, kept)
     _sampling(req, body)
     if req.tools:
-        body["tools"] = [_tool(t) for t in req.tools]
+        native = req.source_format == PROVIDER
+        body["tools"] = [_tool(t, i, native) for i, t in enumerate(req.tools)]
     choice = _tool_choice(req.tool_choice, req.parallel_tool_calls, bool(req.tools))
     if choice is not None:
         body["tool_choice"] = choice
     output_config = _output_config(req)
     if output_config:
         body["output_config"] = output_config
-    if req.thinking_budget is not None:
-        body["thinking"] = {"type": "enabled", "budget_tokens": req.thinking_budget}
+    thinking = _thinking(req)
+    if thinking is not None:
+        body["thinking"] = thinking
     if req.user is not None:
         body["metadata"] = {"user_id": req.user}
     for key, value in req.passthrough.items():
+        if req.source_format != PROVIDER:
+            continue  # only optional fields get here (see _reject_inexpressible)
         if key in body:
             raise InvalidRequest(
                 f"Pass-through field {key!r} collides with a mapped field", param=key
@@ -110,9 +120,10 @@ def _reject_inexpressible(req: ChatRequest) -> None:
         )
     if req.reasoning_effort is not None and req.reasoning_effort not in EFFORTS:
         raise unsupported("reasoning_effort", f"reasoning_effort {req.reasoning_effort!r}")
-    if req.passthrough and req.source_format != PROVIDER:
-        key = next(iter(req.passthrough))
-        raise unsupported(key, f"{key!r} (a {req.source_format} field)")
+    if req.source_format != PROVIDER:
+        for key in req.passthrough:
+            if key not in req.optional:
+                raise unsupported(key, f"{key!r} (a {req.source_format} field)")
 
 
 def _sampling(req: ChatRequest, body: JsonObject) -> None:
@@ -136,21 +147,39 @@ def cache_control(cc: CacheControl | None, block: JsonObject) -> JsonObject:
     return block
 
 
-def _system_blocks(messages: tuple[Message, ...]) -> list[JsonValue]:
-    blocks: list[JsonValue] = []
+def _in_place(messages: tuple[Message, ...], native: bool) -> set[int]:
+    """Indexes of the system turns that stay inside ``messages`` (see the module docstring)."""
+    if not native:
+        return set()
+    started = False
+    kept: set[int] = set()
     for i, message in enumerate(messages):
         if message.role not in ("system", "developer"):
+            started = True
+        elif started:
+            kept.add(i)
+    return kept
+
+
+def _system_blocks(messages: tuple[Message, ...], kept: set[int]) -> list[JsonValue]:
+    blocks: list[JsonValue] = []
+    for i, message in enumerate(messages):
+        if message.role not in ("system", "developer") or i in kept:
             continue
-        _reject_name(message, i)
-        for j, part in enumerate(message.content):
-            if not isinstance(part, TextPart):
-                raise unsupported(
-                    f"messages[{i}].content[{j}]", f"a {part.kind} part in a system message"
-                )
-            if part.text:
-                blocks.append(
-                    cache_control(part.cache_control, {"type": "text", "text": part.text})
-                )
+        blocks.extend(_system_text(message, i))
+    return blocks
+
+
+def _system_text(message: Message, i: int) -> list[JsonValue]:
+    _reject_name(message, i)
+    blocks: list[JsonValue] = []
+    for j, part in enumerate(message.content):
+        if not isinstance(part, TextPart):
+            raise unsupported(
+                f"messages[{i}].content[{j}]", f"a {part.kind} part in a system message"
+            )
+        if part.text:
+            blocks.append(cache_control(part.cache_control, {"type": "text", "text": part.text}))
     return blocks
 
 
@@ -166,9 +195,12 @@ class _Turn:
     blocks: list[JsonValue] = field(default_factory=list)
 
 
-def _turns(messages: tuple[Message, ...]) -> list[JsonValue]:
+def _turns(messages: tuple[Message, ...], kept: set[int]) -> list[JsonValue]:
     turns: list[_Turn] = []
     for i, message in enumerate(messages):
+        if i in kept:
+            turns.append(_Turn("system", blocks=_system_text(message, i)))
+            continue
         if message.role in ("system", "developer"):
             continue
         _reject_name(message, i)
@@ -297,14 +329,36 @@ def _tool_result(message: Message, i: int) -> JsonObject:
     return cache_control(marker, block)
 
 
-def _tool(tool: ToolSpec) -> JsonObject:
+def _tool(tool: ToolSpec, i: int, native: bool) -> JsonObject:
     out: JsonObject = {"name": tool.name}
     if tool.description is not None:
         out["description"] = tool.description
     out["input_schema"] = tool.parameters or {"type": "object", "properties": {}}
     if tool.strict is not None:
         out["strict"] = tool.strict
+    for key, value in tool.extra.items():
+        if native:
+            if key in out or key == "cache_control":
+                raise InvalidRequest(
+                    f"Tool field {key!r} collides with a mapped field", param=f"tools[{i}].{key}"
+                )
+            out[key] = value
+        elif key not in tool.optional:
+            raise unsupported(f"tools[{i}].{key}", f"the tool field {key!r}")
     return cache_control(tool.cache_control, out)
+
+
+def _thinking(req: ChatRequest) -> JsonObject | None:
+    out: JsonObject
+    if req.thinking in ("adaptive", "disabled"):
+        out = {"type": req.thinking}
+    elif req.thinking_budget is not None:
+        out = {"type": "enabled", "budget_tokens": req.thinking_budget}
+    else:
+        return None
+    if req.thinking_display is not None and req.thinking != "disabled":
+        out["display"] = req.thinking_display
+    return out
 
 
 def _tool_choice(

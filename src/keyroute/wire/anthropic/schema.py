@@ -214,11 +214,15 @@ class ToolResultBlockParam(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class MessageParam(msgspec.Struct, forbid_unknown_fields=True):
-    role: Literal["user", "assistant"]
+    """A turn; ``system`` turns stand inside ``messages`` where the client put them."""
+
+    role: Literal["user", "assistant", "system"]
     content: str | list[dict[str, Any]]
 
 
 class ToolParam(msgspec.Struct, forbid_unknown_fields=True):
+    """A custom tool's mapped fields (its other fields are split off first: ``ToolSpec.extra``)."""
+
     name: str
     input_schema: dict[str, Any]
     description: str | None = None
@@ -243,9 +247,12 @@ class OutputConfigParam(msgspec.Struct, forbid_unknown_fields=True):
     format: JsonFormatParam | None = None
 
 
-class ThinkingEnabledParam(msgspec.Struct, forbid_unknown_fields=True):
-    type: Literal["enabled"]
-    budget_tokens: int
+class ThinkingParam(msgspec.Struct, forbid_unknown_fields=True):
+    """``enabled`` (with ``budget_tokens``), ``adaptive`` or ``disabled``."""
+
+    type: Literal["enabled", "adaptive", "disabled"]
+    budget_tokens: int | None = None
+    display: Literal["summarized", "omitted"] | None = None
 
 
 class MetadataParam(msgspec.Struct, forbid_unknown_fields=True):

@@ -2,8 +2,10 @@
 
 One request per input text, in order: ``{"model": "models/<model>", "content": {"parts":
 [{"text": ...}]}, "outputDimensionality": <dimensions>}``. Token-id inputs (an OpenAI-only
-form) are refused. ``encoding_format`` is not sent: Gemini always answers floats and base64
-is the inbound layer's business. ``user`` is dropped as for chat (an abuse-tracking id only).
+form, which LangChain's ``OpenAIEmbeddings`` sends by default) are refused by name: decoding them
+would need the tokenizer the client chose, which the request does not name.
+``encoding_format`` is not sent: Gemini always answers floats and base64 is the inbound layer's
+business. ``user`` is dropped as for chat (an abuse-tracking id only).
 
 Usage: Gemini's batch answer usually carries no token count. When it has ``usageMetadata``
 its ``promptTokenCount`` is used; otherwise ``input_tokens`` is 0 (reported, not estimated:
@@ -39,7 +41,10 @@ def encode_embeddings_request(req: EmbeddingRequest, model: str) -> dict[str, An
     """
     if req.token_inputs:
         raise UnsupportedFeature(
-            "Token-id inputs are not supported by gemini embeddings; send text.", param="input"
+            "input holds token ids, which gemini embeddings cannot take: gemini embeds text, and "
+            "the ids cannot be turned back into text without the tokenizer the client used. Send "
+            "text (LangChain's OpenAIEmbeddings: check_embedding_ctx_length=False).",
+            param="input",
         )
     if not req.inputs:
         raise InvalidRequest("input must hold at least one text.", param="input")

@@ -26,8 +26,14 @@ Mapping (every client field is mapped or refused by name; the few deliberate exc
   tool under ``auto`` (or no choice) -> ``VALIDATED``: the model may still answer in text, but
   its calls are decoded against the schema. ``parallel_tool_calls=False`` is refused when
   tools are present (Gemini cannot forbid parallel calls).
-- ``passthrough`` fields and ``OpaquePart`` s travel only when they came from Gemini's own
-  format (they are then merged verbatim); from any other format they are refused by name.
+- Anthropic's ``thinking``: ``adaptive`` is Gemini's own dynamic thinking (nothing to send; the
+  effort, if any, sets ``thinkingLevel``); ``disabled`` -> ``thinkingBudget: 0``; ``display``
+  ``summarized`` -> ``includeThoughts`` (``omitted`` is Gemini's default).
+- ``passthrough`` fields, a tool's ``extra`` fields and ``OpaquePart`` s travel only when they
+  came from Gemini's own format (they are then merged verbatim); from any other format they are
+  refused by name (``tools[0].<field>``), except those the source format marked optional
+  (``ChatRequest.optional``, ``ToolSpec.optional``: Anthropic's ``context_management``,
+  ``defer_loading``, ``eager_input_streaming``...), which change no answer and are left out.
   ``metadata`` has no Gemini equivalent and is refused.
 
 Deliberate exceptions (dropped, because they change no output and refusing them would break
@@ -83,11 +89,17 @@ def encode_request(req: ChatRequest) -> dict[str, Any]:
     if config:
         body["generationConfig"] = config
     if req.tools:
-        body["tools"] = [{"functionDeclarations": [_declaration(t) for t in req.tools]}]
+        body["tools"] = [
+            {
+                "functionDeclarations": [
+                    _declaration(t, req.source_format == "gemini") for t in req.tools
+                ]
+            }
+        ]
     tool_config = _tool_config(req)
     if tool_config is not None:
         body["toolConfig"] = tool_config
-    for key, value in req.passthrough.items():
+    for key, value in req.passthrough.items() if req.source_format == "gemini" else ():
         if key in body:
             raise InvalidRequest(
                 f"The pass-through field '{key}' clashes with a field keyroute sets.", param=key
@@ -97,12 +109,21 @@ def encode_request(req: ChatRequest) -> dict[str, Any]:
 
 
 def _check_foreign_fields(req: ChatRequest) -> None:
-    if req.passthrough and req.source_format != "gemini":
-        field = next(iter(req.passthrough))
-        raise UnsupportedFeature(
-            f"The field '{field}' of the {req.source_format} format is not supported by gemini.",
-            param=field,
-        )
+    foreign = req.source_format != "gemini"
+    for field in req.passthrough if foreign else ():
+        if field not in req.optional:
+            raise UnsupportedFeature(
+                f"The field '{field}' of the {req.source_format} format is not supported by "
+                "gemini.",
+                param=field,
+            )
+    for i, tool in enumerate(req.tools if foreign else ()):
+        for key in tool.extra:
+            if key not in tool.optional:
+                raise UnsupportedFeature(
+                    f"The tool field '{key}' is not supported by gemini.",
+                    param=f"tools[{i}].{key}",
+                )
     if req.metadata:
         raise UnsupportedFeature("metadata is not supported by gemini.", param="metadata")
 
@@ -156,6 +177,8 @@ def _response_format(req: ChatRequest) -> dict[str, Any]:
 
 def _thinking_config(req: ChatRequest) -> dict[str, Any] | None:
     effort, budget = req.reasoning_effort, req.thinking_budget
+    if req.thinking == "disabled":
+        budget = 0
     if effort is not None and budget is not None:
         raise InvalidRequest(
             "Set reasoning_effort or a thinking budget, not both: gemini takes one.",
@@ -169,13 +192,19 @@ def _thinking_config(req: ChatRequest) -> dict[str, Any] | None:
                 f"(use minimal, low, medium or high).",
                 param="reasoning_effort",
             )
-        return {"thinkingLevel": level}
+        return _display({"thinkingLevel": level}, req)
     if budget is not None:
         config: dict[str, Any] = {"thinkingBudget": budget}
         if budget != 0:
             config["includeThoughts"] = True
         return config
-    return None
+    return _display({}, req) or None
+
+
+def _display(config: dict[str, Any], req: ChatRequest) -> dict[str, Any]:
+    if req.thinking_display == "summarized":
+        config["includeThoughts"] = True
+    return config
 
 
 def _media_resolution(req: ChatRequest) -> str | None:
@@ -194,8 +223,8 @@ def _media_resolution(req: ChatRequest) -> str | None:
     return _MEDIA_RESOLUTIONS[details.pop()] if details else None
 
 
-def _declaration(tool: ToolSpec) -> dict[str, Any]:
-    declaration: dict[str, Any] = {"name": tool.name}
+def _declaration(tool: ToolSpec, native: bool) -> dict[str, Any]:
+    declaration: dict[str, Any] = {"name": tool.name, **(tool.extra if native else {})}
     if tool.description is not None:
         declaration["description"] = tool.description
     if tool.parameters:

@@ -1,9 +1,11 @@
 """Typed msgspec schemas of the OpenAI chat-completions request (inbound validation).
 
 Unknown top-level fields are not part of these structs: ``request.decode_request`` collects them
-into ``ChatRequest.passthrough`` first. Message and part structs list every field the official
-SDK can send back (``annotations``, ``audio``, ``function_call``...), so echoing an SDK response
-message into the next request validates.
+into ``ChatRequest.passthrough`` first, and a tool's unknown fields into ``ToolSpec.extra``.
+Message and part structs list every field the official SDKs can send back (``annotations``,
+``audio``, ``function_call``, and the stream and parse helpers' ``parsed``,
+``tool_calls[].index``, ``function.parsed_arguments``), so echoing an SDK response message into
+the next request validates. Those echoes are read-only copies of the answer: none is forwarded.
 """
 
 from __future__ import annotations
@@ -57,12 +59,14 @@ AssistantPart = TextPartS | RefusalPartS
 class FunctionS(_Strict):
     name: str
     arguments: str
+    parsed_arguments: Any = None  # the SDKs' parse helpers: ``arguments`` decoded, an echo
 
 
 class ToolCallS(_Strict):
     id: str
     function: FunctionS
     type: Literal["function"] = "function"
+    index: int | None = None  # the SDKs' stream helpers keep the delta's index, an echo
 
 
 class SystemMessageS(_Strict, tag_field="role", tag="system"):
@@ -90,6 +94,7 @@ class AssistantMessageS(_Strict, tag_field="role", tag="assistant"):
     audio: dict[str, Any] | None = None
     annotations: list[Any] | None = None
     reasoning_content: str | None = None
+    parsed: Any = None  # the SDKs' parse and stream helpers: ``content`` decoded, an echo
 
 
 class ToolMessageS(_Strict, tag_field="role", tag="tool"):
@@ -108,6 +113,8 @@ class FunctionDefS(_Strict):
 
 
 class ToolS(_Strict):
+    """A tool's mapped fields (its other fields are split off first: ``ToolSpec.extra``)."""
+
     function: FunctionDefS
     type: Literal["function"] = "function"
     cache_control: CacheControlS | None = None
@@ -165,3 +172,5 @@ class ChatRequestS(msgspec.Struct, omit_defaults=True):
 
 
 KNOWN_FIELDS = frozenset(ChatRequestS.__struct_fields__)
+
+TOOL_FIELDS = frozenset(ToolS.__struct_fields__)

@@ -1,15 +1,26 @@
 """``ChatRequest`` -> an OpenAI chat-completions body, for OpenAI and OpenAI-compatible hosts.
 
-Pass-through fields travel only when the request itself arrived in OpenAI's format; from any
-other format they are refused by name. Left out on purpose, because none of them changes what
-an OpenAI-format model answers: thinking blocks and Gemini tool-call signatures of another
-provider's model (bound to the model that made them), and ``cache_control`` markers (OpenAI
-caches prompt prefixes by itself) unless the host is known to accept them.
+Pass-through fields (and a tool's ``extra`` fields) travel only when the request itself arrived
+in OpenAI's format; from any other format they are refused by name (``tools[0].x``). Left out on
+purpose, because none of them changes what an OpenAI-format model answers: thinking blocks and
+Gemini tool-call signatures of another provider's model (bound to the model that made them),
+``cache_control`` markers (OpenAI caches prompt prefixes by itself) unless the host is known to
+accept them, and the fields the source format marked optional (``ChatRequest.optional``,
+``ToolSpec.optional``: Anthropic's ``context_management``, ``defer_loading``...).
+
+Emulated: a tool result marked ``is_error`` (the format has no such flag) is sent as the JSON
+text ``{"error": <result>}`` (the result parsed when it is JSON, else as a string), the shape
+Gemini reads as a failed call, so the model still learns the call failed. Anthropic's
+``thinking``: ``adaptive`` is what OpenAI reasoning models do by themselves (their effort comes
+from ``reasoning_effort``) and sends nothing; ``display: omitted`` matches a format that never
+returns reasoning. ``display: summarized`` and ``disabled`` have no equivalent and are refused.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import msgspec
 
 from keyroute.core.chat import (
     CacheControl,
@@ -34,13 +45,7 @@ def encode_request(
     cache_control: bool = False,
 ) -> dict[str, Any]:
     """The body to send; ``cache_control`` keeps Anthropic-style cache markers."""
-    if req.passthrough and req.source_format != "openai":
-        field = next(iter(req.passthrough))
-        raise UnsupportedFeature(
-            f"The field '{field}' of the {req.source_format} format has no equivalent on "
-            f"provider '{provider}'.",
-            param=field,
-        )
+    _check_foreign(req, provider)
     body: dict[str, Any] = {
         "model": model,
         "messages": [_message(m, i, provider, cache_control) for i, m in enumerate(req.messages)],
@@ -71,7 +76,10 @@ def encode_request(
     if req.stop:
         body["stop"] = list(req.stop)
     if req.tools:
-        body["tools"] = [_tool(t, cache_control) for t in req.tools]
+        native = req.source_format == "openai"
+        body["tools"] = [
+            _tool(t, i, cache_control, native, provider) for i, t in enumerate(req.tools)
+        ]
     if req.tool_choice is not None:
         body["tool_choice"] = _tool_choice(req.tool_choice)
     if req.response_format is not None:
@@ -83,6 +91,29 @@ def encode_request(
     if req.source_format == "openai":
         body.update(req.passthrough)
     return body
+
+
+def _check_foreign(req: ChatRequest, provider: str) -> None:
+    if req.source_format == "openai":
+        return
+    for field in req.passthrough:
+        if field not in req.optional:
+            raise UnsupportedFeature(
+                f"The field '{field}' of the {req.source_format} format has no equivalent on "
+                f"provider '{provider}'.",
+                param=field,
+            )
+    if req.thinking == "disabled":
+        raise UnsupportedFeature(
+            f"Provider '{provider}' cannot switch reasoning off; leave 'thinking' out or set "
+            "a low effort.",
+            param="thinking.type",
+        )
+    if req.thinking_display == "summarized":
+        raise UnsupportedFeature(
+            f"Provider '{provider}' returns no reasoning text in the chat-completions format.",
+            param="thinking.display",
+        )
 
 
 def _max_tokens_field(req: ChatRequest, default: str) -> str:
@@ -138,14 +169,8 @@ def _message(m: Message, i: int, provider: str, cache: bool) -> dict[str, Any]:
                 "has no images or documents in tool messages).",
                 param=f"messages[{i}].content",
             )
-        if m.is_error:
-            raise UnsupportedFeature(
-                f"Tool results marked as errors cannot be expressed for provider '{provider}'; "
-                "put the error text in the result instead.",
-                param=f"messages[{i}].is_error",
-            )
         out["tool_call_id"] = m.tool_call_id
-        out["content"] = _content(m, i, provider, cache)
+        out["content"] = _error_result(m.text()) if m.is_error else _content(m, i, provider, cache)
         return out
     if m.role == "assistant":
         text = _content(m, i, provider, cache)
@@ -168,13 +193,31 @@ def _message(m: Message, i: int, provider: str, cache: bool) -> dict[str, Any]:
     return out
 
 
-def _tool(t: ToolSpec, cache: bool) -> dict[str, Any]:
+def _error_result(text: str) -> str:
+    """A failed tool run's result, marked (see the module docstring)."""
+    try:
+        value: Any = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        value = text
+    return msgspec.json.encode({"error": value}).decode()
+
+
+def _tool(t: ToolSpec, i: int, cache: bool, native: bool, provider: str) -> dict[str, Any]:
+    for key in t.extra:
+        if not native and key not in t.optional:
+            raise UnsupportedFeature(
+                f"The tool field '{key}' has no equivalent on provider '{provider}'.",
+                param=f"tools[{i}].{key}",
+            )
     fn: dict[str, Any] = {"name": t.name, "parameters": t.parameters}
     if t.description is not None:
         fn["description"] = t.description
     if t.strict is not None:
         fn["strict"] = t.strict
-    return {"type": "function", "function": fn, **(_cache(t.cache_control) if cache else {})}
+    out = {"type": "function", "function": fn, **(_cache(t.cache_control) if cache else {})}
+    if native:
+        out.update(t.extra)
+    return out
 
 
 def _tool_choice(c: ToolChoice) -> Any:

@@ -2,13 +2,19 @@
 
 Inbound, every field keyroute understands is validated (a bad one is a 400 naming its JSON path)
 and mapped; any other top-level field is kept in ``passthrough`` for an OpenAI-format provider and
-refused by name by every other provider. Outbound, the body is rebuilt from the canonical request,
-so a request that arrived in Anthropic's format reaches an OpenAI-format provider too.
+refused by name by every other provider, and so is a tool's unknown field (``ToolSpec.extra``,
+refused as ``tools[0].<field>``). The SDK helpers' echoes in an assistant message (``parsed``,
+``tool_calls[].index``, ``function.parsed_arguments``, ``annotations``, ``refusal`` as a field of
+its own) are accepted and not forwarded; an echoed ``audio`` answer stands for its ``transcript``
+when the message has no text (its audio itself is not sent back).
+Outbound, the body is rebuilt from the canonical request, so a request that arrived in
+Anthropic's format reaches an OpenAI-format provider too.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import msgspec
@@ -46,11 +52,26 @@ def decode_request(body: bytes) -> ChatRequest:
         if required not in raw:
             raise InvalidRequest(f"Missing required parameter: '{required}'.", param=required)
     passthrough = {k: v for k, v in raw.items() if k not in s.KNOWN_FIELDS}
+    extras = _split_tool_extras(raw)
     try:
         parsed = msgspec.convert(raw, s.ChatRequestS)
     except msgspec.ValidationError as exc:
         raise _validation_error(exc) from None
-    return _to_canonical(parsed, passthrough)
+    req = _to_canonical(parsed, passthrough)
+    if any(extras):
+        tools = tuple(replace(t, extra=e) for t, e in zip(req.tools, extras, strict=True))
+        req = replace(req, tools=tools)
+    return req
+
+
+def _split_tool_extras(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """Remove each tool's unknown fields from ``raw`` and return them, tool by tool."""
+    tools = raw.get("tools")
+    if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+        return []  # validation names the problem
+    extras = [{k: v for k, v in t.items() if k not in s.TOOL_FIELDS} for t in tools]
+    raw["tools"] = [{k: v for k, v in t.items() if k in s.TOOL_FIELDS} for t in tools]
+    return extras
 
 
 def _validation_error(exc: msgspec.ValidationError) -> InvalidRequest:
@@ -184,12 +205,11 @@ def _message(m: s.MessageS, i: int) -> Message:
 
 
 def _assistant(m: s.AssistantMessageS, i: int) -> Message:
-    for field in ("function_call", "audio"):
-        if getattr(m, field):
-            raise UnsupportedFeature(
-                f"Assistant messages with '{field}' are not supported.",
-                param=f"messages[{i}].{field}",
-            )
+    if m.function_call:
+        raise UnsupportedFeature(
+            "Assistant messages with 'function_call' are not supported.",
+            param=f"messages[{i}].function_call",
+        )
     parts: list[ContentPart] = []
     if m.reasoning_content:
         parts.append(ThinkingPart(text=m.reasoning_content))
@@ -198,6 +218,9 @@ def _assistant(m: s.AssistantMessageS, i: int) -> Message:
             parts.append(TextPart(text=m.content))
     elif m.content:
         parts.extend(TextPart(text=p.text) for p in m.content if isinstance(p, s.TextPartS))
+    transcript = (m.audio or {}).get("transcript")
+    if isinstance(transcript, str) and transcript and not m.content:
+        parts.append(TextPart(text=transcript))
     refusals = [p.refusal for p in m.content or () if isinstance(p, s.RefusalPartS)]
     if m.refusal:
         refusals.insert(0, m.refusal)

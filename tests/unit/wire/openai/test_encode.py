@@ -372,14 +372,11 @@ def check_unsupported(req: ChatRequest, param: str, provider: str = "groq") -> N
         (request(passthrough={"top_logprobs": 2}, source_format="anthropic"), "top_logprobs"),
         (request(passthrough={"safetySettings": []}, source_format="gemini"), "safetySettings"),
         (
-            request(
-                HI,
-                Message(
-                    role="tool", content=(TextPart(text="boom"),), tool_call_id="c", is_error=True
-                ),
-            ),
-            "messages[1].is_error",
+            request(tools=(ToolSpec(name="f", extra={"x_new": True}),), source_format="anthropic"),
+            "tools[0].x_new",
         ),
+        (request(thinking="disabled", source_format="anthropic"), "thinking.type"),
+        (request(thinking_display="summarized", source_format="anthropic"), "thinking.display"),
         (
             request(
                 user(
@@ -402,6 +399,40 @@ def test_unsupported(req: ChatRequest, param: str) -> None:
 def test_passthrough_from_another_format_is_refused_even_for_openai() -> None:
     req = request(passthrough={"service_tier": "flex"}, source_format="anthropic")
     check_unsupported(req, "service_tier", provider="openai")
+
+
+def _failed(text: str) -> Message:
+    return Message(role="tool", content=(TextPart(text=text),), tool_call_id="c", is_error=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "sent"),
+    [("boom", '{"error":"boom"}'), ('{"code":7}', '{"error":{"code":7}}'), ("", '{"error":""}')],
+)
+def test_a_failed_tool_result_is_sent_marked_as_an_error(text: str, sent: str) -> None:
+    req = request(HI, _failed(text))
+    wire = {"role": "tool", "tool_call_id": "c", "content": sent}
+    check(req, msgs(WIRE_HI, wire))
+
+
+def test_optional_fields_of_another_format_are_left_out() -> None:
+    tool = ToolSpec(name="f", extra={"defer_loading": True}, optional=frozenset({"defer_loading"}))
+    req = request(
+        tools=(tool,),
+        passthrough={"context_management": {"edits": []}},
+        optional=frozenset({"context_management"}),
+        thinking="adaptive",
+        thinking_display="omitted",
+        source_format="anthropic",
+    )
+    wire_tool = {"type": "function", "function": {"name": "f", "parameters": {}}}
+    check(req, {**msgs(WIRE_HI), "tools": [wire_tool]})
+
+
+def test_a_tool_field_of_the_openai_format_is_forwarded() -> None:
+    req = request(tools=(ToolSpec(name="f", extra={"x_new": 1}),))
+    wire_tool = {"type": "function", "function": {"name": "f", "parameters": {}}, "x_new": 1}
+    check(req, {**msgs(WIRE_HI), "tools": [wire_tool]})
 
 
 def test_request_from_another_format_without_passthrough_is_encoded() -> None:

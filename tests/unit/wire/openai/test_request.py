@@ -173,11 +173,6 @@ def image(url: str, **extra: Any) -> dict[str, Any]:
             UnsupportedFeature,
         ),
         (
-            body(messages=[USER, {"role": "assistant", "content": None, "audio": {"id": "a1"}}]),
-            "messages[1].audio",
-            UnsupportedFeature,
-        ),
-        (
             body(
                 messages=[
                     USER,
@@ -558,6 +553,36 @@ def test_sdk_message_model_dump_is_accepted() -> None:
     )
     echoed = json.loads(sdk.model_dump_json())
     assert messages(USER, echoed)[1] == Message(role="assistant", tool_calls=(TOOL_CALL,))
+
+
+def test_stream_helper_message_is_accepted_and_its_echoes_are_not_forwarded() -> None:
+    """The ``.stream()`` helpers' final message: ``parsed``, ``index``, ``parsed_arguments``."""
+    call = {**CALL, "index": 0, "function": {**CALL["function"], "parsed_arguments": {"a": 1}}}
+    echoed = {
+        "role": "assistant",
+        "content": None,
+        "parsed": None,
+        "refusal": None,
+        "annotations": [{"type": "url_citation", "url_citation": {"url": "https://x"}}],
+        "tool_calls": [call],
+    }
+    req = decode_request(body(messages=[USER, echoed]))
+    assert req.messages[1] == Message(role="assistant", tool_calls=(TOOL_CALL,))
+    sent = encode_request(req, "gpt-4o", provider="openai")["messages"][1]
+    assert sent == {"role": "assistant", "content": None, "tool_calls": [CALL]}
+
+
+def test_an_echoed_audio_answer_stands_for_its_transcript() -> None:
+    audio = {"id": "a1", "data": "AAA", "expires_at": 1, "transcript": "Hello."}
+    assert messages(USER, {"role": "assistant", "content": None, "audio": audio})[1] == text(
+        "assistant", "Hello."
+    )
+
+
+def test_a_tool_field_keyroute_does_not_know_is_kept_on_that_tool() -> None:
+    tool = {"type": "function", "function": {"name": "f"}, "defer_loading": True}
+    req = decode_request(body(tools=[{"type": "function", "function": {"name": "g"}}, tool]))
+    assert [t.extra for t in req.tools] == [{}, {"defer_loading": True}]
 
 
 def test_messages_keep_their_order() -> None:
