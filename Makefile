@@ -1,4 +1,4 @@
-# keyroute: `make run` starts the gateway, `make test` runs every check. `make help` lists all.
+# keyroute: `make run` starts the gateway, `make check` runs every check CI runs. `make help` lists all.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run serve init test check lint format typecheck unit integration bench soak clean lock
+.PHONY: help install install-dev install-clients run serve init test test-clients check lint format typecheck unit integration bench soak clean lock
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -26,6 +26,13 @@ $(VENV)/.dev: requirements-dev.lock $(VENV)/.runtime
 install: $(VENV)/.runtime ## Create the virtualenv with the runtime dependencies
 
 install-dev: $(VENV)/.dev ## Add the test, lint and type-check tools
+
+CLIENTS := tests/clients
+$(CLIENTS)/node_modules/.installed: $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
+	cd $(CLIENTS) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install-clients: $(CLIENTS)/node_modules/.installed ## Install the pinned Node clients (Claude Code, SDKs) from npm
 
 init: install ## Initialise the data directory (idempotent)
 	$(BIN)/keyroute init
@@ -59,21 +66,24 @@ COVERAGE_WIRE := src/keyroute/wire/*
 COVERAGE_WIRE_MIN := 99.7
 COVERAGE_TOTAL_MIN := 90
 
-test: lint typecheck ## Everything CI runs: lint, types, the whole suite with branch-coverage gates
+test: lint typecheck ## Lint, types, the whole suite but the real clients (test-clients), coverage gates
 	rm -f .coverage
-	$(BIN)/coverage run -m pytest -q -p no:cacheprovider
+	$(BIN)/coverage run -m pytest -q -p no:cacheprovider --ignore=tests/integration/clients
 	$(BIN)/coverage report --precision=1 --skip-covered --include='$(COVERAGE_FULL)' --fail-under=100
 	$(BIN)/coverage report --precision=1 --skip-covered --include='$(COVERAGE_WIRE)' --fail-under=$(COVERAGE_WIRE_MIN)
 	$(BIN)/coverage report --precision=1 --skip-covered --fail-under=$(COVERAGE_TOTAL_MIN) > /dev/null \
 		|| { $(BIN)/coverage report --precision=1 --skip-covered | tail -1; exit 2; }
 
-check: test ## Alias of test
+test-clients: install-dev install-clients ## The real clients (Claude Code, SDKs, frameworks) through keyroute
+	$(BIN)/pytest -q -p no:cacheprovider tests/integration/clients
+
+check: test test-clients ## Exactly what CI runs (.ci/run)
 
 bench: install-dev ## Added-latency benchmark against a zero-latency fake upstream
 	$(BIN)/python bench/overhead.py
 
-clean: ## Remove the virtualenv and caches (keeps .keyroute data)
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+clean: ## Remove the virtualenv, the Node clients and caches (keeps .keyroute data)
+	rm -rf $(VENV) $(CLIENTS)/node_modules .mypy_cache .ruff_cache .pytest_cache
 
 lock: ## Re-resolve the pinned, hashed lock files
 	$(BIN)/python -m pip install -q uv && $(BIN)/uv pip compile requirements.in --python-version 3.11 --python-platform x86_64-unknown-linux-gnu --generate-hashes -o requirements.lock && $(BIN)/uv pip compile requirements-dev.in --python-version 3.11 --python-platform x86_64-unknown-linux-gnu --generate-hashes -o requirements-dev.lock
