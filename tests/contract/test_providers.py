@@ -49,7 +49,8 @@ from tests.contract.expected import (
 )
 
 TRANSCRIPTS = Path(__file__).resolve().parents[1] / "transcripts"
-PROVIDERS = sorted(p.name for p in TRANSCRIPTS.iterdir() if p.is_dir())
+# ``clients/`` holds what client programs send to keyroute (tests/integration/clients).
+PROVIDERS = sorted(p.name for p in TRANSCRIPTS.iterdir() if p.is_dir() and p.name != "clients")
 KINDS = ("request.json", "response.json", "stream.sse", "error.json")
 KEY = Secret("sk-contract-test-key")
 SEEDS = range(4)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -543,8 +543,9 @@ async def _add_provider_keys(config: Config, urls: list[str]) -> None:
 
 
 @contextmanager
-def open_world(data_dir: Path) -> Iterator[World]:
-    """The fakes, the gateway (with a provider key for each fake) and the SDK clients."""
+def open_world(data_dir: Path, wrap: Callable[[Any], Any] | None = None) -> Iterator[World]:
+    """The fakes, the gateway (with a provider key for each fake) and the SDK clients;
+    ``wrap`` wraps the gateway's ASGI app (to record what clients send)."""
     openai_fake, compat_fake = FakeOpenAI(), FakeOpenAI()
     anthropic_fake = create_fake_anthropic(api_key=ANTHROPIC_KEY)
     gemini_fake = create_fake_gemini(GEMINI_KEY)
@@ -553,7 +554,8 @@ def open_world(data_dir: Path) -> Iterator[World]:
     with ExitStack() as stack:
         apps = (openai_fake.app, compat_fake.app, anthropic_fake.app, gemini_fake)
         asyncio.run(_add_provider_keys(config, [stack.enter_context(serve(a)) for a in apps]))
-        url = stack.enter_context(serve(create_app(Services.build(config))))
+        app = create_app(Services.build(config))
+        url = stack.enter_context(serve(wrap(app) if wrap else app))
         oa = openai.OpenAI(base_url=url + "/v1", api_key=api_key, max_retries=0)
         an = anthropic.Anthropic(base_url=url, api_key=api_key, max_retries=0)
         clients = {"oa": stack.enter_context(oa), "an": stack.enter_context(an)}

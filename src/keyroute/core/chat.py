@@ -110,6 +110,12 @@ class Message:
     tool_call_id: str | None = None
     is_error: bool = False
     refusal: str | None = None
+    reasoning_effort: str | None = None
+    """An effort set on this turn (Anthropic's per-turn ``output_config``): it governs the
+    answers from this turn on, over the request's own ``reasoning_effort``."""
+    extra: Mapping[str, JsonValue] = field(default_factory=dict)
+    """Fields of the source format on this turn with no canonical shape: forwarded by a provider
+    of that format, refused by name (``messages[1].<field>``) by any other."""
 
     def text(self) -> str:
         """The concatenated text parts."""
@@ -186,6 +192,13 @@ class ChatRequest:
     optional: frozenset[str] = frozenset()
     provider_headers: Mapping[str, str] = field(default_factory=dict)
     source_format: WireFormat = "openai"
+
+    def effort(self) -> str | None:
+        """The reasoning effort that governs the answer: the last turn's, else the request's."""
+        for message in reversed(self.messages):
+            if message.reasoning_effort is not None:
+                return message.reasoning_effort
+        return self.reasoning_effort
 
     def system_text(self) -> str:
         """All system and developer messages, in order, joined by blank lines."""

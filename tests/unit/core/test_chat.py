@@ -87,3 +87,17 @@ def test_types_are_frozen() -> None:
     part = TextPart(text="a")
     with pytest.raises(dataclasses.FrozenInstanceError):
         part.text = "b"  # type: ignore[misc]
+
+
+def test_the_last_turn_effort_governs_the_answer() -> None:
+    from keyroute.core.chat import ChatRequest, Message
+
+    def req(*efforts: str | None) -> ChatRequest:
+        turns = tuple(Message(role="user", reasoning_effort=e) for e in efforts)
+        return ChatRequest(model="m", messages=turns, reasoning_effort="low")
+
+    assert (req(None).effort(), req("high", None).effort(), req("high", "max").effort()) == (
+        "low",
+        "high",
+        "max",
+    )

@@ -575,3 +575,11 @@ def test_user_turn_with_text_before_tool_results_keeps_order() -> None:
 
 def test_empty_user_turn_is_kept_as_an_empty_message() -> None:
     assert decode(messages=[{"role": "user", "content": []}]).messages == (Message(role="user"),)
+
+
+def test_a_turn_effort_is_mapped_and_other_turn_fields_ride_along() -> None:
+    system = {"role": "system", "content": "s", "output_config": {"effort": "high"}}
+    other = {"role": "user", "content": "u", "later": 1}
+    got = decode(messages=[HI, system, other]).messages
+    assert (got[1].reasoning_effort, got[1].extra) == ("high", {})
+    assert (got[2].reasoning_effort, got[2].extra) == (None, {"later": 1})

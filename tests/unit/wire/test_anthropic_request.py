@@ -702,3 +702,18 @@ def test_optional_fields_of_another_format_are_left_out_and_others_refused() -> 
     fails(req(tools=(spec,), source_format="openai"), UnsupportedFeature, "tools[0].later")
     dropped = req(passthrough={"ctx": 1}, optional=frozenset({"ctx"}), source_format="gemini")
     check(dropped, {})
+
+
+def test_turn_fields_stay_on_their_turn_for_an_anthropic_client_only() -> None:
+    later = Message(role="system", content=(TextPart(text="s"),), reasoning_effort="high")
+    tail = Message(role="user", content=(TextPart(text="u"),), extra={"later": 1})
+    sent = encode(req(USER, later, tail, source_format="anthropic"))
+    assert sent["messages"][1:] == [
+        {
+            "role": "system",
+            "content": [{"type": "text", "text": "s"}],
+            "output_config": {"effort": "high"},
+        },
+        {"role": "user", "content": [{"type": "text", "text": "u"}], "later": 1},
+    ]
+    fails(req(USER, tail), UnsupportedFeature, "messages[1].later")

@@ -575,3 +575,13 @@ def test_an_unknown_tool_field_of_another_format_is_refused_by_name():
     check_error(
         {"tools": (tool,), "source_format": "anthropic"}, UnsupportedFeature, "tools[0].later"
     )
+
+
+def test_a_turn_effort_sets_the_level_and_other_turn_fields_are_refused():
+    turn = text("user", "Hello", reasoning_effort="high")
+    assert encode((turn,), reasoning_effort="low")[GEN]["thinkingConfig"] == {
+        "thinkingLevel": "HIGH"
+    }
+    check_error(
+        {"messages": (text("user", "Hello", extra={"x": 1}),)}, UnsupportedFeature, "messages[0].x"
+    )

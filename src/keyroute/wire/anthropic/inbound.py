@@ -2,6 +2,9 @@
 
 Mapping (``providers.md`` §6.3):
 
+- A turn's fields other than ``role`` and ``content`` -> ``Message.extra`` of its last message,
+  except a per-turn ``output_config`` holding only ``effort``, which is ``Message.reasoning_effort``
+  (it governs the answers from that turn on).
 - ``system`` (string or text blocks) -> leading ``system`` messages, one per block. A
   ``role: "system"`` turn inside ``messages`` (Claude Code sends one, with ``cache_control``)
   -> a ``system`` message where it stands; it holds text blocks only.
@@ -83,6 +86,7 @@ OPTIONAL_FIELDS = frozenset({"context_management", "cache_control"})
 OPTIONAL_TOOL_FIELDS = frozenset({"defer_loading", "eager_input_streaming"})
 """Tool fields that only tune Anthropic's serving (see the module docstring)."""
 _TOOL_FIELDS = fields_of(ToolParam)
+_TURN_FIELDS = fields_of(MessageParam)
 
 _CHOICES: dict[str, Literal["auto", "none", "required", "tool"]] = {
     "auto": "auto",
@@ -104,6 +108,7 @@ def decode_request(body: bytes) -> ChatRequest:
         raise InvalidRequest(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise InvalidRequest("Request body must be a JSON object")
+    turn_extras = _split_turn_extras(raw)
     params = convert({k: v for k, v in raw.items() if k in REQUEST_FIELDS}, RequestParams)
     rest: dict[str, JsonValue] = {k: v for k, v in raw.items() if k not in REQUEST_FIELDS}
     tools = _tools(rest)
@@ -118,7 +123,7 @@ def decode_request(body: bytes) -> ChatRequest:
     choice = params.tool_choice
     return ChatRequest(
         model=params.model,
-        messages=(*_system(params.system), *_messages(params.messages)),
+        messages=(*_system(params.system), *_messages(params.messages, turn_extras)),
         stream=bool(params.stream),
         include_usage=bool(params.stream),
         max_tokens=params.max_tokens,
@@ -211,19 +216,41 @@ def _system(system: str | list[TextBlockParam] | None) -> list[Message]:
     ]
 
 
-def _messages(turns: list[MessageParam]) -> list[Message]:
+def _split_turn_extras(raw: dict[str, Any]) -> list[dict[str, JsonValue]]:
+    """Remove each turn's fields other than role and content from ``raw``; return them."""
+    turns = raw.get("messages")
+    if not isinstance(turns, list) or not all(isinstance(t, dict) for t in turns):
+        return []  # validation names the problem
+    extras = [{k: v for k, v in t.items() if k not in _TURN_FIELDS} for t in turns]
+    raw["messages"] = [{k: v for k, v in t.items() if k in _TURN_FIELDS} for t in turns]
+    return extras
+
+
+def _messages(turns: list[MessageParam], extras: list[dict[str, JsonValue]]) -> list[Message]:
     out: list[Message] = []
     for i, turn in enumerate(turns):
         path = f"messages[{i}].content"
         if turn.role == "system":
-            out.append(_system_turn(turn.content, path))
+            made = [_system_turn(turn.content, path)]
         elif isinstance(turn.content, str):
-            out.append(Message(role=turn.role, content=(TextPart(text=turn.content),)))
+            made = [Message(role=turn.role, content=(TextPart(text=turn.content),))]
         elif turn.role == "assistant":
-            out.append(_assistant(turn.content, path))
+            made = [_assistant(turn.content, path)]
         else:
-            out.extend(_user(turn.content, path))
+            made = _user(turn.content, path)
+        extra = dict(extras[i]) if i < len(extras) else {}
+        if extra:
+            # A turn's own effort (per-turn control) is mapped; anything else rides along.
+            effort = _take(extra, "output_config", _TurnOutputConfig)
+            made[-1] = replace(
+                made[-1], extra=extra, reasoning_effort=effort.effort if effort else None
+            )
+        out.extend(made)
     return out
+
+
+class _TurnOutputConfig(msgspec.Struct, forbid_unknown_fields=True):
+    effort: str
 
 
 def _system_turn(content: str | list[dict[str, Any]], path: str) -> Message:

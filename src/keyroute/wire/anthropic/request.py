@@ -22,6 +22,8 @@ Rules (each one a bug other gateways shipped, see ``providers.md`` §11-12):
   silent overwrite. From another format they are refused by name, except those the source marked
   optional (changing no answer), which are left out.
 - ``thinking``: ``adaptive`` / ``disabled`` as such, a budget as ``enabled``; ``display`` kept.
+- A turn's own fields (``Message.extra``, a per-turn effort as ``output_config``) stay on that
+  turn for Anthropic clients; from another format they are refused by name.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def encode_request(req: ChatRequest, model: str, *, default_max_tokens: int) -> 
     system = _system_blocks(req.messages, kept)
     if system:
         body["system"] = system
-    body["messages"] = _turns(req.messages, kept)
+    body["messages"] = _turns(req.messages, kept, req.source_format == PROVIDER)
     _sampling(req, body)
     if req.tools:
         native = req.source_format == PROVIDER
@@ -193,13 +195,26 @@ class _Turn:
     role: str
     results: list[JsonValue] = field(default_factory=list)
     blocks: list[JsonValue] = field(default_factory=list)
+    extra: JsonObject = field(default_factory=dict)
 
 
-def _turns(messages: tuple[Message, ...], kept: set[int]) -> list[JsonValue]:
+def _turn_extra(message: Message, i: int, native: bool) -> JsonObject:
+    """The turn-level fields of ``message``: forwarded for Anthropic clients only."""
+    extra: JsonObject = dict(message.extra)
+    if message.reasoning_effort is not None:
+        extra["output_config"] = {"effort": message.reasoning_effort}
+    if extra and not native:
+        key = next(iter(extra))
+        raise unsupported(f"messages[{i}].{key}", f"the message field {key!r}")
+    return extra
+
+
+def _turns(messages: tuple[Message, ...], kept: set[int], native: bool) -> list[JsonValue]:
     turns: list[_Turn] = []
     for i, message in enumerate(messages):
+        extra = _turn_extra(message, i, native)
         if i in kept:
-            turns.append(_Turn("system", blocks=_system_text(message, i)))
+            turns.append(_Turn("system", blocks=_system_text(message, i), extra=extra))
             continue
         if message.role in ("system", "developer"):
             continue
@@ -208,6 +223,7 @@ def _turns(messages: tuple[Message, ...], kept: set[int]) -> list[JsonValue]:
         if not turns or turns[-1].role != role:
             turns.append(_Turn(role))
         turn = turns[-1]
+        turn.extra.update(extra)
         if message.role == "tool":
             turn.results.append(_tool_result(message, i))
         elif message.role == "assistant":
@@ -222,9 +238,10 @@ def _turns(messages: tuple[Message, ...], kept: set[int]) -> list[JsonValue]:
         if merged and merged[-1].role == turn.role:
             merged[-1].results += turn.results
             merged[-1].blocks += turn.blocks
+            merged[-1].extra.update(turn.extra)
         else:
             merged.append(turn)
-    return [{"role": t.role, "content": t.results + t.blocks} for t in merged]
+    return [{"role": t.role, "content": t.results + t.blocks, **t.extra} for t in merged]
 
 
 def _parts(parts: tuple[ContentPart, ...], path: str) -> list[JsonValue]:
@@ -384,8 +401,9 @@ def _tool_choice(
 
 def _output_config(req: ChatRequest) -> JsonObject:
     out: JsonObject = {}
-    if req.reasoning_effort is not None:
-        out["effort"] = req.reasoning_effort
+    effort = req.reasoning_effort if req.source_format == PROVIDER else req.effort()
+    if effort is not None:
+        out["effort"] = effort
     fmt = req.response_format
     if fmt is None or fmt.type == "text":
         return out

@@ -55,6 +55,11 @@ def encode_contents(req: ChatRequest) -> tuple[list[dict[str, Any]], list[dict[s
         if message.role != "tool" and responses:
             contents.append({"role": "user", "parts": responses})
             responses = []
+        for key in message.extra:
+            raise UnsupportedFeature(
+                f"messages[{i}].{key}: this message field is not supported by gemini.",
+                param=f"messages[{i}].{key}",
+            )
         if message.role != "tool" and message.name is not None:
             raise UnsupportedFeature(
                 f"messages[{i}].name: gemini has no participant names.", param=f"messages[{i}].name"

@@ -15,7 +15,8 @@ Mapping (every client field is mapped or refused by name; the few deliberate exc
   ``json_object`` -> ``responseMimeType: application/json``, ``json_schema`` adds
   ``responseJsonSchema`` (Gemini always constrains decoding to the schema, which satisfies
   ``strict`` either way). Only one candidate is ever asked for (no ``candidateCount``).
-- Thinking: ``reasoning_effort`` ``minimal``/``low``/``medium``/``high`` ->
+- Thinking: the governing effort (``ChatRequest.effort``: the last turn's, else the request's)
+  ``minimal``/``low``/``medium``/``high`` ->
   ``thinkingConfig.thinkingLevel``; any other value is refused by name. ``thinking_budget`` ->
   ``thinkingBudget`` (a non-zero budget also sets ``includeThoughts``, since a client that sets
   a budget, as Anthropic's ``thinking`` does, expects the thinking back). Both at once is
@@ -176,7 +177,7 @@ def _response_format(req: ChatRequest) -> dict[str, Any]:
 
 
 def _thinking_config(req: ChatRequest) -> dict[str, Any] | None:
-    effort, budget = req.reasoning_effort, req.thinking_budget
+    effort, budget = req.effort(), req.thinking_budget
     if req.thinking == "disabled":
         budget = 0
     if effort is not None and budget is not None:

@@ -14,6 +14,8 @@ Gemini reads as a failed call, so the model still learns the call failed. Anthro
 ``thinking``: ``adaptive`` is what OpenAI reasoning models do by themselves (their effort comes
 from ``reasoning_effort``) and sends nothing; ``display: omitted`` matches a format that never
 returns reasoning. ``display: summarized`` and ``disabled`` have no equivalent and are refused.
+An effort set on a turn (Anthropic's per-turn control) governs the answer, so the last one is
+sent as ``reasoning_effort`` (``ChatRequest.effort``).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def encode_request(
         "presence_penalty": req.presence_penalty,
         "frequency_penalty": req.frequency_penalty,
         "user": req.user,
-        "reasoning_effort": req.reasoning_effort,
+        "reasoning_effort": req.effort(),
         "parallel_tool_calls": req.parallel_tool_calls,
         "metadata": dict(req.metadata) if req.metadata is not None else None,
         _max_tokens_field(req, max_tokens_field): req.max_tokens,
@@ -161,6 +163,11 @@ def _content(m: Message, i: int, provider: str, cache: bool) -> str | list[dict[
 
 
 def _message(m: Message, i: int, provider: str, cache: bool) -> dict[str, Any]:
+    for key in m.extra:
+        raise UnsupportedFeature(
+            f"The message field '{key}' has no equivalent on provider '{provider}'.",
+            param=f"messages[{i}].{key}",
+        )
     out: dict[str, Any] = {"role": m.role}
     if m.role == "tool":
         if any(not isinstance(p, TextPart) for p in m.content):

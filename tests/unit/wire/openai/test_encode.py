@@ -570,3 +570,10 @@ def test_the_clients_own_limit_field_is_kept_for_openai_clients() -> None:
     translated = dataclasses.replace(legacy, source_format="anthropic")
     body = encode_request(translated, "m", provider="openai")
     assert body["max_completion_tokens"] == 5 and "max_tokens" not in body
+
+
+def test_the_turn_effort_is_sent_and_other_turn_fields_refused() -> None:
+    turn = dataclasses.replace(HI, reasoning_effort="high")
+    req = request(turn, reasoning_effort="low", source_format="anthropic")
+    check(req, {**msgs(WIRE_HI), "reasoning_effort": "high"})
+    check_unsupported(request(dataclasses.replace(HI, extra={"x": 1})), "messages[0].x")

@@ -557,7 +557,8 @@ def test_sdk_message_model_dump_is_accepted() -> None:
 
 def test_stream_helper_message_is_accepted_and_its_echoes_are_not_forwarded() -> None:
     """The ``.stream()`` helpers' final message: ``parsed``, ``index``, ``parsed_arguments``."""
-    call = {**CALL, "index": 0, "function": {**CALL["function"], "parsed_arguments": {"a": 1}}}
+    function = {"name": "f", "arguments": '{"a":1}', "parsed_arguments": {"a": 1}}
+    call = {**CALL, "index": 0, "function": function}
     echoed = {
         "role": "assistant",
         "content": None,
