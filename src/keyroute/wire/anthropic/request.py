@@ -353,12 +353,8 @@ def _tool(tool: ToolSpec, i: int, native: bool) -> JsonObject:
     out["input_schema"] = tool.parameters or {"type": "object", "properties": {}}
     if tool.strict is not None:
         out["strict"] = tool.strict
-    for key, value in tool.extra.items():
+    for key, value in tool.extra.items():  # never a mapped field's name (see inbound.py)
         if native:
-            if key in out or key == "cache_control":
-                raise InvalidRequest(
-                    f"Tool field {key!r} collides with a mapped field", param=f"tools[{i}].{key}"
-                )
             out[key] = value
         elif key not in tool.optional:
             raise unsupported(f"tools[{i}].{key}", f"the tool field {key!r}")
