@@ -137,11 +137,13 @@ class ProviderEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     ``bare_prefixes``: a model name without ``provider/`` that starts with one of these belongs
     to this provider (``claude-`` -> anthropic). ``self_hosted``: the gateway's operator runs
     the models, no one bills per token, so every model of this provider costs 0 unless a
-    workspace override prices it.
+    workspace override prices it. ``host_lists_models``: the host serves far more models than
+    the catalogue describes, so model listings ask the host rather than show the catalogue's.
     """
 
     bare_prefixes: tuple[str, ...] = ()
     self_hosted: bool = False
+    host_lists_models: bool = False
 
 
 def check_price(value: Decimal, where: str) -> None:

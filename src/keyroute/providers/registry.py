@@ -37,6 +37,12 @@ class ProviderSpec:
     factory: str = ""
 
 
+def _listed(name: str) -> tuple[str, ...]:
+    """The models a listing shows from the catalogue; none where the host lists its own."""
+    catalogue = builtin()
+    return () if catalogue.provider(name).host_lists_models else catalogue.provider_models(name)
+
+
 def _hosted() -> tuple[ProviderSpec, ...]:
     models = builtin().provider_models
     return (
@@ -84,7 +90,7 @@ def _specs() -> dict[str, ProviderSpec]:
             wire="openai",
             base_url=p.base_url,
             requires_key=p.requires_key,
-            models=builtin().provider_models(name),
+            models=_listed(name),
         )
         for name, p in PRESETS.items()
     )

@@ -81,6 +81,12 @@ def test_demo_embeddings_are_refused_or_answered() -> None:
     provider.parse_embeddings_response(UpstreamResponse(status=status, headers={}, body=body))
 
 
+def test_hosts_with_big_catalogues_list_their_own_models() -> None:
+    # Priced in the catalogue, but GET /v1/models asks the host (an empty spec list).
+    assert registry.spec("together").models == registry.spec("fireworks").models == ()
+    assert "llama-3.3-70b-versatile" in registry.spec("groq").models
+
+
 def test_demo_spec_lists_the_demo_models() -> None:
     s = registry.spec("demo")
     assert (s.requires_key, s.wire) == (False, "openai")
