@@ -15,7 +15,9 @@ from keyroute.config.schema import Config
 from keyroute.control.base_url import BaseUrlPolicy
 from keyroute.control.plane import ControlPlane
 from keyroute.core.errors import ConfigError
-from keyroute.pipeline import Pipeline
+from keyroute.core.record import RecordSink
+from keyroute.pipeline import Pipeline, Pricer
+from keyroute.pipeline.listing import HostedModels
 from keyroute.principals import PrincipalCache
 from keyroute.routing.resolver import ModelResolver
 from keyroute.signatures import SignatureCache
@@ -65,13 +67,23 @@ class Services:
             timeouts=config.upstream.timeouts(), options=config.providers.model_dump()
         )
         self.signatures = SignatureCache()
+        self.tasks = TaskGroup()
         self.pipeline = Pipeline(
             directory=self.directory,
             resolver=self.resolver,
             sender=self.sender,
             signatures=self.signatures,
+            hosted=HostedModels(
+                directory=self.directory,
+                resolver=self.resolver,
+                sender=self.sender,
+                tasks=self.tasks,
+            ),
         )
-        self.tasks = TaskGroup()
+        # Every finished request record goes to each sink (usage, audit, metrics, alerts).
+        self.record_sinks: list[RecordSink] = []
+        # Prices usage into cost; None until the model catalogue is wired in.
+        self.pricer: Pricer | None = None
         self._connected = False
 
     @classmethod

@@ -35,3 +35,9 @@ class TaskGroup:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def scoped(coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
+    """A task owned by the calling request, which must cancel and await it before it returns
+    (a disconnect watcher, the two halves of a relay). Not for background work: use ``spawn``."""
+    return asyncio.create_task(coro, name=name)

@@ -13,12 +13,13 @@ from typing import ClassVar
 
 import msgspec
 
-from keyroute.api.asgi import Receive, Scope, Send, header, send_bytes
+from keyroute.api.asgi import Receive, Scope, Send, header
 from keyroute.api.endpoint import Endpoint
 from keyroute.api.errors import ErrorFormat
 from keyroute.core.chat import ChatRequest
 from keyroute.core.errors import InvalidRequest
-from keyroute.pipeline import RequestContext
+from keyroute.pipeline import Chat, ChatStream, Meter, RequestContext
+from keyroute.pipeline import CountTokens as CountTokensOp
 from keyroute.wire.anthropic import AnthropicStreamEncoder, decode_request, encode_response
 
 
@@ -30,21 +31,23 @@ def _with_beta(req: ChatRequest, scope: Scope) -> ChatRequest:
 class Messages(Endpoint):
     fmt: ClassVar[ErrorFormat] = "anthropic"
 
-    async def handle(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle(
+        self, ctx: RequestContext, meter: Meter, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         req = _with_beta(decode_request(await self.body(scope, receive)), scope)
         if req.max_tokens is None:  # required by the Messages API (count_tokens has none)
             raise InvalidRequest("max_tokens: Field required", param="max_tokens")
-        pipeline = self.services.pipeline
         if not req.stream:
-            resp = await pipeline.complete(ctx, req)
-            await send_bytes(send, 200, encode_response(resp, ctx.model_id), self.headers(ctx))
+            resp = await self.run(ctx, meter, receive, Chat(req))
+            await self.reply(ctx, send, encode_response(resp, ctx.model_id))
             return
         await self.stream(
             ctx,
+            meter,
             scope,
             receive,
             send,
-            pipeline.stream(ctx, req),
+            ChatStream(req),
             lambda: AnthropicStreamEncoder(ctx.model_id),
         )
 
@@ -52,8 +55,11 @@ class Messages(Endpoint):
 class CountTokens(Endpoint):
     fmt: ClassVar[ErrorFormat] = "anthropic"
 
-    async def handle(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle(
+        self, ctx: RequestContext, meter: Meter, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         req = decode_request(await self.body(scope, receive))
-        count, exact = await self.services.pipeline.count_tokens(ctx, req)
-        headers = [*self.headers(ctx), ("x-keyroute-token-count", "exact" if exact else "estimate")]
-        await send_bytes(send, 200, msgspec.json.encode({"input_tokens": count}), headers)
+        count = await self.run(ctx, meter, receive, CountTokensOp(req))
+        label = ("x-keyroute-token-count", "exact" if count.exact else "estimate")
+        body = msgspec.json.encode({"input_tokens": count.input_tokens})
+        await self.reply(ctx, send, body, [label])

@@ -1,4 +1,11 @@
-"""Small ASGI building blocks for the data plane: bounded body reads, responses, SSE streaming.
+"""Small ASGI building blocks for the data plane: bounded body reads, responses, SSE streaming,
+and cancelling work the client no longer waits for.
+
+``until_disconnect`` runs a request's work while watching for the client to leave, and cancels
+the work (an upstream request included) the moment it does. ``send_stream`` relays a stream
+until it ends or the client leaves; when the server cancels it at shutdown (past its grace
+period), it ends the stream with ``abort`` (an in-band error in the client's format) instead
+of cutting it.
 
 Invariant: a response header value is sent as given only when it is printable ASCII; anything
 else (non-latin-1 text, CR, LF, NUL, other control characters) is percent-encoded as UTF-8, so
@@ -10,10 +17,13 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from keyroute.core.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
+from keyroute.tasks import scoped
+
+T = TypeVar("T")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -26,7 +36,7 @@ _HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 
 
 class ClientDisconnected(Exception):
-    """The client went away before its request body arrived."""
+    """The client went away before its answer was sent."""
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -127,21 +137,56 @@ async def send_bytes(
     await send({"type": "http.response.body", "body": body})
 
 
+async def until_disconnect(receive: Receive, work: Awaitable[T]) -> T:
+    """Await ``work`` (after the request body was read); if the client leaves first, cancel it
+    and raise ``ClientDisconnected``. The watcher is gone before this returns, so the caller
+    may answer (which ends the watcher's ``receive`` too) without a race."""
+    task = asyncio.current_task()
+    assert task is not None  # noqa: S101 - always called from a request task
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone = True
+        task.cancel()
+
+    watcher = scoped(watch(), name="disconnect-watch")
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if gone:
+            task.uncancel()
+            raise ClientDisconnected from None
+        raise
+    finally:
+        watcher.cancel()
+
+
 async def send_stream(
     receive: Receive,
     send: Send,
     body: AsyncIterator[bytes],
     headers: Iterable[tuple[str, str]],
+    abort: Callable[[], bytes],
 ) -> None:
-    """Send an SSE response chunk by chunk; stop (and close ``body``) when the client leaves."""
+    """Send an SSE response chunk by chunk; stop (and close ``body``) when the client leaves.
+
+    Cancelled from outside (the server shutting down past its grace period), it sends
+    ``abort()`` as the stream's last event and ends the response cleanly, then re-raises.
+    """
     raw = _raw_headers(b"text/event-stream; charset=utf-8", headers)
     raw.extend([(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")])
     await send({"type": "http.response.start", "status": 200, "headers": raw})
+    finished = False
 
     async def pump() -> None:
+        nonlocal finished
         async for chunk in body:
             if chunk:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        finished = True
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def watch() -> None:
@@ -150,19 +195,39 @@ async def send_stream(
             if message["type"] == "http.disconnect":
                 return
 
-    # Two tasks scoped to this call (awaited below, never outliving it), not background work.
-    pump_task = asyncio.ensure_future(pump())
-    watch_task = asyncio.ensure_future(watch())
+    pump_task = scoped(pump(), name="stream-pump")
+    watch_task = scoped(watch(), name="stream-watch")
     try:
         await asyncio.wait({pump_task, watch_task}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        pump_task.cancel()
+        await asyncio.gather(pump_task, return_exceptions=True)
+        if not finished and not watch_task.done():
+            await _abort(send, abort)
+        raise
     finally:
-        for task in (pump_task, watch_task):
-            task.cancel()
-        await asyncio.gather(pump_task, watch_task, return_exceptions=True)
-        aclose = getattr(body, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await _stop(pump_task, watch_task, body)
     if pump_task.done() and not pump_task.cancelled():
         exc = pump_task.exception()
         if exc is not None:
             raise exc
+
+
+async def _stop(
+    pump: asyncio.Task[None], watch: asyncio.Task[None], body: AsyncIterator[bytes]
+) -> None:
+    for task in (pump, watch):
+        task.cancel()
+    await asyncio.gather(pump, watch, return_exceptions=True)
+    aclose = getattr(body, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+async def _abort(send: Send, abort: Callable[[], bytes]) -> None:
+    """End a stream with a last in-band error; the client may already be gone."""
+    try:
+        await send({"type": "http.response.body", "body": abort(), "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except Exception:  # noqa: S110 - the connection is closing anyway
+        pass

@@ -1,26 +1,36 @@
-"""The frame every data-plane request runs in: request id, authentication, errors, timing.
+"""The frame every data-plane request runs in: the request record, authentication, errors,
+timing, cancellation.
 
-An ``Endpoint`` subclass implements ``handle``; everything it raises before the response starts
-is answered in the endpoint's wire format with the right status, ``x-request-id`` and
-``x-keyroute-overhead-ms``. Errors after a stream started are the stream encoder's business.
+``Endpoint.__call__`` creates the request's ``RequestRecord`` and ``Meter`` before anything else
+(so a refused request is recorded too), authenticates, lets the subclass's ``handle`` decode the
+body into an operation and run it, and answers every failure raised before the response starts
+in the endpoint's wire format with the right status, ``x-request-id`` and
+``x-keyroute-overhead-ms``. Errors after a stream started travel in the stream. Whatever
+happens (answered, failed, client gone, server shutting down) the frame's ``finally`` finishes
+the meter, which hands the record to its sinks exactly once.
+
+While an answer is being prepared the client is watched: if it leaves, the work (the upstream
+request included) is cancelled at once.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from typing import ClassVar, Protocol
+from datetime import UTC, datetime
+from typing import ClassVar, Protocol, TypeVar
 
 from keyroute.api.asgi import (
     ClientDisconnected,
     Receive,
     Scope,
     Send,
+    header,
     incoming_request_id,
     read_body,
     send_bytes,
     send_stream,
+    until_disconnect,
 )
 from keyroute.api.auth import gateway_key
 from keyroute.api.errors import (
@@ -31,10 +41,15 @@ from keyroute.api.errors import (
     render_stream_error,
 )
 from keyroute.api.request_ids import new_request_id
-from keyroute.core.errors import GatewayError
+from keyroute.core.errors import GatewayError, ShuttingDown
+from keyroute.core.record import RequestRecord
 from keyroute.core.stream import StreamEvent
-from keyroute.pipeline import RequestContext
+from keyroute.pipeline import ChatStream, ListModels, Meter, ModelList, RequestContext
+from keyroute.pipeline.operations import WholeOperation
 from keyroute.services import Services
+
+R = TypeVar("R")
+_CLIENT_CLOSED = 499  # the client closed the connection before its answer (nginx's convention)
 
 
 class StreamEncoder(Protocol):
@@ -64,20 +79,38 @@ class Endpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         request_id = incoming_request_id(scope) or new_request_id()
+        fmt = self.error_format(scope)
+        client = scope.get("client")
+        record = RequestRecord(
+            request_id=request_id,
+            started_at=datetime.now(UTC),
+            endpoint=scope["path"],
+            inbound_format=fmt,
+            client_ip=client[0] if client else None,
+            user_agent=header(scope, b"user-agent"),
+        )
+        services = self.services
+        meter = Meter(record, sinks=services.record_sinks, pricer=services.pricer, started=started)
         ctx: RequestContext | None = None
         try:
             if scope["method"] not in self.methods:
                 allowed = ", ".join(sorted(self.methods))
                 raise MethodNotAllowed(f"Method {scope['method']} not allowed; use {allowed}.")
-            key = gateway_key(scope, prefer_x_api_key=self.error_format(scope) == "anthropic")
-            principal = await self.services.principals.authenticate(key)
-            ctx = RequestContext(request_id=request_id, principal=principal, started=started)
-            await self.handle(ctx, scope, receive, send)
+            key = gateway_key(scope, prefer_x_api_key=fmt == "anthropic")
+            principal = await services.principals.authenticate(key)
+            record.workspace_id = principal.workspace_id
+            record.api_key_id = principal.api_key_id
+            record.api_key_name = principal.api_key_name
+            ctx = RequestContext(
+                request_id=request_id, principal=principal, record=record, started=started
+            )
+            await self.handle(ctx, meter, scope, receive, send)
         except ClientDisconnected:
-            return
+            record.status, record.error_code = _CLIENT_CLOSED, "client_disconnected"
         except Exception as exc:  # the request boundary: every failure becomes an answer
             err = as_gateway_error(exc, request_id)
-            status, body = render_error(err, self.error_format(scope))
+            status, body = render_error(err, fmt)
+            record.status, record.error_code = status, err.code
             overhead = ctx.overhead_ms() if ctx else (time.perf_counter() - started) * 1000.0
             headers = [
                 ("x-request-id", request_id),
@@ -85,8 +118,17 @@ class Endpoint:
                 *error_headers(err),
             ]
             await send_bytes(send, status, body, headers)
+        finally:
+            if record.status == 0:  # cancelled (the server is stopping) before any answer
+                record.status, record.error_code = _CLIENT_CLOSED, "cancelled"
+            record.total_ms = (time.perf_counter() - started) * 1000.0
+            if ctx is not None:
+                record.upstream_ms = ctx.upstream_seconds * 1000.0
+            meter.finish()
 
-    async def handle(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle(
+        self, ctx: RequestContext, meter: Meter, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         raise NotImplementedError
 
     async def body(self, scope: Scope, receive: Receive) -> bytes:
@@ -99,6 +141,31 @@ class Endpoint:
             min_rate=server.body_min_rate_bytes,
         )
 
+    async def run(
+        self, ctx: RequestContext, meter: Meter, receive: Receive, op: WholeOperation[R]
+    ) -> R:
+        """Run a whole operation, cancelled if the client leaves first."""
+        return await until_disconnect(receive, self.services.pipeline.run(ctx, op, meter))
+
+    async def models(
+        self, ctx: RequestContext, meter: Meter, receive: Receive, op: ListModels
+    ) -> ModelList:
+        return await until_disconnect(receive, self.services.pipeline.run(ctx, op, meter))
+
+    async def reply(
+        self,
+        ctx: RequestContext,
+        send: Send,
+        body: bytes,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """Send a whole 200 answer with the frame's headers."""
+        ctx.record.status = 200
+        headers = self.headers(ctx)
+        if extra:
+            headers.extend(extra)
+        await send_bytes(send, 200, body, headers)
+
     @staticmethod
     def headers(ctx: RequestContext) -> list[tuple[str, str]]:
         headers = [
@@ -107,15 +174,17 @@ class Endpoint:
         ]
         if ctx.model_id:
             headers.append(("x-keyroute-model", ctx.model_id))
+        headers.extend(ctx.response_headers)
         return headers
 
     async def stream(
         self,
         ctx: RequestContext,
+        meter: Meter,
         scope: Scope,
         receive: Receive,
         send: Send,
-        opened: AbstractAsyncContextManager[AsyncIterator[StreamEvent]],
+        op: ChatStream,
         make_encoder: Callable[[], StreamEncoder],
     ) -> None:
         """Open the upstream stream (errors here are plain error answers), then relay it.
@@ -125,9 +194,10 @@ class Endpoint:
         or the client went away, even before the first chunk).
         """
         fmt = self.error_format(scope)
-        async with AsyncExitStack() as stack:
-            events = await stack.enter_async_context(opened)
+        events = await until_disconnect(receive, self.services.pipeline.run(ctx, op, meter))
+        try:
             encoder = make_encoder()
+            ctx.record.status = 200
 
             async def relay() -> AsyncIterator[bytes]:
                 try:
@@ -135,10 +205,15 @@ class Endpoint:
                         yield encoder.feed(event)
                     yield encoder.close()
                 except Exception as exc:  # after the head is sent, errors travel in the stream
-                    yield render_stream_error(as_gateway_error(exc, ctx.request_id), fmt)
-                finally:
-                    aclose = getattr(events, "aclose", None)
-                    if aclose is not None:
-                        await aclose()
+                    err = as_gateway_error(exc, ctx.request_id)
+                    ctx.record.error_code = err.code
+                    yield render_stream_error(err, fmt)
 
-            await send_stream(receive, send, relay(), self.headers(ctx))
+            def abort() -> bytes:
+                ctx.record.error_code = ShuttingDown.code
+                message = "The gateway is shutting down; the stream was ended. Retry the request."
+                return render_stream_error(ShuttingDown(message), fmt)
+
+            await send_stream(receive, send, relay(), self.headers(ctx), abort)
+        finally:
+            await events.aclose()

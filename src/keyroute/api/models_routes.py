@@ -11,26 +11,12 @@ from typing import Any
 
 import msgspec
 
-from keyroute.api.asgi import Receive, Scope, Send, header, send_bytes
+from keyroute.api.asgi import Receive, Scope, Send, header
 from keyroute.api.endpoint import Endpoint
 from keyroute.api.errors import ErrorFormat
 from keyroute.core.errors import ModelNotFound
-from keyroute.pipeline import RequestContext
-from keyroute.providers import registry
+from keyroute.pipeline import ListModels, Meter, RequestContext
 from keyroute.routing.model_id import check_model_id
-from keyroute.routing.resolver import model_prefixes
-from keyroute.workspace_state import WorkspaceState
-
-
-def catalogue(state: WorkspaceState) -> dict[str, str]:
-    """Model id -> who serves it (a provider id, or ``alias of <target>``)."""
-    models: dict[str, str] = {}
-    for prefix, key in model_prefixes(state.provider_keys):
-        for name in registry.spec(key.provider).models:
-            models[f"{prefix}/{name}"] = key.provider
-    for alias, target in state.aliases.items():
-        models[alias] = f"alias of {target}"
-    return models
 
 
 def _openai(model_id: str, owner: str, created: datetime) -> dict[str, Any]:
@@ -57,15 +43,17 @@ class Models(Endpoint):
     def error_format(self, scope: Scope) -> ErrorFormat:
         return "anthropic" if header(scope, b"anthropic-version") else "openai"
 
-    async def handle(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle(
+        self, ctx: RequestContext, meter: Meter, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         wanted = scope.get("path_params", {}).get("model")
         if wanted:
             check_model_id(wanted)  # before any host is asked for its list
-        state = await self.services.directory.get(ctx.principal.workspace_id)
-        models = {**catalogue(state), **await self.services.pipeline.hosted_models(ctx)}
+        listing = await self.models(ctx, meter, receive, ListModels(only=wanted))
+        models = listing.models
         anthropic = self.error_format(scope) == "anthropic"
         render = _anthropic if anthropic else _openai
-        created = state.workspace.created_at
+        created = listing.workspace.created_at
         if wanted:
             if wanted not in models:
                 raise ModelNotFound(f"The model '{wanted}' does not exist.", param="model")
@@ -80,4 +68,4 @@ class Models(Endpoint):
             }
         else:
             body = {"object": "list", "data": [render(m, o, created) for m, o in models.items()]}
-        await send_bytes(send, 200, msgspec.json.encode(body), self.headers(ctx))
+        await self.reply(ctx, send, msgspec.json.encode(body))

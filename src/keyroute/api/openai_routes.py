@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from keyroute.api.asgi import Receive, Scope, Send, send_bytes
+from keyroute.api.asgi import Receive, Scope, Send
 from keyroute.api.endpoint import Endpoint
-from keyroute.pipeline import RequestContext
+from keyroute.pipeline import Chat, ChatStream, Embed, Meter, RequestContext
 from keyroute.wire.openai.embeddings import (
     decode_embeddings_request,
     encode_embeddings_response,
@@ -21,20 +21,22 @@ def completion_id(ctx: RequestContext) -> str:
 
 
 class ChatCompletions(Endpoint):
-    async def handle(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle(
+        self, ctx: RequestContext, meter: Meter, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         req = decode_request(await self.body(scope, receive))
-        pipeline = self.services.pipeline
         if not req.stream:
-            resp = await pipeline.complete(ctx, req)
+            resp = await self.run(ctx, meter, receive, Chat(req))
             body = encode_response(resp, model=ctx.model_id, response_id=completion_id(ctx))
-            await send_bytes(send, 200, body, self.headers(ctx))
+            await self.reply(ctx, send, body)
             return
         await self.stream(
             ctx,
+            meter,
             scope,
             receive,
             send,
-            pipeline.stream(ctx, req),
+            ChatStream(req),
             lambda: OpenAIStreamEncoder(
                 model=ctx.model_id,
                 response_id=completion_id(ctx),
@@ -45,10 +47,12 @@ class ChatCompletions(Endpoint):
 
 
 class Embeddings(Endpoint):
-    async def handle(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle(
+        self, ctx: RequestContext, meter: Meter, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         req = decode_embeddings_request(await self.body(scope, receive))
-        resp = await self.services.pipeline.embed(ctx, req)
+        resp = await self.run(ctx, meter, receive, Embed(req))
         body = encode_embeddings_response(
             resp, model=ctx.model_id, encoding_format=req.encoding_format
         )
-        await send_bytes(send, 200, body, self.headers(ctx))
+        await self.reply(ctx, send, body)

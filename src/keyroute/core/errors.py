@@ -15,6 +15,7 @@
     ├── RateLimited                   429  a keyroute limit (not the provider's)
     ├── Conflict                      409  e.g. a name that already exists
     ├── NoRouteAvailable              503
+    ├── ShuttingDown                  503  the gateway is stopping; retry on another instance
     ├── UpstreamError                 502  the provider failed; status mirrors the provider's
     │   ├── UpstreamTimeout           504
     │   ├── UpstreamRateLimited       429  keeps the provider's retry-after
@@ -122,6 +123,13 @@ class Conflict(GatewayError):
 class NoRouteAvailable(GatewayError):
     status = 503
     code = "no_route_available"
+    type = "api_error"
+    retryable = True
+
+
+class ShuttingDown(GatewayError):
+    status = 503
+    code = "shutting_down"
     type = "api_error"
     retryable = True
 

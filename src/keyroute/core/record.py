@@ -61,6 +61,7 @@ class RequestRecord:
     requested_model: str | None = None
     served_model: str | None = None  # ``provider/model`` as the client sees it
     provider: str | None = None
+    upstream_model: str | None = None  # the model name the provider was sent (prices key on it)
     provider_key_id: str | None = None
     attempts: list[Attempt] = field(default_factory=list)
     route: dict[str, object] | None = None  # the router's decision and why

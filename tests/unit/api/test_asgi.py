@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from keyroute.api.asgi import (
     read_body,
     send_bytes,
     send_stream,
+    until_disconnect,
 )
 from keyroute.core.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
 
@@ -47,6 +49,10 @@ def body(data: bytes, more: bool = False) -> Message:
 
 
 DISCONNECT: Message = {"type": "http.disconnect"}
+
+
+def ABORT() -> bytes:
+    return b"data: aborted\n\n"
 
 
 async def read(messages: list[Message], limit: int = 10, length: int | None = None) -> bytes:
@@ -257,7 +263,7 @@ async def test_send_stream() -> None:
             closed.append(True)
 
     send = Send()
-    await send_stream(Idle(), send, chunks(), [("x-request-id", "r")])
+    await send_stream(Idle(), send, chunks(), [("x-request-id", "r")], ABORT)
     start, *rest = send.messages
     assert start["status"] == 200
     assert (b"content-type", b"text/event-stream; charset=utf-8") in start["headers"]
@@ -284,7 +290,7 @@ async def test_send_stream_stops_and_closes_the_body_when_the_client_leaves() ->
             closed.append(True)
 
     send = Send()
-    await send_stream(Receive(DISCONNECT), send, chunks(), [])
+    await send_stream(Receive(DISCONNECT), send, chunks(), [], ABORT)
     assert closed == [True]
     bodies = [m.get("body") for m in send.messages[1:]]
     assert b"never sent" not in bodies
@@ -297,9 +303,76 @@ async def test_send_stream_reraises_a_failing_body() -> None:
         raise RuntimeError("upstream broke")
 
     with pytest.raises(RuntimeError, match="upstream broke"):
-        await send_stream(Idle(), Send(), chunks(), [])
+        await send_stream(Idle(), Send(), chunks(), [], ABORT)
 
 
 async def test_scope_headers_are_what_read_body_checks() -> None:
     receive: Any = Receive(body(b"abc"))
     assert await read_body(scope((b"Content-Length", b"999")), receive, 10) == b"abc"
+
+
+async def test_send_stream_cancelled_from_outside_ends_with_the_abort_event() -> None:
+    never = anyio.Event()
+    closed: list[bool] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            yield b"data: 1\n\n"
+            await never.wait()
+            yield b"never sent"  # pragma: no cover
+        finally:
+            closed.append(True)
+
+    send = Send()
+    task = asyncio.ensure_future(send_stream(Idle(), send, chunks(), [], ABORT))
+    while len(send.messages) < 2:
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [(m["body"], m["more_body"]) for m in send.messages[1:]] == [
+        (b"data: 1\n\n", True),
+        (b"data: aborted\n\n", True),
+        (b"", False),
+    ]
+    assert closed == [True]
+
+
+async def test_until_disconnect_returns_the_work_and_stops_watching() -> None:
+    idle = Idle()
+
+    async def work() -> str:
+        await asyncio.sleep(0)
+        return "done"
+
+    assert await until_disconnect(idle, work()) == "done"
+
+
+async def test_until_disconnect_cancels_the_work_when_the_client_leaves() -> None:
+    cancelled: list[bool] = []
+    never = anyio.Event()
+
+    async def work() -> str:
+        try:
+            await never.wait()
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+        return "never"  # pragma: no cover
+
+    with pytest.raises(ClientDisconnected):
+        await until_disconnect(Receive(body(b""), DISCONNECT), work())
+    assert cancelled == [True]
+    current = asyncio.current_task()
+    assert current is not None and current.cancelling() == 0
+
+
+async def test_until_disconnect_lets_an_outside_cancel_through() -> None:
+    async def work() -> None:
+        await asyncio.sleep(10)
+
+    task = asyncio.ensure_future(until_disconnect(Idle(), work()))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

@@ -1,46 +1,27 @@
-"""The model catalogue a workspace sees: its providers' models under their prefixes, and aliases."""
+"""``keyroute.api.models_routes``: one model rendered in OpenAI's and in Anthropic's shape."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from keyroute.api.models_routes import catalogue
-from keyroute.storage.base import ProviderKeyRecord, WorkspaceRecord
-from keyroute.workspace_state import WorkspaceState
+from keyroute.api.models_routes import _anthropic, _openai
 
-NOW = datetime(2026, 11, 26, tzinfo=UTC)
-WORKSPACE = WorkspaceRecord(
-    id="ws_1", name="w", plan="free", created_at=NOW, wrapped_data_key=b"", master_key_id="m"
-)
+CREATED = datetime(2026, 11, 26, tzinfo=UTC)
 
 
-def key(provider: str, name: str) -> ProviderKeyRecord:
-    return ProviderKeyRecord(
-        id=f"pk_{name}",
-        workspace_id="ws_1",
-        provider=provider,
-        name=name,
-        base_url=None,
-        ciphertext=b"",
-        nonce=b"",
-        fingerprint="",
-        last4="",
-        created_at=NOW,
-    )
+def test_openai_shape() -> None:
+    assert _openai("openai/gpt-4o-mini", "openai", CREATED) == {
+        "id": "openai/gpt-4o-mini",
+        "object": "model",
+        "created": int(CREATED.timestamp()),
+        "owned_by": "openai",
+    }
 
 
-def test_catalogue() -> None:
-    state = WorkspaceState(
-        workspace=WORKSPACE,
-        provider_keys=[key("demo", "demo"), key("openai", "openai"), key("openai", "prod")],
-        aliases={"cheap": "openai/gpt-4o-mini"},
-    )
-    models = catalogue(state)
-    assert models["demo/fast"] == "demo"
-    assert models["openai/gpt-4o-mini"] == "openai"
-    assert models["prod/gpt-4o-mini"] == "openai"  # a second key of a provider: by key name
-    assert models["cheap"] == "alias of openai/gpt-4o-mini"
-
-
-def test_empty_workspace_reaches_nothing() -> None:
-    assert catalogue(WorkspaceState(workspace=WORKSPACE, provider_keys=[], aliases={})) == {}
+def test_anthropic_shape() -> None:
+    assert _anthropic("cheap", "alias of openai/gpt-4o-mini", CREATED) == {
+        "type": "model",
+        "id": "cheap",
+        "display_name": "cheap (alias of openai/gpt-4o-mini)",
+        "created_at": "2026-11-26T00:00:00Z",
+    }

@@ -88,8 +88,9 @@ def encode_request(
         body["response_format"] = _response_format(req)
     if req.stream:
         body["stream"] = True
-        if req.include_usage:
-            body["stream_options"] = {"include_usage": True}
+        # Always: the gateway meters every stream. The client sees the usage chunk only if it
+        # asked for it (``include_usage``): the stream encoder hides it otherwise.
+        body["stream_options"] = {"include_usage": True}
     if req.source_format == "openai":
         body.update(req.passthrough)
     return body

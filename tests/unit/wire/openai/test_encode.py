@@ -85,7 +85,11 @@ WIRE_HI = {"role": "user", "content": "hi"}
             },
         ),
         (request(stop=("a", "b")), {**msgs(WIRE_HI), "stop": ["a", "b"]}),
-        (request(stream=True), {**msgs(WIRE_HI), "stream": True}),
+        # usage is always asked of the upstream: the gateway meters every stream
+        (
+            request(stream=True),
+            {**msgs(WIRE_HI), "stream": True, "stream_options": {"include_usage": True}},
+        ),
         (
             request(stream=True, include_usage=True),
             {**msgs(WIRE_HI), "stream": True, "stream_options": {"include_usage": True}},
@@ -558,7 +562,10 @@ def test_round_trip_through_the_wire(req: ChatRequest) -> None:
     assert back.tools == req.tools
     assert back.tool_choice == req.tool_choice
     # The decoder records which limit field the client used; the generated request named none.
-    assert back == dataclasses.replace(req, max_tokens_name=back.max_tokens_name)
+    # Streams always ask the upstream for usage, so a decoded stream always includes it.
+    assert back == dataclasses.replace(
+        req, max_tokens_name=back.max_tokens_name, include_usage=req.include_usage or req.stream
+    )
 
 
 def test_the_clients_own_limit_field_is_kept_for_openai_clients() -> None:

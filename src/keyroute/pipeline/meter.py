@@ -1,0 +1,179 @@
+"""``Meter``: fills a request record's usage, cost and stream fields, and hands the record to its
+sinks exactly once.
+
+The frame makes one ``Meter`` per request, before authentication. The pipeline reports a whole
+answer's usage with ``whole``; a stream is wrapped with ``stream``, which watches every event as
+it passes to the client (usage reports, content for the time to first token and for estimates).
+``finish`` runs once, from the frame's ``finally``, whatever happened: it settles the usage of a
+stream that ended early (the usage seen so far, plus output tokens estimated from the text
+already streamed, flagged ``usage_estimated``), prices it, and calls every sink synchronously.
+Sinks queue; nothing here awaits, so ``finish`` is safe under cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Protocol
+
+from keyroute.core.money import FREE, UNKNOWN, Cost
+from keyroute.core.record import RecordSink, RequestRecord, StreamOutcome
+from keyroute.core.response import Usage
+from keyroute.core.stream import (
+    RefusalDelta,
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallArgs,
+    ToolCallStart,
+    UsageReport,
+)
+
+log = logging.getLogger("keyroute.pipeline")
+_CONTENT = (TextDelta, ThinkingDelta, RefusalDelta, ToolCallStart, ToolCallArgs)
+
+
+class Pricer(Protocol):
+    """Prices usage at a workspace's prices (list, and paid after its discount)."""
+
+    def cost(self, workspace_id: str, provider: str, model: str, usage: Usage) -> Cost: ...
+
+
+class EventStream(Protocol):
+    """An async iterator of events that must be closed (``aclose``) however it ends."""
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]: ...
+    async def __anext__(self) -> StreamEvent: ...
+    async def aclose(self) -> None: ...
+
+
+class Meter:
+    def __init__(
+        self,
+        record: RequestRecord,
+        *,
+        sinks: Sequence[RecordSink],
+        pricer: Pricer | None,
+        started: float,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.record = record
+        self._sinks = sinks
+        self._pricer = pricer
+        self._started = started
+        self._clock = clock
+        self._finished = False
+        # What a stream has shown so far.
+        self._seen: Usage | None = None
+        self._chars = 0
+        self._estimated_input = 0
+
+    def whole(self, usage: Usage | None) -> None:
+        """A whole answer's usage, as the provider reported it."""
+        self.record.usage = usage
+
+    def stream(self, events: EventStream, *, estimated_input: int) -> MeteredStream:
+        """Watch ``events``; ``estimated_input`` stands in if no usage arrives."""
+        self.record.stream = True
+        self._estimated_input = estimated_input
+        return MeteredStream(events, self)
+
+    def observe(self, event: StreamEvent) -> None:
+        if isinstance(event, UsageReport):
+            self._seen = event.usage  # the last report is the whole usage
+            return
+        if isinstance(event, _CONTENT):
+            if self.record.ttft_ms is None:
+                self.record.ttft_ms = (self._clock() - self._started) * 1000.0
+            if isinstance(event, ToolCallStart):
+                self._chars += len(event.name)
+            elif isinstance(event, ToolCallArgs):
+                self._chars += len(event.arguments)
+            else:
+                self._chars += len(event.text)
+
+    def stream_ended(self, outcome: StreamOutcome) -> None:
+        record = self.record
+        if record.stream_outcome is not None:
+            return
+        record.stream_outcome = outcome
+        seen = self._seen
+        if outcome == "completed" and seen is not None:
+            record.usage = seen
+            return
+        # Ended early, or never reported usage: bill what was seen, estimate the rest.
+        streamed = (self._chars + 3) // 4
+        if seen is None:
+            record.usage = Usage(input_tokens=self._estimated_input, output_tokens=streamed)
+        else:
+            output = max(seen.output_tokens, streamed)
+            record.usage = Usage(
+                input_tokens=seen.input_tokens,
+                output_tokens=output,
+                cache_read_tokens=seen.cache_read_tokens,
+                cache_write_tokens=seen.cache_write_tokens,
+                cache_write_1h_tokens=seen.cache_write_1h_tokens,
+                reasoning_tokens=seen.reasoning_tokens,
+            )
+            if output == seen.output_tokens and outcome == "completed":
+                return
+        record.usage_estimated = True
+
+    def finish(self) -> None:
+        """Settle, price and hand the record to every sink; runs once, never raises."""
+        if self._finished:
+            return
+        self._finished = True
+        record = self.record
+        if record.stream and record.stream_outcome is None:
+            self.stream_ended("cancelled")
+        record.cost = self._price(record)
+        for sink in self._sinks:
+            try:
+                sink.submit(record)
+            except Exception:  # one broken consumer must not starve the others
+                log.exception("a record sink refused request %s", record.request_id)
+
+    def _price(self, record: RequestRecord) -> Cost:
+        usage = record.usage
+        if usage is None or (usage.input_tokens == 0 and usage.output_tokens == 0):
+            return FREE
+        if self._pricer is None or record.workspace_id is None:
+            return UNKNOWN
+        if record.provider is None or record.upstream_model is None:
+            return UNKNOWN
+        return self._pricer.cost(record.workspace_id, record.provider, record.upstream_model, usage)
+
+
+class MeteredStream:
+    """``events`` as they pass, told to the meter; closing it closes ``events``."""
+
+    __slots__ = ("_events", "_meter")
+
+    def __init__(self, events: EventStream, meter: Meter) -> None:
+        self._events = events
+        self._meter = meter
+
+    def __aiter__(self) -> MeteredStream:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        try:
+            event = await self._events.__anext__()
+        except StopAsyncIteration:
+            self._meter.stream_ended("completed")
+            raise
+        except asyncio.CancelledError:
+            self._meter.stream_ended("cancelled")
+            raise
+        except BaseException:
+            self._meter.stream_ended("failed")
+            raise
+        self._meter.observe(event)
+        return event
+
+    async def aclose(self) -> None:
+        self._meter.stream_ended("cancelled")  # no-op when it already ended
+        await self._events.aclose()
