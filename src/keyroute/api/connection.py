@@ -208,5 +208,6 @@ def uvicorn_options(server: ServerConfig) -> dict[str, Any]:
         "loop": "uvloop",
         "http": functools.partial(GuardedConnection, limits=limits),
         "timeout_keep_alive": server.keep_alive_seconds,
+        "timeout_graceful_shutdown": server.shutdown_grace_seconds,
         "server_header": False,
     }

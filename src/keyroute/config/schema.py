@@ -37,6 +37,9 @@ class ServerConfig(_Section):
     body_timeout_seconds: float = Field(default=20.0, gt=0)
     body_min_rate_bytes: int = Field(default=1024, ge=1)
     access_log: bool = False
+    # On SIGTERM: how long open requests and streams may finish before streams are ended with
+    # an in-band error and the process flushes its background writers and exits.
+    shutdown_grace_seconds: int = Field(default=10, ge=0, le=3600)
 
 
 class UpstreamConfig(_Section):

@@ -323,14 +323,20 @@ async def test_send_stream_cancelled_from_outside_ends_with_the_abort_event() ->
         finally:
             closed.append(True)
 
-    send = Send()
+    first = asyncio.Event()
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+        if len(sent) == 2:
+            first.set()
+
+    sent: list[Message] = []
     task = asyncio.ensure_future(send_stream(Idle(), send, chunks(), [], ABORT))
-    while len(send.messages) < 2:
-        await asyncio.sleep(0)
+    await first.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert [(m["body"], m["more_body"]) for m in send.messages[1:]] == [
+    assert [(m["body"], m["more_body"]) for m in sent[1:]] == [
         (b"data: 1\n\n", True),
         (b"data: aborted\n\n", True),
         (b"", False),
