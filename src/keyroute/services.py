@@ -73,6 +73,7 @@ class Services:
             resolver=self.resolver,
             sender=self.sender,
             signatures=self.signatures,
+            prices=self.prices,
             hosted=HostedModels(
                 directory=self.directory,
                 resolver=self.resolver,
@@ -82,8 +83,8 @@ class Services:
         )
         # Every finished request record goes to each sink (usage, audit, metrics, alerts).
         self.record_sinks: list[RecordSink] = []
-        # Prices usage into cost; None until the model catalogue is wired in.
-        self.pricer: Pricer | None = None
+        # Prices each request's usage at the workspace's prices, list and paid.
+        self.pricer: Pricer = self.prices
         self._connected = False
 
     @classmethod

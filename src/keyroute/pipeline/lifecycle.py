@@ -24,7 +24,7 @@ from keyroute.core.stream import StreamEvent, ToolCallStart
 from keyroute.pipeline.context import RequestContext
 from keyroute.pipeline.decoding import DecodedStream, scrub
 from keyroute.pipeline.listing import HostedModels, catalogue
-from keyroute.pipeline.meter import Meter, MeteredStream
+from keyroute.pipeline.meter import Meter, MeteredStream, Pricer
 from keyroute.pipeline.operations import ChatStream, ListModels, WholeOperation
 from keyroute.providers.base import UpstreamRequest, UpstreamResponse
 from keyroute.routing.resolver import ModelResolver, Route
@@ -53,12 +53,14 @@ class Pipeline:
         sender: UpstreamSender,
         signatures: SignatureCache,
         hosted: HostedModels,
+        prices: Pricer | None = None,
     ) -> None:
         self._directory = directory
         self._resolver = resolver
         self._sender = sender
         self._signatures = signatures
         self._hosted = hosted
+        self._prices = prices
 
     @overload
     async def run(self, ctx: RequestContext, op: ListModels, meter: Meter) -> ModelList: ...
@@ -106,7 +108,10 @@ class Pipeline:
         else:
             record.requested_model = op.model
             record.end_user = op.end_user
-        return await self._directory.get(ctx.principal.workspace_id)
+        workspace_id = ctx.principal.workspace_id
+        if self._prices is not None:
+            await self._prices.prepare(workspace_id)  # so that settlement prices without waiting
+        return await self._directory.get(workspace_id)
 
     def _plan(self, ctx: RequestContext, state: WorkspaceState, model: str) -> Route:
         """The route for this request (the router chooses among candidates: the routing issue)."""

@@ -36,8 +36,10 @@ _CONTENT = (TextDelta, ThinkingDelta, RefusalDelta, ToolCallStart, ToolCallArgs)
 
 
 class Pricer(Protocol):
-    """Prices usage at a workspace's prices (list, and paid after its discount)."""
+    """Prices usage at a workspace's prices (list, and paid after its discount). ``prepare``
+    loads a workspace's prices (cached) before its request runs, so ``cost`` never waits."""
 
+    async def prepare(self, workspace_id: str) -> None: ...
     def cost(self, workspace_id: str, provider: str, model: str, usage: Usage) -> Cost: ...
 
 
@@ -144,7 +146,13 @@ class Meter:
             return UNKNOWN
         if record.provider is None or record.upstream_model is None:
             return UNKNOWN
-        return self._pricer.cost(record.workspace_id, record.provider, record.upstream_model, usage)
+        try:
+            return self._pricer.cost(
+                record.workspace_id, record.provider, record.upstream_model, usage
+            )
+        except (LookupError, ValueError):  # prices not loaded, or usage a provider got wrong
+            log.warning("request %s could not be priced", record.request_id, exc_info=True)
+            return UNKNOWN
 
 
 class MeteredStream:

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from keyroute.accounting.pricebook import PriceBook
+from keyroute.catalogue import builtin
 from keyroute.control.plane import ControlPlane
 from keyroute.core.record import RequestRecord
 from keyroute.pipeline import Meter, Pipeline, RequestContext
@@ -26,6 +28,7 @@ from keyroute.workspace_state import WorkspaceDirectory
 @dataclass
 class Harness:
     pipeline: Pipeline
+    prices: PriceBook
     plane: ControlPlane
     principal: Principal
     records: list[RequestRecord]
@@ -39,7 +42,8 @@ class Harness:
             workspace_id=self.principal.workspace_id,
         )
         ctx = RequestContext(request_id="req_1", principal=self.principal, record=record)
-        return ctx, Meter(record, sinks=[_Sink(self.records)], pricer=None, started=ctx.started)
+        sinks = [_Sink(self.records)]
+        return ctx, Meter(record, sinks=sinks, pricer=self.prices, started=ctx.started)
 
 
 class _Sink:
@@ -58,10 +62,12 @@ async def harness() -> AsyncIterator[Harness]:
     ws = await plane.create_workspace("w")
     await plane.add_provider_key("w", "demo", "")
     directory = WorkspaceDirectory(store, vault)
-    resolver = ModelResolver(timeout=5.0)
+    resolver = ModelResolver()
     sender = UpstreamSender()
     tasks = TaskGroup()
+    prices = PriceBook(builtin(), store)
     pipeline = Pipeline(
+        prices=prices,
         directory=directory,
         resolver=resolver,
         sender=sender,
@@ -72,6 +78,8 @@ async def harness() -> AsyncIterator[Harness]:
         workspace_id=ws.id, workspace_name="w", api_key_id="key_1", api_key_name="k"
     )
     try:
-        yield Harness(pipeline=pipeline, plane=plane, principal=principal, records=[])
+        yield Harness(
+            pipeline=pipeline, prices=prices, plane=plane, principal=principal, records=[]
+        )
     finally:
         await tasks.close()

@@ -43,6 +43,7 @@ async def test_a_whole_chat_fills_the_record(harness: Harness) -> None:
     assert ctx.model_id == "demo/fast"
     meter.finish()
     assert harness.records == [record]
+    assert record.cost is not None and record.cost.known  # the catalogue prices the demo
 
 
 async def test_a_stream_is_metered_as_it_passes(harness: Harness) -> None:

@@ -45,6 +45,9 @@ class FlatPricer:
     def __init__(self) -> None:
         self.asked: list[tuple[str, str, str]] = []
 
+    async def prepare(self, workspace_id: str) -> None:
+        return None
+
     def cost(self, workspace_id: str, provider: str, model: str, usage: Usage) -> Cost:
         self.asked.append((workspace_id, provider, model))
         total = usage.input_tokens + usage.output_tokens
@@ -208,3 +211,16 @@ async def test_closing_the_metered_stream_closes_the_events() -> None:
     stream = meter(record()).stream(events, estimated_input=0)
     await stream.aclose()
     assert events.closed
+
+
+class Refusing(FlatPricer):
+    def cost(self, workspace_id: str, provider: str, model: str, usage: Usage) -> Cost:
+        raise ValueError("cache reads exceed the prompt")
+
+
+def test_a_price_that_cannot_be_computed_is_unknown_not_a_crash() -> None:
+    rec = priced()
+    m = meter(rec, pricer=Refusing())
+    m.whole(Usage(input_tokens=1))
+    m.finish()
+    assert rec.cost == UNKNOWN

@@ -18,7 +18,7 @@ HELLO = (Message(role="user", content=(TextPart(text="hello " * 20),)),)
 
 
 def route(provider: str, model: str = "m") -> Route:
-    resolver = ModelResolver(timeout=5.0)
+    resolver = ModelResolver()
     key = ProviderKeyRecord(
         id="pk",
         workspace_id="ws",
