@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 
 from keyroute.accounting.pricebook import PriceBook
+from keyroute.accounting.usage_spill import UsageSpill
+from keyroute.accounting.usage_writer import UsageWriter
 from keyroute.catalogue import builtin
 from keyroute.config.schema import Config
 from keyroute.control.base_url import BaseUrlPolicy
@@ -81,8 +83,10 @@ class Services:
                 tasks=self.tasks,
             ),
         )
+        # Stores each request's usage in batches, off the request path.
+        self.usage_writer = UsageWriter(store.usage, UsageSpill(config.data_dir / "spill"))
         # Every finished request record goes to each sink (usage, audit, metrics, alerts).
-        self.record_sinks: list[RecordSink] = []
+        self.record_sinks: list[RecordSink] = [self.usage_writer]
         # Prices each request's usage at the workspace's prices, list and paid.
         self.pricer: Pricer = self.prices
         self._connected = False
@@ -138,8 +142,12 @@ class Services:
             log.error("the master key cannot unwrap the data keys of workspaces %s", failed)
         await self.sender.start()
         self.tasks.spawn(self.principals.run_flusher(), name="api-key-last-used")
+        self.usage_writer.start(self.tasks.spawn)
 
     async def close(self) -> None:
+        # Stop the usage writer first: it stores every queued record (or spills what the
+        # database refuses within its grace period) before storage closes.
+        await self.usage_writer.close()
         await self.tasks.close()
         try:
             await self.principals.flush()

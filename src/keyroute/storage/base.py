@@ -8,11 +8,11 @@ keys as AES-GCM ciphertext made by ``keyroute.vault``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Literal, Protocol, TypeAlias
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +88,136 @@ class PriceOverrideRecord:
     prices: Mapping[str, Decimal] | None = None
 
 
+UsageDimension: TypeAlias = Literal["model", "key", "provider", "user", "policy"]
+"""What usage can be grouped by: the served model (the requested one when none served), the
+gateway key id, the provider, the end-user tag, the routing policy."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsageRow:
+    """One request's usage: one row of the usage table per request record.
+
+    Token counts follow ``core.response.Usage`` (cached reads and cache writes are subsets of
+    ``input_tokens``, ``cache_write_1h_tokens`` of ``cache_write_tokens``, ``reasoning_tokens``
+    of ``output_tokens``). Costs are integer pico-dollars; ``None`` is an unknown price, never 0.
+    ``uncached_pico`` and ``reference_pico`` are on the same basis as ``paid_pico`` (after the
+    workspace's discount), so the caching and routing savings are differences with it.
+    """
+
+    request_id: str
+    workspace_id: str
+    time: datetime  # when the request started, UTC
+    api_key_id: str | None = None
+    end_user: str | None = None
+    endpoint: str
+    operation: str | None = None
+    inbound_format: str
+    requested_model: str | None = None
+    served_model: str | None = None
+    provider: str | None = None
+    provider_key_id: str | None = None
+    route_policy: str | None = None
+    cache_outcome: str | None = None
+    attempts: int = 0
+    status: int
+    error_code: str | None = None
+    stream_outcome: str | None = None
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    usage_estimated: bool = False
+    paid_pico: int | None = None
+    list_pico: int | None = None
+    uncached_pico: int | None = None
+    reference_pico: int | None = None
+    total_ms: float = 0.0
+    upstream_ms: float = 0.0
+    ttft_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsageQuery:
+    """Which rows to total and how to group them.
+
+    ``since`` is inclusive and ``until`` exclusive. With ``bucket_seconds`` the first part of
+    every group key is the start of a time bucket of that width (UTC, aligned on the Unix epoch,
+    a divisor of a day); ``group_by`` adds one key part per dimension, in order.
+    """
+
+    workspace_id: str
+    since: datetime | None = None
+    until: datetime | None = None
+    group_by: tuple[UsageDimension, ...] = ()
+    bucket_seconds: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.bucket_seconds is not None and (
+            self.bucket_seconds <= 0 or 86_400 % self.bucket_seconds
+        ):
+            raise ValueError(f"a usage bucket divides a day; {self.bucket_seconds} s does not")
+        for when in (self.since, self.until):
+            if when is not None and when.tzinfo is None:
+                raise ValueError("usage queries take timezone-aware times; got a naive one")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsageTotals:
+    """Sums over a set of usage rows; costs in pico-dollars, exact.
+
+    A row's cost is known when both its paid and list cost are: ``paid_pico`` and ``list_pico``
+    sum the known rows only, and ``unknown_cost_requests`` counts the others, so an unknown
+    price is reported, never summed as 0. ``cache_saving_pico`` is the sum of
+    ``uncached - paid`` over rows that know both, ``routing_saving_pico`` of ``reference - paid``
+    over routed rows (``routed_requests``, the rows with a reference cost and a paid one).
+    """
+
+    requests: int = 0
+    failed_requests: int = 0  # status 400 and above, or no answer at all
+    estimated_requests: int = 0  # some tokens estimated, not reported by the provider
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    paid_pico: int = 0
+    list_pico: int = 0
+    unknown_cost_requests: int = 0
+    cache_saving_pico: int = 0
+    routed_requests: int = 0
+    reference_pico: int = 0
+    routing_saving_pico: int = 0
+
+
+UsageKey: TypeAlias = tuple[datetime | str | None, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsageGroup:
+    key: UsageKey  # the bucket start (if asked), then one value per ``group_by`` dimension
+    totals: UsageTotals
+
+
+class UsageStore(Protocol):
+    """The usage table: appended in batches by the background writer, read by reports.
+
+    ``append`` is idempotent per ``request_id`` (a retried batch never counts a request twice)
+    and atomic (all of the batch or nothing). Rows of a workspace that no longer exists are
+    skipped: deleting a workspace deletes its usage, and a late row must not bring it back.
+    """
+
+    async def append(self, rows: Sequence[UsageRow]) -> int:
+        """Store ``rows``; returns how many were new (not already stored, workspace present)."""
+        ...
+
+    async def totals(self, query: UsageQuery) -> list[UsageGroup]:
+        """Totals per group, in group-key order (``None`` values first)."""
+        ...
+
+
 class Store(Protocol):
     """Everything keyroute persists. All methods are coroutines except ``revision``.
 
@@ -96,6 +226,11 @@ class Store(Protocol):
     ``keyroute.core.errors.Conflict``. Deleting a workspace deletes every row that belongs to it,
     its wrapped data key included (crypto-shredding).
     """
+
+    @property
+    def usage(self) -> UsageStore:
+        """The usage table of this database (usable while the store is open)."""
+        ...
 
     async def open(self) -> None:
         """Connect and check the schema is current (``migrate`` brings it there)."""

@@ -23,6 +23,7 @@ from keyroute.storage.base import (
     ProviderKeyRecord,
     WorkspaceRecord,
 )
+from keyroute.storage.memory_usage import MemoryUsageStore
 
 _Record = TypeVar(
     "_Record", WorkspaceRecord, ApiKeyRecord, ProviderKeyRecord, AliasRecord, PriceOverrideRecord
@@ -57,6 +58,11 @@ class MemoryStore:
         self._aliases: dict[tuple[str, str], AliasRecord] = {}
         self._prices: dict[tuple[str, str, str], PriceOverrideRecord] = {}
         self._settings: dict[str, str] = {}
+        self._usage = MemoryUsageStore(lambda workspace_id: workspace_id in self._workspaces)
+
+    @property
+    def usage(self) -> MemoryUsageStore:
+        return self._usage
 
     async def open(self) -> None:
         return None
@@ -105,6 +111,7 @@ class MemoryStore:
         }
         self._aliases = {k: v for k, v in self._aliases.items() if k[0] != workspace_id}
         self._prices = {k: v for k, v in self._prices.items() if k[0] != workspace_id}
+        self._usage.forget_workspace(workspace_id)
         self._changed()
         return True
 

@@ -8,7 +8,8 @@ Invariants:
 
 - every row that belongs to a workspace has ``workspace_id`` with ``ON DELETE CASCADE``;
 - names are unique per scope, and for keys only among non-revoked rows (partial unique indexes);
-- times go in and come out timezone-aware UTC (``UtcDateTime``).
+- times go in and come out timezone-aware UTC (``UtcDateTime``);
+- money is integer pico-dollars (``BigInteger``), NULL when the price is unknown, never 0.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -174,4 +178,53 @@ settings = Table(
     Column("key", String, nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("key"),
+)
+
+
+usage = Table(
+    "usage",
+    metadata,
+    Column("request_id", String, nullable=False),
+    _workspace_fk(),
+    Column("time", UtcDateTime, nullable=False),
+    Column("api_key_id", String, nullable=True),
+    Column("end_user", String, nullable=True),
+    Column("endpoint", String, nullable=False),
+    Column("operation", String, nullable=True),
+    Column("inbound_format", String, nullable=False),
+    Column("requested_model", String, nullable=True),
+    Column("served_model", String, nullable=True),
+    Column("provider", String, nullable=True),
+    Column("provider_key_id", String, nullable=True),
+    Column("route_policy", String, nullable=True),
+    Column("cache_outcome", String, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("error_code", String, nullable=True),
+    Column("stream_outcome", String, nullable=True),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("cached_input_tokens", BigInteger, nullable=False),
+    Column("cache_write_tokens", BigInteger, nullable=False),
+    Column("cache_write_1h_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+    Column("reasoning_tokens", BigInteger, nullable=False),
+    Column("usage_estimated", Boolean, nullable=False),
+    Column("paid_pico", BigInteger, nullable=True),
+    Column("list_pico", BigInteger, nullable=True),
+    Column("uncached_pico", BigInteger, nullable=True),
+    Column("reference_pico", BigInteger, nullable=True),
+    Column("total_ms", Float, nullable=False),
+    Column("upstream_ms", Float, nullable=False),
+    Column("ttft_ms", Float, nullable=True),
+    PrimaryKeyConstraint("request_id"),
+)
+Index("ix_usage_workspace_id_time", usage.c.workspace_id, usage.c.time)
+Index(
+    "ix_usage_workspace_id_api_key_id_time", usage.c.workspace_id, usage.c.api_key_id, usage.c.time
+)
+Index(
+    "ix_usage_workspace_id_served_model_time",
+    usage.c.workspace_id,
+    usage.c.served_model,
+    usage.c.time,
 )

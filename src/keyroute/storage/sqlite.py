@@ -59,6 +59,7 @@ from keyroute.storage.schema import (
     settings,
     workspaces,
 )
+from keyroute.storage.sqlite_usage import SqliteUsageStore
 
 _DRIVERS = frozenset({"sqlite", "sqlite+aiosqlite", "sqlite+pysqlite"})
 _PRAGMAS = (
@@ -153,6 +154,11 @@ class SqliteStore:
         self._seen_version: int | None = None
         self._external = 0
         self._local = 0
+        self._usage = SqliteUsageStore(self._engines)
+
+    @property
+    def usage(self) -> SqliteUsageStore:
+        return self._usage
 
     @property
     def path(self) -> Path:
