@@ -129,6 +129,8 @@ def decode_response(body: bytes) -> ChatResponse:
         message = msgspec.json.decode(body, type=WireMessage)
     except msgspec.MsgspecError:
         raise malformed("response") from None
+    if message.type != "message":  # valid JSON with an id and a model, but not a Message
+        raise malformed("response (not a Message)")
     texts: list[str] = []
     calls: list[ToolCall] = []
     thinking: list[ThinkingPart] = []

@@ -69,6 +69,7 @@ class WireMessage(msgspec.Struct):
 
     id: str
     model: str
+    type: str = ""  # "message"; anything else (an OpenAI completion has none) is refused
     content: list[msgspec.Raw] = []
     stop_reason: str | None = None
     stop_sequence: str | None = None

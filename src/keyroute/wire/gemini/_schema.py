@@ -82,7 +82,7 @@ class ErrorS(_Base):
 class ResponseS(_Base):
     """A ``GenerateContentResponse``, or one streamed chunk of it (``error`` only in-stream)."""
 
-    candidates: list[CandidateS] = []
+    candidates: list[CandidateS] | None = None  # None: absent (not a Gemini response at all?)
     prompt_feedback: PromptFeedbackS | None = None
     usage_metadata: UsageS | None = None
     model_version: str | None = None

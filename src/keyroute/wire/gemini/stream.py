@@ -75,6 +75,14 @@ class GeminiStreamDecoder:
         chunk = parse_chunk(event.data)
         events: list[StreamEvent] = []
         if not self._started:
+            if not _is_gemini(chunk):
+                # Another provider's event decodes as an empty chunk: refuse it before
+                # anything is relayed.
+                raise UpstreamError(
+                    "gemini sent a first stream event that is not a GenerateContentResponse "
+                    "(none of candidates, promptFeedback, usageMetadata, responseId).",
+                    provider=PROVIDER,
+                )
             self._started = True
             self._response_id = chunk.response_id or synthesized_response_id(event.data)
             model = chunk.model_version or self._model
@@ -138,3 +146,14 @@ class GeminiStreamDecoder:
         self._ended = True
         reason = finish_reason(candidate, has_tool_calls=self._next_tool_index > 0)
         return [StreamEnd(finish_reason=reason)]
+
+
+def _is_gemini(chunk: ResponseS) -> bool:
+    """Whether a decoded chunk carries any field of a ``GenerateContentResponse``."""
+    return (
+        chunk.candidates is not None
+        or chunk.prompt_feedback is not None
+        or chunk.usage_metadata is not None
+        or chunk.response_id is not None
+        or chunk.model_version is not None
+    )

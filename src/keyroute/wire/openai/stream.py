@@ -71,7 +71,7 @@ class _Chunk(msgspec.Struct):
     id: str = ""
     model: str = ""
     created: int = 0
-    choices: list[_ChunkChoice] = []
+    choices: list[_ChunkChoice] | None = None  # None: not a chat.completion.chunk at all
     usage: UsageS | None = None
     error: _Error | None = None
 
@@ -111,9 +111,17 @@ class OpenAIStreamDecoder:
             )
         out: list[StreamEvent] = []
         if not self._started:
+            if chunk.choices is None:
+                # Another provider's event (an Anthropic message_start, a Gemini chunk) decodes
+                # as a chunk with nothing in it: refuse it before anything is relayed.
+                raise UpstreamError(
+                    f"Provider '{self._provider}' sent a first stream event that is not a "
+                    "chat.completion.chunk (it has no choices).",
+                    provider=self._provider,
+                )
             self._started = True
             out.append(StreamStart(id=chunk.id, model=chunk.model, created=chunk.created))
-        for choice in chunk.choices[:1]:
+        for choice in (chunk.choices or ())[:1]:
             if choice.delta is not None:
                 self._delta(choice.delta, out, choice.logprobs)
             if choice.finish_reason is not None and not self._finished:
