@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from keyroute.accounting.pricebook import PriceBook
 from keyroute.accounting.usage_spill import UsageSpill
@@ -27,6 +28,7 @@ from keyroute.storage.base import Store
 from keyroute.storage.registry import open_store
 from keyroute.tasks import TaskGroup
 from keyroute.upstream import BodyLimits, UpstreamSender, default_mounts
+from keyroute.upstream.transport import Transport
 from keyroute.vault.keystore import KeyVault
 from keyroute.vault.masterkey import MasterKeyring
 from keyroute.workspace_state import WorkspaceDirectory
@@ -46,7 +48,15 @@ def load_keyring(config: Config) -> MasterKeyring:
 
 
 class Services:
-    def __init__(self, config: Config, store: Store, keyring: MasterKeyring) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        keyring: MasterKeyring,
+        *,
+        mounts: Mapping[str, Transport] | None = None,
+    ) -> None:
+        """``mounts`` replaces the upstream transports (tests mount a ``FunctionTransport``)."""
         self.config = config
         self.store = store
         self.keyring = keyring
@@ -57,7 +67,7 @@ class Services:
             store, self.vault, base_urls=BaseUrlPolicy.from_config(config.base_urls)
         )
         self.sender = UpstreamSender(
-            mounts=default_mounts(max_connections=config.upstream.max_connections),
+            mounts=mounts or default_mounts(max_connections=config.upstream.max_connections),
             limits=BodyLimits(
                 max_body_bytes=config.upstream.max_body_bytes,
                 max_error_bytes=config.upstream.max_error_bytes,
