@@ -19,8 +19,9 @@ from keyroute.storage.base import UsageRow
 _NO_USAGE = Usage()
 
 
-def usage_row(record: RequestRecord) -> UsageRow | None:
-    """The usage row of ``record``, or ``None`` when it belongs to no workspace."""
+def usage_row(record: RequestRecord, row_id: str) -> UsageRow | None:
+    """The usage row of ``record`` with id ``row_id``, or ``None`` when it belongs to no
+    workspace. ``row_id`` must be unique and the same each time one record is converted."""
     if record.workspace_id is None:
         return None
     usage = record.usage or _NO_USAGE
@@ -28,6 +29,7 @@ def usage_row(record: RequestRecord) -> UsageRow | None:
     started = record.started_at
     policy = record.route.get("policy") if record.route else None
     return UsageRow(
+        id=row_id,
         request_id=record.request_id,
         workspace_id=record.workspace_id,
         time=started.replace(tzinfo=UTC) if started.tzinfo is None else started.astimezone(UTC),

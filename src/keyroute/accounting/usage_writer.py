@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import itertools
 import logging
+import secrets
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeAlias
 
 from keyroute.accounting.usage_row import usage_row
 from keyroute.accounting.usage_spill import UsageSpill
@@ -35,6 +37,14 @@ from keyroute.core.record import RequestRecord
 from keyroute.storage.base import UsageRow, UsageStore
 
 log = logging.getLogger("keyroute.accounting.writer")
+
+_Entry: TypeAlias = tuple[str, RequestRecord]  # (row id, record)
+
+
+def _rows(entries: Iterable[_Entry]) -> list[UsageRow]:
+    rows = (usage_row(record, row_id) for row_id, record in entries)
+    return [row for row in rows if row is not None]
+
 
 Spawn = Callable[..., "asyncio.Task[Any]"]
 
@@ -64,7 +74,11 @@ class UsageWriter:
         self._retry_delay = retry_delay
         self._max_retry_delay = max_retry_delay
         self._grace = grace
-        self._queue: deque[RequestRecord] = deque()
+        # Each record gets its row id when submitted: unique (a random prefix per writer, then
+        # a counter) and fixed, so every retry, spill and replay of it is the same row.
+        self._id_prefix = f"u{secrets.token_hex(6)}-"
+        self._numbers = itertools.count(1)
+        self._queue: deque[_Entry] = deque()
         self._retry: deque[list[UsageRow]] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[Any] | None = None
@@ -81,13 +95,15 @@ class UsageWriter:
     def submit(self, record: RequestRecord) -> None:
         if record.workspace_id is None:
             self.skipped += 1
-        elif self._closed:
-            self._spill_records([record])
+            return
+        entry = (f"{self._id_prefix}{next(self._numbers):x}", record)
+        if self._closed:
+            self._spill_records([entry])
             self._spill.seal()  # durable now, and claimable by the next process
         elif len(self._queue) >= self._capacity:
-            self._spill_records([record])
+            self._spill_records([entry])
         else:
-            self._queue.append(record)
+            self._queue.append(entry)
             if len(self._queue) == self._batch_size:
                 self._wake.set()
 
@@ -193,7 +209,7 @@ class UsageWriter:
             rows, taken = self._retry[0], 0
         else:
             taken = min(len(self._queue), self._batch_size)
-            rows = [r for r in map(usage_row, (self._queue[i] for i in range(taken))) if r]
+            rows = _rows(self._queue[i] for i in range(taken))
         try:
             added = await self._store.append(rows)
         except Exception as exc:  # a background boundary: every store failure is retried
@@ -230,8 +246,8 @@ class UsageWriter:
 
     # Spilling
 
-    def _spill_records(self, records: list[RequestRecord]) -> None:
-        self._spill.write(row for row in map(usage_row, records) if row is not None)
+    def _spill_records(self, entries: list[_Entry]) -> None:
+        self._spill.write(_rows(entries))
 
     def _spill_remaining(self) -> None:
         count = self.queued

@@ -104,7 +104,8 @@ class UsageRow:
     workspace's discount), so the caching and routing savings are differences with it.
     """
 
-    request_id: str
+    id: str  # unique per row, made by the writer: the idempotency key of ``append``
+    request_id: str  # may repeat: a client can send its own ``x-request-id``
     workspace_id: str
     time: datetime  # when the request started, UTC
     api_key_id: str | None = None
@@ -204,7 +205,7 @@ class UsageGroup:
 class UsageStore(Protocol):
     """The usage table: appended in batches by the background writer, read by reports.
 
-    ``append`` is idempotent per ``request_id`` (a retried batch never counts a request twice)
+    ``append`` is idempotent per row ``id`` (a retried batch never counts a request twice)
     and atomic (all of the batch or nothing). Rows of a workspace that no longer exists are
     skipped: deleting a workspace deletes its usage, and a late row must not bring it back.
     """

@@ -94,9 +94,9 @@ class MemoryUsageStore:
             raise ValueError("keyroute stores timezone-aware datetimes only; got a naive one")
         added = 0
         for row in rows:
-            if row.request_id in self._rows or not self._exists(row.workspace_id):
+            if row.id in self._rows or not self._exists(row.workspace_id):
                 continue
-            self._rows[row.request_id] = dataclasses.replace(row, time=row.time.astimezone(UTC))
+            self._rows[row.id] = dataclasses.replace(row, time=row.time.astimezone(UTC))
             added += 1
         return added
 

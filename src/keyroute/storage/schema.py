@@ -184,6 +184,7 @@ settings = Table(
 usage = Table(
     "usage",
     metadata,
+    Column("id", String, nullable=False),
     Column("request_id", String, nullable=False),
     _workspace_fk(),
     Column("time", UtcDateTime, nullable=False),
@@ -216,7 +217,7 @@ usage = Table(
     Column("total_ms", Float, nullable=False),
     Column("upstream_ms", Float, nullable=False),
     Column("ttft_ms", Float, nullable=True),
-    PrimaryKeyConstraint("request_id"),
+    PrimaryKeyConstraint("id"),
 )
 Index("ix_usage_workspace_id_time", usage.c.workspace_id, usage.c.time)
 Index(

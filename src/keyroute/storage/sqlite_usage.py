@@ -6,7 +6,7 @@ Invariants:
 
 - ``append`` is one transaction: rows of workspaces that no longer exist are filtered out
   inside it (so a deletion cannot race a late batch into a foreign-key failure), and
-  ``ON CONFLICT (request_id) DO NOTHING`` makes a retried batch count each request once.
+  ``ON CONFLICT (id) DO NOTHING`` makes a retried batch count each request once.
 - Money sums are exact: SQLite's ``SUM`` of 64-bit integers fails on overflow (about 9.2 million
   USD of pico-dollars), so each cost column is summed as its high part (``>> 24``) and its low 24
   bits separately and recombined in Python; neither partial sum can overflow.
@@ -123,9 +123,7 @@ class SqliteUsageStore:
             ]
             if not values:
                 return 0
-            statement = sqlite_insert(usage).on_conflict_do_nothing(
-                index_elements=[usage.c.request_id]
-            )
+            statement = sqlite_insert(usage).on_conflict_do_nothing(index_elements=[usage.c.id])
             result = await conn.execute(statement, values)
         return max(result.rowcount, 0)
 

@@ -12,7 +12,7 @@ from tests.unit.accounting.conftest import T0, record
 
 
 def test_no_workspace_no_row() -> None:
-    assert usage_row(record(ws=None, status=401)) is None
+    assert usage_row(record(ws=None, status=401), "r1") is None
 
 
 def test_every_field_is_copied() -> None:
@@ -48,8 +48,9 @@ def test_every_field_is_copied() -> None:
         upstream_ms=100.25,
         ttft_ms=20.0,
     )
-    row = usage_row(source)
+    row = usage_row(source, "r1")
     assert row is not None
+    assert row.id == "r1"
     assert (row.request_id, row.workspace_id, row.time) == (
         source.request_id,
         "w1",
@@ -77,7 +78,7 @@ def test_every_field_is_copied() -> None:
 
 
 def test_missing_usage_is_zero_and_missing_cost_unknown() -> None:
-    row = usage_row(record(status=502, error_code="upstream_error"))
+    row = usage_row(record(status=502, error_code="upstream_error"), "r1")
     assert row is not None
     assert (row.input_tokens, row.output_tokens, row.attempts) == (0, 0, 0)
     assert (row.paid_pico, row.list_pico) == (None, None)
@@ -85,14 +86,14 @@ def test_missing_usage_is_zero_and_missing_cost_unknown() -> None:
 
 
 def test_a_route_without_a_textual_policy_has_none() -> None:
-    row = usage_row(record(route={"policy": 3}))
+    row = usage_row(record(route={"policy": 3}), "r1")
     assert row is not None and row.route_policy is None
 
 
 def test_times_are_utc_and_a_naive_start_is_read_as_utc() -> None:
     plus_two = timezone(timedelta(hours=2))
-    aware = usage_row(record(started_at=datetime(2026, 3, 1, 14, 0, tzinfo=plus_two)))
-    naive = usage_row(record(started_at=datetime(2026, 3, 1, 12, 0)))
+    aware = usage_row(record(started_at=datetime(2026, 3, 1, 14, 0, tzinfo=plus_two)), "r1")
+    naive = usage_row(record(started_at=datetime(2026, 3, 1, 12, 0)), "r2")
     assert aware is not None and naive is not None
     assert aware.time == naive.time == T0
     assert aware.time.tzinfo is UTC and naive.time.tzinfo is UTC

@@ -13,7 +13,7 @@ from tests.unit.accounting.conftest import record
 
 
 def rows(n: int) -> list[UsageRow]:
-    made = [usage_row(record(cost=Cost(list_pico=7, paid_pico=None))) for _ in range(n)]
+    made = [usage_row(record(cost=Cost(list_pico=7, paid_pico=None)), f"r{i}") for i in range(n)]
     return [r for r in made if r is not None]
 
 

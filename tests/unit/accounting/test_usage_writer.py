@@ -208,6 +208,13 @@ async def test_a_hung_write_is_cancelled_at_the_deadline_and_its_rows_spilled(
     assert await stored(store) == 3
 
 
+async def test_a_request_id_sent_twice_is_two_records(tmp_path: Path) -> None:
+    store, recording, writer = await setup(tmp_path)
+    submit(writer, 2, request_id="req_client_chosen")
+    assert await writer.drain()
+    assert (writer.written, await stored(store)) == (2, 2)
+
+
 async def test_records_without_a_workspace_are_skipped(tmp_path: Path) -> None:
     store, recording, writer = await setup(tmp_path)
     submit(writer, 2, ws=None, status=401)

@@ -27,8 +27,10 @@ _ids = iter(range(10**9))
 
 
 def row(ws: str = "w1", at: timedelta = timedelta(0), **fields: object) -> UsageRow:
+    number = next(_ids)
     values: dict[str, object] = {
-        "request_id": f"req_{next(_ids)}",
+        "id": f"row_{number}",
+        "request_id": f"req_{number}",
         "workspace_id": ws,
         "time": T0 + at,
         "endpoint": "/v1/chat/completions",
@@ -83,6 +85,12 @@ async def test_append_counts_new_rows_and_is_idempotent(store: Store) -> None:
     assert await store.usage.append([*rows, row(input_tokens=5)]) == 1
     summed = await grand(store)
     assert (summed.requests, summed.input_tokens) == (3, 35)
+
+
+async def test_rows_are_told_apart_by_id_not_request_id(store: Store) -> None:
+    # A client may send its own x-request-id, twice: both requests are usage.
+    assert await store.usage.append([row(request_id="req_mine"), row(request_id="req_mine")]) == 2
+    assert (await grand(store)).requests == 2
 
 
 async def test_append_of_nothing(store: Store) -> None:

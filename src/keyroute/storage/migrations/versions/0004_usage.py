@@ -33,6 +33,7 @@ def _pico(name: str) -> sa.Column[int]:
 def upgrade() -> None:
     op.create_table(
         "usage",
+        _text("id", nullable=False),
         _text("request_id", nullable=False),
         _text("workspace_id", nullable=False),
         sa.Column("time", sa.DateTime(timezone=True), nullable=False),
@@ -71,7 +72,7 @@ def upgrade() -> None:
             name=op.f("fk_usage_workspace_id_workspaces"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("request_id", name=op.f("pk_usage")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_usage")),
     )
     op.create_index("ix_usage_workspace_id_time", "usage", ["workspace_id", "time"])
     op.create_index(
