@@ -111,10 +111,11 @@ class Recorder:
         await self.app(scope, replay, keep)
 
 
-def check_transcript(client: str, case: str, sent: Sent) -> None:
-    """``sent`` has the shape recorded for ``client``/``case`` (recorded anew when asked)."""
+def check_transcript(client: str, case: str, sent: Sent | list[Sent]) -> None:
+    """``sent`` (one request, or the requests of one exchange) has the shape recorded for
+    ``client``/``case`` (recorded anew when asked)."""
     path = TRANSCRIPTS / client / f"{case}.json"
-    shape = sent.shape()
+    shape: Any = sent.shape() if isinstance(sent, Sent) else [s.shape() for s in sent]
     if os.environ.get("KEYROUTE_RECORD_CLIENTS") == "1" or not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(shape, indent=1) + "\n")
