@@ -86,6 +86,7 @@ class Services:
             sender=self.sender,
             signatures=self.signatures,
             prices=self.prices,
+            catalogue=self.catalogue,
             hosted=HostedModels(
                 directory=self.directory,
                 resolver=self.resolver,

@@ -21,7 +21,7 @@ import asyncio
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -369,6 +369,7 @@ class World:
     gemini_fake: FakeGemini
     oa: openai.OpenAI
     an: anthropic.Anthropic
+    last_headers: Mapping[str, str] = field(default_factory=dict)  # of the last ``ask``
 
     def reset(self) -> None:
         for fake in (self.openai_fake, self.compat_fake):
@@ -471,10 +472,12 @@ class World:
         if inbound == "openai":
             raw = self.oa.chat.completions.with_raw_response.create(model=MODEL[upstream], **params)
             got = ChatCompletion.model_validate_json(raw.http_response.text)
+            self.last_headers = raw.http_response.headers
         else:
             params.setdefault("max_tokens", 256)
             raw_an = self.an.messages.with_raw_response.create(model=MODEL[upstream], **params)
             got = Message.model_validate_json(raw_an.http_response.text)
+            self.last_headers = raw_an.http_response.headers
         assert got.model == MODEL[upstream]
         return Answer.of(got)
 

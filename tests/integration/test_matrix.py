@@ -12,6 +12,7 @@ sent upstream. A real bug is a strict xfail whose reason starts with "BUG:". REA
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -491,12 +492,15 @@ def test_top_k(w: World, inbound: str, upstream: str) -> None:
 def test_parallel_tool_calls_off(w: World, inbound: str, upstream: str) -> None:
     off = {"type": "auto", "disable_parallel_tool_use": True}
     params = per(inbound, {"parallel_tool_calls": False}, {"tool_choice": off})
-    if upstream == "gemini":  # the message says "parallel_tool_calls" to both clients
-        tools = client_tools(inbound)
-        w.refused(inbound, upstream, ("parallel", "gemini"), tools=tools, messages=ASK, **params)
+    if upstream == "gemini":  # no such setting: keyroute keeps the first call, and says so
+        w.script(upstream, text=None, calls=[WEATHER_CALL, TIME_CALL])
+        assert ask_tools(w, inbound, upstream, **params).calls == expect(WEATHER_CALL)
+        assert w.last_headers["x-keyroute-parallel-tool-calls"] == "first-only"
+        assert "parallel" not in json.dumps(w.sent(upstream))
         return
     w.script(upstream, text=None, calls=[WEATHER_CALL])
     assert ask_tools(w, inbound, upstream, **params).calls == expect(WEATHER_CALL)
+    assert "x-keyroute-parallel-tool-calls" not in w.last_headers
     sent = w.sent(upstream)
     if WIRE[upstream] == "openai":
         assert sent["parallel_tool_calls"] is False

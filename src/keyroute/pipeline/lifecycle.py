@@ -1,6 +1,7 @@
 """``Pipeline.run``: the request lifecycle, and nothing else.
 
-    workspace -> admission -> response cache -> plan -> prompt-cache preparation -> attempts
+    workspace -> admission -> response cache -> plan -> fit to the model -> prompt-cache
+    preparation -> attempts
 
 Each stage lives in its own package behind a narrow protocol; stages never call each other and
 only this module sequences them. Usage, cost and the hand-off of the request record happen in
@@ -15,6 +16,8 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from typing import TypeVar, overload
 
+from keyroute.catalogue import Catalogue, builtin
+from keyroute.catalogue.limits import lower_output_limit
 from keyroute.core.chat import ChatRequest, Message, ToolCall
 from keyroute.core.errors import GatewayError
 from keyroute.core.record import Attempt
@@ -27,6 +30,7 @@ from keyroute.pipeline.listing import HostedModels, catalogue
 from keyroute.pipeline.meter import Meter, MeteredStream, Pricer
 from keyroute.pipeline.operations import ChatStream, ListModels, WholeOperation
 from keyroute.providers.base import UpstreamRequest, UpstreamResponse
+from keyroute.providers.single_call import needs_single_call
 from keyroute.routing.resolver import ModelResolver, Route
 from keyroute.signatures import SignatureCache
 from keyroute.storage.base import WorkspaceRecord
@@ -54,6 +58,7 @@ class Pipeline:
         signatures: SignatureCache,
         hosted: HostedModels,
         prices: Pricer | None = None,
+        catalogue: Catalogue | None = None,
     ) -> None:
         self._directory = directory
         self._resolver = resolver
@@ -61,6 +66,7 @@ class Pipeline:
         self._signatures = signatures
         self._hosted = hosted
         self._prices = prices
+        self._catalogue = catalogue or builtin()
 
     @overload
     async def run(self, ctx: RequestContext, op: ListModels, meter: Meter) -> ModelList: ...
@@ -83,6 +89,7 @@ class Pipeline:
         # response cache lookup: the caching issue
         route = self._plan(ctx, state, op.model)
         op = op.rewrite(lambda req: self._with_signatures(ctx, req))
+        op = op.rewrite(lambda req: self._fit(ctx, route, req))
         # prompt-cache preparation: the caching issue
         # attempts (retries, failover across candidates): the fallback issue
         secret = self._directory.secret(state, route.key)
@@ -207,6 +214,18 @@ class Pipeline:
                 duration_ms=elapsed * 1000.0,
             )
         )
+
+    def _fit(self, ctx: RequestContext, route: Route, req: ChatRequest) -> ChatRequest:
+        """The request fitted to the routed model (``catalogue.limits``, ``single_call``); what
+        keyroute changes for the client is said in a response header."""
+        if needs_single_call(req, route.provider):
+            ctx.response_headers.append(("x-keyroute-parallel-tool-calls", "first-only"))
+        entry = self._catalogue.get(route.target.provider, route.target.model)
+        fitted = lower_output_limit(req, entry.max_output_tokens if entry else None)
+        if fitted is not req:
+            lowered = f"{req.max_tokens} -> {fitted.max_tokens}"
+            ctx.response_headers.append(("x-keyroute-max-tokens-lowered", lowered))
+        return fitted
 
     def _with_signatures(self, ctx: RequestContext, req: ChatRequest) -> ChatRequest:
         """Put back the tool-call signatures a client dropped (see ``signatures.py``)."""

@@ -14,7 +14,9 @@ the answer. It does no I/O: the pipeline sends what it builds and hands back wha
 
 Whole operations satisfy ``WholeOperation[R]``; ``ChatStream`` has ``decoder`` instead of
 ``parse``. ``rewrite`` lets pure request transforms (signature replay, prompt-cache
-preparation) change a chat request without knowing the operation kind.
+preparation) change a chat request without knowing the operation kind. A chat answer of a
+provider that cannot forbid parallel tool calls keeps only its first call when the client asked
+for one call (``keyroute.providers.single_call``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from keyroute.providers.base import (
     UpstreamRequest,
     UpstreamResponse,
 )
+from keyroute.providers.single_call import FirstCallDecoder, first_call_only, needs_single_call
 from keyroute.routing.resolver import Route
 
 R = TypeVar("R")
@@ -109,6 +112,8 @@ class Chat(_ChatBase):
 
     def parse(self, route: Route, resp: UpstreamResponse) -> ChatResponse:
         result = route.provider.parse_response(resp)
+        if needs_single_call(self.request, route.provider):
+            result = first_call_only(result)
         if not result.created:  # providers that report no creation time
             result = replace(result, created=int(time.time()))
         return result
@@ -132,7 +137,10 @@ class ChatStream(_ChatBase):
             raise UnsupportedFeature(
                 f"Provider '{route.target.provider}' cannot stream.", param="stream"
             )
-        return route.provider.stream_decoder()
+        decoder = route.provider.stream_decoder()
+        if needs_single_call(self.request, route.provider):
+            return FirstCallDecoder(decoder)
+        return decoder
 
 
 @dataclass(frozen=True, slots=True)

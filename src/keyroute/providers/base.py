@@ -51,6 +51,9 @@ class Capabilities:
     streaming: bool = True
     embeddings: bool = False
     requires_key: bool = True
+    parallel_tool_calls_switch: bool = True
+    """False: the API cannot be told to make at most one tool call per answer; keyroute then
+    keeps the first call of each answer (``keyroute.providers.single_call``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -52,7 +52,9 @@ class GeminiProvider:
     """The Gemini adapter: ``Provider`` and ``EmbeddingsProvider``. Stateless and pure."""
 
     name: ClassVar[str] = "gemini"
-    capabilities: ClassVar[Capabilities] = Capabilities(embeddings=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        embeddings=True, parallel_tool_calls_switch=False
+    )
 
     def build_request(self, req: ChatRequest, target: Target, key: Secret) -> UpstreamRequest:
         """Encode ``req`` for ``target``.

@@ -33,7 +33,8 @@ class Sent:
     headers: dict[str, str]
     body: Any
     status: int = 0
-    answer: bytes = b""
+    answer: bytes = b""  # the body of an error answer
+    answer_headers: dict[str, str] = field(default_factory=dict)
 
     def shape(self) -> dict[str, Any]:
         """The transcript form of this request (see the module docstring)."""
@@ -104,6 +105,8 @@ class Recorder:
         async def keep(message: Any) -> None:
             if message["type"] == "http.response.start":
                 sent.status = message["status"]
+                raw_headers = message.get("headers", [])
+                sent.answer_headers = {k.decode().lower(): v.decode() for k, v in raw_headers}
             elif message["type"] == "http.response.body" and sent.status >= 400:
                 sent.answer += message.get("body", b"")
             await send(message)

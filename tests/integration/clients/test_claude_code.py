@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
+from keyroute.catalogue import builtin
 from tests.integration.clients.recorder import Recorder, check_transcript
-from tests.integration.matrix_cases import MODEL, WIRE, Call, World
+from tests.integration.matrix_cases import MODEL, WIRE, Call, World, max_tokens_sent
 
 pytestmark = pytest.mark.integration
 SECRET = "keyroute-token-42"
@@ -100,3 +101,13 @@ def test_claude_code_runs_a_tool_through_keyroute(
         assert beta == messages[0].headers["anthropic-beta"]
     else:  # the Anthropic-only optimisations are left out, nothing else is
         assert "context_management" not in first and "defer_loading" not in json.dumps(first)
+    asked = messages[0].body["max_tokens"]
+    entry = builtin().get(WIRE[upstream], MODEL[upstream].split("/", 1)[1])
+    assert entry is not None
+    if asked > entry.max_output_tokens:  # lowered to the model's maximum, and said
+        lowered = f"{asked} -> {entry.max_output_tokens}"
+        assert messages[0].answer_headers["x-keyroute-max-tokens-lowered"] == lowered
+        assert max_tokens_sent(upstream, first) == entry.max_output_tokens
+    else:
+        assert "x-keyroute-max-tokens-lowered" not in messages[0].answer_headers
+        assert max_tokens_sent(upstream, first) == asked

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from keyroute.catalogue import builtin
 from keyroute.core.chat import ChatRequest, Message, TextPart
 from keyroute.core.errors import ModelNotFound
 from keyroute.core.stream import StreamEnd, TextDelta
@@ -92,3 +93,17 @@ async def test_an_unknown_model_fails_before_anything_is_sent(harness: Harness) 
     with pytest.raises(ModelNotFound):
         await harness.pipeline.run(ctx, Chat(chat("nowhere")), meter)
     assert ctx.record.attempts == [] and ctx.record.requested_model == "nowhere"
+
+
+async def test_an_output_limit_above_the_model_maximum_is_lowered_and_said(
+    harness: Harness,
+) -> None:
+    maximum = builtin().get("demo", "fast")
+    assert maximum is not None
+    ctx, meter = harness.context()
+    await harness.pipeline.run(ctx, Chat(chat(max_tokens=10**9)), meter)
+    lowered = f"{10**9} -> {maximum.max_output_tokens}"
+    assert ctx.response_headers == [("x-keyroute-max-tokens-lowered", lowered)]
+    ctx, meter = harness.context()
+    await harness.pipeline.run(ctx, Chat(chat(max_tokens=maximum.max_output_tokens)), meter)
+    assert ctx.response_headers == []

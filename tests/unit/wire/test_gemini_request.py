@@ -156,11 +156,6 @@ def test_user_field_is_not_sent_anywhere():
             InvalidRequest,
             "contents",
         ),
-        (
-            {"tools": (WEATHER,), "parallel_tool_calls": False},
-            UnsupportedFeature,
-            "parallel_tool_calls",
-        ),
         ({"tool_choice": ToolChoice(mode="required")}, InvalidRequest, "tool_choice"),
         ({"tool_choice": ToolChoice(mode="tool", name="x")}, InvalidRequest, "tool_choice"),
         (
@@ -203,6 +198,7 @@ def test_passthrough_error_names_field_and_gemini():
         ({}, None),
         ({"tools": (WEATHER,)}, None),
         ({"tools": (WEATHER,), "parallel_tool_calls": True}, None),
+        ({"tools": (WEATHER,), "parallel_tool_calls": False}, None),
         ({"tool_choice": ToolChoice(mode="none")}, None),
         ({"tool_choice": ToolChoice(mode="auto")}, None),
         ({"parallel_tool_calls": False}, None),

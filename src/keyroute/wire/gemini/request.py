@@ -25,8 +25,8 @@ Mapping (every client field is mapped or refused by name; the few deliberate exc
   ``tool_choice`` -> ``functionCallingConfig.mode``: ``auto`` -> ``AUTO``, ``none`` -> ``NONE``,
   ``required`` -> ``ANY``, a named tool -> ``ANY`` + ``allowedFunctionNames``. A ``strict``
   tool under ``auto`` (or no choice) -> ``VALIDATED``: the model may still answer in text, but
-  its calls are decoded against the schema. ``parallel_tool_calls=False`` is refused when
-  tools are present (Gemini cannot forbid parallel calls).
+  its calls are decoded against the schema. ``parallel_tool_calls=False`` has no Gemini field:
+  keyroute honours it on the answer, keeping the first call (``keyroute.providers.single_call``).
 - Anthropic's ``thinking``: ``adaptive`` is Gemini's own dynamic thinking (nothing to send; the
   effort, if any, sets ``thinkingLevel``); ``disabled`` -> ``thinkingBudget: 0``; ``display``
   ``summarized`` -> ``includeThoughts`` (``omitted`` is Gemini's default).
@@ -239,12 +239,6 @@ def _tool_config(req: ChatRequest) -> dict[str, Any] | None:
         if choice is None or choice.mode in ("auto", "none"):
             return None
         raise InvalidRequest(f"tool_choice '{choice.mode}' needs tools.", param="tool_choice")
-    if req.parallel_tool_calls is False:
-        raise UnsupportedFeature(
-            "parallel_tool_calls=false is not supported by gemini: it cannot forbid parallel "
-            "calls.",
-            param="parallel_tool_calls",
-        )
     strict = any(t.strict for t in req.tools)
     if choice is None:
         return _calling("VALIDATED") if strict else None
