@@ -10,4 +10,4 @@ from keyroute.services import Services
 
 
 def create_from_env() -> Starlette:
-    return create_app(Services.build(load()))
+    return create_app(Services.build(load()), freeze_gc=True)

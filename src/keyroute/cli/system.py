@@ -120,7 +120,7 @@ def serve(
         export_for_workers(ctx.obj.get("config_path"))
         app: Any = "keyroute.api.factory:create_from_env"
     else:
-        app = create_app(Services.build(config))
+        app = create_app(Services.build(config), freeze_gc=True)
     uvicorn.run(
         app,
         factory=server.workers > 1,
