@@ -19,6 +19,7 @@ from starlette.routing import Route
 from keyroute.api.asgi import ClientDisconnected, read_body
 from keyroute.api.errors import as_gateway_error, render_error
 from keyroute.api.request_ids import new_request_id
+from keyroute.control.usage_views import usage_csv, usage_document
 from keyroute.control.views import (
     alias_view,
     api_key_view,
@@ -86,6 +87,8 @@ def _endpoint(handler: Handler, services: Services, status: int = 200) -> Callab
             ):
                 raise AuthError("Missing or invalid admin token ('Authorization: Bearer kra-...').")
             result = await handler(request, services)
+            if isinstance(result, Response):  # a handler that renders itself (CSV)
+                return result
             return _json(status, result) if result is not None else Response(status_code=204)
         except ClientDisconnected:  # nobody is left to answer
             return Response(status_code=400)
@@ -263,6 +266,25 @@ async def clear_prices(request: Request, s: Services) -> Any:
     return {"provider": provider, "model": model or None, "deleted": True}
 
 
+_USAGE_PARAMS = frozenset({"by", "since", "until", "format"})
+
+
+async def get_usage(request: Request, s: Services) -> Any:
+    query = request.query_params
+    unknown = sorted(set(query) - _USAGE_PARAMS)
+    if unknown:
+        raise InvalidRequest(f"Unknown query parameter '{unknown[0]}'.", param=unknown[0])
+    fmt = query.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise InvalidRequest(f"Invalid format '{fmt}': use json or csv.", param="format")
+    result = await s.control.usage(
+        _ws(request), by=query.get("by"), since=query.get("since"), until=query.get("until")
+    )
+    if fmt == "csv":
+        return Response(usage_csv(result), media_type="text/csv; charset=utf-8")
+    return usage_document(result)
+
+
 def admin_routes(services: Services) -> list[Route]:
     def r(path: str, handler: Handler, methods: list[str], status: int = 200) -> Route:
         return Route("/admin/v1" + path, _endpoint(handler, services, status), methods=methods)
@@ -286,6 +308,7 @@ def admin_routes(services: Services) -> list[Route]:
         r(ws + "/prices", set_prices, ["PUT"]),
         r(ws + "/prices", import_prices, ["POST"]),
         r(ws + "/prices", clear_prices, ["DELETE"]),
+        r(ws + "/usage", get_usage, ["GET"]),
         r("/models", list_models, ["GET"]),
         r("/models/{model:path}", get_model, ["GET"]),
         r("/vault/rotate-master", rotate_master, ["POST"]),

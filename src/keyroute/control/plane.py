@@ -11,9 +11,15 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, tzinfo
+from typing import Any, cast
 
+from keyroute.accounting.usage_report import (
+    Grouping,
+    UsageReport,
+    UsageResult,
+    parse_time,
+)
 from keyroute.catalogue import Catalogue, builtin
 from keyroute.control import prices as price_rules
 from keyroute.control.base_url import BaseUrlPolicy
@@ -309,6 +315,29 @@ class ControlPlane:
         return [await self._apply_prices(workspace.id, c) for c in changes]
 
     # Admin token
+    # Usage
+    async def usage(
+        self,
+        name_or_id: str,
+        *,
+        by: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        zone: tzinfo = UTC,
+    ) -> UsageResult:
+        """A workspace's usage report; ``since``/``until`` as ``parse_time`` reads them.
+
+        ``zone`` is the report's time zone for day boundaries (UTC until workspaces have one).
+        """
+        workspace = await self.workspace(name_or_id)
+        now = self._clock()
+        start = None if since is None else parse_time(since, param="since", now=now, zone=zone)
+        end = None if until is None else parse_time(until, param="until", now=now, zone=zone)
+        # ``run`` refuses a ``by`` outside ``Grouping`` with an error naming it.
+        return await UsageReport(self.store.usage).run(
+            workspace.id, by=cast(Grouping | None, by), since=start, until=end, zone=zone
+        )
+
     async def set_admin_token(self) -> str:
         token = "kra-" + secrets.token_urlsafe(32)
         await self.store.set_setting("admin_token_sha256", hash_api_key(token))

@@ -11,6 +11,7 @@ import pytest
 from keyroute.control.base_url import BaseUrlPolicy
 from keyroute.control.plane import ControlPlane
 from keyroute.core.errors import Conflict, InvalidRequest, NotFound
+from keyroute.storage.base import UsageRow
 from keyroute.storage.memory import MemoryStore
 from keyroute.vault.keystore import KeyVault
 from keyroute.vault.masterkey import MasterKeyring, new_master_key
@@ -346,3 +347,41 @@ async def test_delete_workspace_forgets_its_keys(plane: ControlPlane) -> None:
     assert await plane.store.list_provider_keys(ws.id) == []
     assert await plane.store.get_workspace(ws.id) is None
     assert record.workspace_id == ws.id
+
+
+# Usage
+
+
+async def test_usage_report_by_workspace_name(plane: ControlPlane) -> None:
+    ws = await plane.create_workspace("team")
+    row = UsageRow(
+        id="r1",
+        request_id="req_1",
+        workspace_id=ws.id,
+        time=T0 - timedelta(hours=1),
+        endpoint="/v1/chat/completions",
+        inbound_format="openai",
+        status=200,
+        served_model="demo/fast",
+        input_tokens=7,
+        paid_pico=3,
+        list_pico=4,
+    )
+    assert await plane.store.usage.append([row]) == 1
+    result = await plane.usage("team", by="model", since="2024-12-31", until="2024-12-31")
+    assert result.workspace_id == ws.id
+    assert [(line.group, line.totals.input_tokens) for line in result.lines] == [("demo/fast", 7)]
+    assert result.until == T0  # a bare date as ``until`` includes that day
+    later = await plane.usage(ws.id, since="30m")  # the clock is just past T0
+    assert later.total.requests == 0
+
+
+async def test_usage_errors_name_their_parameter(plane: ControlPlane) -> None:
+    await plane.create_workspace("team")
+    await check_error(plane.usage("nope"), NotFound, "workspace")
+    await check_error(plane.usage("team", by="colour"), InvalidRequest, "by")
+    await check_error(plane.usage("team", since="soon"), InvalidRequest, "since")
+    await check_error(plane.usage("team", until="2025-13-01"), InvalidRequest, "until")
+    await check_error(
+        plane.usage("team", since="2025-01-02", until="2025-01-01T00:00Z"), InvalidRequest, "until"
+    )
