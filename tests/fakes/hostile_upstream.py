@@ -128,7 +128,11 @@ def stream_events(provider: str) -> list[bytes]:
             ),
             _event("message_stop", {"type": "message_stop"}),
         ]
-    return [_data(GEMINI_BODY)]
+    text = {"candidates": [{"content": {"role": "model", "parts": [{"text": "hi"}]}}]}
+    first = {**text, "modelVersion": "m", "responseId": "r1"}
+    end = {"content": {"role": "model", "parts": []}, "finishReason": "STOP"}
+    last = {**GEMINI_BODY, "candidates": [end]}
+    return [_data(first), _data(last)]
 
 
 def _data(body: object) -> bytes:
