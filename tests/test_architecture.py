@@ -267,7 +267,6 @@ UNTESTED: dict[str, str] = {
     "core/json.py": "type aliases only: checked by mypy wherever they are used",
     "storage/base.py": "Protocols and records: the shared suite tests/unit/storage/test_store.py",
     "storage/memory.py": "covered by the shared Store suite tests/unit/storage/test_store.py",
-    "storage/sqlite.py": "covered by the shared Store suite tests/unit/storage/test_store.py",
     "storage/memory_usage.py": "the shared UsageStore suite tests/unit/storage/test_usage_store.py",
     "storage/sqlite_usage.py": "the shared UsageStore suite tests/unit/storage/test_usage_store.py",
     "storage/migrations/env.py": "alembic environment: run by the sqlite Store suite's migrate()",

@@ -154,6 +154,10 @@ class Services:
         await self.sender.start()
         self.tasks.spawn(self.principals.run_flusher(), name="api-key-last-used")
         self.usage_writer.start(self.tasks.spawn)
+        self.tasks.spawn(
+            self.store.changes.follow(self.config.server.change_poll_seconds),
+            name="configuration-changes",
+        )
 
     async def close(self) -> None:
         # Stop the usage writer first: it stores every queued record (or spills what the

@@ -1,9 +1,16 @@
 """What the request path needs to know about a workspace, cached in memory.
 
 A ``WorkspaceState`` holds the workspace's active provider keys and aliases; provider keys are
-decrypted on first use and kept (a ``Secret``) until the state is dropped. States are dropped
-whenever ``Store.revision()`` moves, so a provider key added or revoked by any process takes
-effect on the next request.
+decrypted on first use and kept (a ``Secret``) until the state is dropped.
+
+Invariants:
+
+- A state remembers its workspace's revision in the store's ``ChangeFeed`` (read before the
+  state was loaded) and is reloaded once that revision moves: a provider key added or revoked by
+  any process takes effect as soon as the feed sees it, and a change to one workspace never drops
+  another workspace's state or decrypted keys.
+- A hit is a dictionary read and a revision compare: no I/O. Concurrent misses on the same
+  workspace share one load (``SingleFlight``).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from dataclasses import dataclass, field
 
 from keyroute.core.errors import AuthError
 from keyroute.core.secret import Secret
+from keyroute.single_flight import SingleFlight
 from keyroute.storage.base import ProviderKeyRecord, Store, WorkspaceRecord
 from keyroute.vault.keystore import KeyVault
 
@@ -27,22 +35,26 @@ class WorkspaceState:
 class WorkspaceDirectory:
     def __init__(self, store: Store, vault: KeyVault) -> None:
         self._store = store
+        self._changes = store.changes
         self._vault = vault
-        self._states: dict[str, WorkspaceState] = {}
-        self._revision = store.revision()
-
-    def _check_revision(self) -> None:
-        revision = self._store.revision()
-        if revision != self._revision:
-            self._revision = revision
-            self._states.clear()
+        # workspace id -> (state, the workspace's revision before the state was loaded)
+        self._states: dict[str, tuple[WorkspaceState, int]] = {}
+        self._flights: SingleFlight[str, WorkspaceState] = SingleFlight()
 
     async def get(self, workspace_id: str) -> WorkspaceState:
-        self._check_revision()
-        state = self._states.get(workspace_id)
-        if state is None:
+        cached = self._states.get(workspace_id)
+        if cached is not None and self._changes.revision(workspace_id) == cached[1]:
+            return cached[0]
+        return await self._flights.run(workspace_id, lambda: self._reload(workspace_id))
+
+    async def _reload(self, workspace_id: str) -> WorkspaceState:
+        revision = self._changes.revision(workspace_id)
+        try:
             state = await self._load(workspace_id)
-            self._states[workspace_id] = state
+        except AuthError:
+            self._states.pop(workspace_id, None)
+            raise
+        self._states[workspace_id] = (state, revision)
         return state
 
     async def _load(self, workspace_id: str) -> WorkspaceState:

@@ -3,16 +3,20 @@
 ``gateway`` runs ``keyroute init`` logic, then serves ``create_app`` under uvicorn in a thread.
 ``Gateway.cli`` runs the real ``keyroute`` command in a subprocess against the same data dir,
 as an operator would while the server runs; ``Gateway.control`` does the same in-process.
+Both return once the running server's change feed has seen what they committed (``settle``):
+the feed polls the file in the background, so a test never races the poll.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,6 +30,7 @@ from keyroute.config.load import load
 from keyroute.config.schema import Config
 from keyroute.control.plane import ControlPlane
 from keyroute.services import Services
+from keyroute.storage.sqlite import sqlite_path
 from tests.fakes.fake_openai import FakeOpenAI
 from tests.fakes.server import serve
 
@@ -40,6 +45,21 @@ class Gateway:
     config: Config
     env: dict[str, str]
     data_dir: Path
+    services: Services
+
+    def settle(self, timeout: float = 20.0) -> None:
+        """Wait until the running server has seen every configuration change committed so far.
+
+        Reads the file's change sequence, then waits for the server's feed to reach it; the feed
+        itself is untouched (it must find the change through its own poll)."""
+        with closing(sqlite3.connect(sqlite_path(self.config.resolved_database_url))) as db:
+            row = db.execute("SELECT value FROM settings WHERE key = 'config_revision'").fetchone()
+        target = int(row[0]) if row else 0
+        deadline = time.monotonic() + timeout
+        while self.services.store.changes.latest() < target:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the server never saw configuration change {target}")
+            time.sleep(0.01)
 
     def cli(self, *args: str, stdin: str | None = None, check: bool = True) -> Any:
         env = {**os.environ, **self.env}
@@ -54,6 +74,7 @@ class Gateway:
         )
         if check and proc.returncode != 0:
             raise AssertionError(f"keyroute {' '.join(args)} failed: {proc.stderr}")
+        self.settle()
         return proc
 
     def cli_json(self, *args: str, stdin: str | None = None) -> Any:
@@ -67,16 +88,23 @@ class Gateway:
             finally:
                 await services.close()
 
-        return asyncio.run(main())
+        result = asyncio.run(main())
+        self.settle()
+        return result
 
 
 @contextmanager
 def running_gateway(tmp_path: Path, **extra_env: str) -> Iterator[Gateway]:
     """A gateway over a fresh data dir; ``extra_env`` adds ``KEYROUTE__...`` settings."""
-    env = {"KEYROUTE_DATA_DIR": str(tmp_path / "data"), **extra_env}
+    env = {
+        "KEYROUTE_DATA_DIR": str(tmp_path / "data"),
+        "KEYROUTE__SERVER__CHANGE_POLL_SECONDS": "0.1",
+        **extra_env,
+    }
     config = load(env=env)
     result = asyncio.run(initialise(config))
-    app = create_app(Services.build(config))
+    services = Services.build(config)
+    app = create_app(services)
     with serve(app) as url:
         yield Gateway(
             url=url,
@@ -85,6 +113,7 @@ def running_gateway(tmp_path: Path, **extra_env: str) -> Iterator[Gateway]:
             config=config,
             env=env,
             data_dir=tmp_path / "data",
+            services=services,
         )
 
 

@@ -6,6 +6,7 @@ import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 
+import anyio
 import pytest
 
 from keyroute.core.errors import AuthError
@@ -128,9 +129,24 @@ async def test_answers_come_from_the_cache_until_the_revision_moves() -> None:
         with pytest.raises(AuthError):
             await cache.authenticate(OTHER)  # negative answers are cached too
     assert store.lookups == 2
-    await store.set_setting("anything", "x")  # any committed change moves the revision
+    await store.set_setting("anything", "x")  # a change outside the workspace
     await cache.authenticate(KEY)
-    assert store.lookups == 3
+    assert store.lookups == 2  # known keys stay
+    with pytest.raises(AuthError):
+        await cache.authenticate(OTHER)
+    assert store.lookups == 3  # unknown keys are looked up again after any change
+    await store.create_api_key(
+        ApiKeyRecord(
+            id="key_9",
+            workspace_id="ws_1",
+            name="key_9",
+            prefix="kr-",
+            key_hash="0" * 64,
+            created_at=T0,
+        )
+    )
+    await cache.authenticate(KEY)
+    assert store.lookups == 4  # a change to its workspace reloads a known key
 
 
 @pytest.mark.anyio
@@ -173,7 +189,7 @@ async def test_last_used_times_are_batched_until_flush() -> None:
     await setup(store, OTHER, "key_2")
     clock = Clock()
     cache = PrincipalCache(store, clock=clock)
-    revision = store.revision()
+    revision = (store.changes.revision("ws_1"), store.changes.latest())
     clock.advance(10)
     await cache.authenticate(KEY)
     clock.advance(5)
@@ -183,7 +199,8 @@ async def test_last_used_times_are_batched_until_flush() -> None:
     await cache.flush()
     used = {k.id: k.last_used_at for k in await store.list_api_keys("ws_1")}
     assert used == {"key_1": T0 + timedelta(seconds=15), "key_2": T0 + timedelta(seconds=15)}
-    assert store.revision() == revision  # bookkeeping does not drop anyone's cache
+    # bookkeeping does not drop anyone's cache
+    assert (store.changes.revision("ws_1"), store.changes.latest()) == revision
 
 
 @pytest.mark.anyio
@@ -209,3 +226,142 @@ async def test_failed_authentication_records_no_use() -> None:
         await cache.authenticate(OTHER)
     await cache.flush()
     assert (await store.list_api_keys("ws_1"))[0].last_used_at is None
+
+
+async def add_workspace(store: MemoryStore, workspace_id: str, key: str) -> None:
+    await store.create_workspace(
+        WorkspaceRecord(
+            id=workspace_id,
+            name=workspace_id,
+            plan="free",
+            created_at=T0,
+            wrapped_data_key=b"w",
+            master_key_id="m",
+        )
+    )
+    await store.create_api_key(
+        ApiKeyRecord(
+            id=f"key_{workspace_id}",
+            workspace_id=workspace_id,
+            name="k",
+            prefix=display_prefix(key),
+            key_hash=hash_api_key(key),
+            created_at=T0,
+        )
+    )
+
+
+@pytest.mark.anyio
+async def test_a_change_to_one_workspace_keeps_the_others_cached() -> None:
+    store = CountingStore()
+    await setup(store)
+    await add_workspace(store, "ws_2", OTHER)
+    cache = PrincipalCache(store)
+    await cache.authenticate(KEY)
+    await cache.authenticate(OTHER)
+    assert store.lookups == 2
+    await store.revoke_api_key("ws_2", "key_ws_2", T0)
+    assert (await cache.authenticate(KEY)).workspace_id == "ws_1"
+    assert store.lookups == 2
+    with pytest.raises(AuthError):
+        await cache.authenticate(OTHER)
+    assert store.lookups == 3
+
+
+@pytest.mark.anyio
+async def test_a_flood_of_unknown_keys_never_evicts_a_known_one() -> None:
+    store = CountingStore()
+    await setup(store)
+    cache = PrincipalCache(store, capacity=2, unknown_capacity=3)
+    await cache.authenticate(KEY)
+    for n in range(50):
+        with pytest.raises(AuthError):
+            await cache.authenticate(f"kr-random-{n}")
+    assert store.lookups == 51
+    await cache.authenticate(KEY)
+    assert store.lookups == 51  # still cached
+    # The unknown side is bounded: the oldest random keys were forgotten, the newest were not.
+    with pytest.raises(AuthError):
+        await cache.authenticate("kr-random-49")
+    assert store.lookups == 51
+    with pytest.raises(AuthError):
+        await cache.authenticate("kr-random-0")
+    assert store.lookups == 52
+
+
+@pytest.mark.anyio
+async def test_known_keys_are_a_bounded_lru() -> None:
+    store = CountingStore()
+    keys = [f"kr-{n:043d}" for n in range(3)]
+    for n, key in enumerate(keys):
+        await add_workspace(store, f"ws_{n}", key)
+    cache = PrincipalCache(store, capacity=2)
+    for key in keys[:2]:
+        await cache.authenticate(key)
+    await cache.authenticate(keys[0])  # most recently used now
+    await cache.authenticate(keys[2])  # evicts keys[1]
+    assert store.lookups == 3
+    await cache.authenticate(keys[0])
+    assert store.lookups == 3
+    await cache.authenticate(keys[1])
+    assert store.lookups == 4
+
+
+class GatedStore(MemoryStore):
+    """Key look-ups wait for a gate, so a test can hold several requests in a miss at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups = 0
+        self.gate = anyio.Event()
+
+    async def find_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        self.lookups += 1
+        await self.gate.wait()
+        return await super().find_api_key(key_hash)
+
+
+@pytest.mark.anyio
+async def test_concurrent_misses_share_one_read() -> None:
+    store = GatedStore()
+    store.gate.set()
+    await setup(store)
+    store.gate = anyio.Event()
+    cache = PrincipalCache(store)
+    results: list[Principal] = []
+    failures: list[AuthError] = []
+
+    async def known() -> None:
+        results.append(await cache.authenticate(KEY))
+
+    async def unknown() -> None:
+        try:
+            await cache.authenticate(OTHER)
+        except AuthError as exc:
+            failures.append(exc)
+
+    async with anyio.create_task_group() as group:
+        for _ in range(5):
+            group.start_soon(known)
+            group.start_soon(unknown)
+        await anyio.wait_all_tasks_blocked()
+        store.gate.set()
+    assert results == [EXPECTED] * 5 and len(failures) == 5
+    assert store.lookups == 2
+
+
+@pytest.mark.anyio
+async def test_a_change_during_a_load_is_not_lost() -> None:
+    store = GatedStore()
+    store.gate.set()
+    await setup(store)
+    store.gate = anyio.Event()
+    cache = PrincipalCache(store)
+    async with anyio.create_task_group() as group:
+        group.start_soon(cache.authenticate, KEY)
+        await anyio.wait_all_tasks_blocked()
+        # The key is revoked after the load began reading but before it is cached.
+        await store.set_setting("anything", "x")
+        store.gate.set()
+    await cache.authenticate(KEY)
+    assert store.lookups == 2  # the entry was cached as stale and read again

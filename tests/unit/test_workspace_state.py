@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import anyio
+import anyio.lowlevel
 import pytest
 
 from keyroute.control.plane import ControlPlane
@@ -10,7 +12,7 @@ from keyroute.storage.base import ProviderKeyRecord
 from keyroute.storage.memory import MemoryStore
 from keyroute.vault.keystore import KeyVault
 from keyroute.vault.masterkey import MasterKeyring, new_master_key
-from keyroute.workspace_state import WorkspaceDirectory
+from keyroute.workspace_state import WorkspaceDirectory, WorkspaceState
 
 pytestmark = pytest.mark.anyio
 KEY = "sk-proj-0123456789abcdef"
@@ -23,6 +25,7 @@ class CountingStore(MemoryStore):
 
     async def list_provider_keys(self, workspace_id: str) -> list[ProviderKeyRecord]:
         self.loads += 1
+        await anyio.lowlevel.checkpoint()  # a real read suspends: let other requests in
         return await super().list_provider_keys(workspace_id)
 
 
@@ -87,3 +90,36 @@ async def test_deleted_workspace_is_refused_on_the_next_request(setup: Setup) ->
     await plane.delete_workspace("w")
     with pytest.raises(AuthError):
         await directory.get(ws.id)
+
+
+async def test_a_change_to_one_workspace_keeps_the_others_and_their_secrets(
+    setup: Setup,
+) -> None:
+    store, plane, directory = setup
+    first = await plane.create_workspace("a")
+    other = await plane.create_workspace("b")
+    record = await plane.add_provider_key("a", "openai", KEY)
+    state = await directory.get(first.id)
+    secret = directory.secret(state, record)
+    await directory.get(other.id)
+    assert store.loads == 2
+    await plane.set_alias("b", "fast", "demo/fast")
+    assert await directory.get(first.id) is state
+    assert directory.secret(state, record) is secret
+    assert (await directory.get(other.id)).aliases == {"fast": "demo/fast"}
+    assert store.loads == 3
+
+
+async def test_concurrent_misses_share_one_load(setup: Setup) -> None:
+    store, plane, directory = setup
+    ws = await plane.create_workspace("w")
+    states: list[WorkspaceState] = []
+
+    async def get() -> None:
+        states.append(await directory.get(ws.id))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(5):
+            group.start_soon(get)
+    assert store.loads == 1
+    assert all(s is states[0] for s in states)

@@ -3,8 +3,8 @@
 The pipeline's one entry point for cost is ``PriceBook.cost(workspace_id, provider, model,
 usage) -> Cost``: synchronous, no I/O. ``await PriceBook.prepare(workspace_id)`` once per request
 (before settlement) loads the workspace's overrides if they are not cached; they are cached per
-workspace and dropped when storage reports a configuration change, so an override set by any
-process applies from the next request on, without a restart.
+workspace and reloaded when the workspace's revision in the store's ``ChangeFeed`` moves, so an
+override set by any process applies as soon as the feed sees it, without a restart.
 
 Rules (docs/reference.md, "Prices and cost"):
 - List price: the workspace's price override for the model if any (token classes it does not
@@ -96,18 +96,16 @@ class PriceBook:
         self._catalogue = catalogue
         self._store = store
         self._today = today
-        self._workspaces: dict[str, _WorkspacePrices] = {}
-        self._revision = store.revision()
+        # workspace id -> (its overrides, the workspace's revision before they were read)
+        self._workspaces: dict[str, tuple[_WorkspacePrices, int]] = {}
 
     async def prepare(self, workspace_id: str) -> None:
         """Make ``cost`` ready for ``workspace_id``: loads its overrides unless cached."""
-        revision = self._store.revision()
-        if revision != self._revision:
-            self._revision = revision
-            self._workspaces.clear()
-        if workspace_id not in self._workspaces:
+        revision = self._store.changes.revision(workspace_id)
+        cached = self._workspaces.get(workspace_id)
+        if cached is None or cached[1] != revision:
             records = await self._store.list_price_overrides(workspace_id)
-            self._workspaces[workspace_id] = _WorkspacePrices(records)
+            self._workspaces[workspace_id] = (_WorkspacePrices(records), revision)
 
     def invalidate(self, workspace_id: str | None = None) -> None:
         """Drop the cached overrides of one workspace (or of all)."""
@@ -124,7 +122,7 @@ class PriceBook:
         awaited for the workspace, ``ValueError`` for usage that breaks its invariants.
         """
         try:
-            prices = self._workspaces[workspace_id]
+            prices = self._workspaces[workspace_id][0]
         except KeyError:
             raise LookupError(f"PriceBook.prepare({workspace_id!r}) was not awaited") from None
         day = self._today()

@@ -40,6 +40,9 @@ class ServerConfig(_Section):
     # On SIGTERM: how long open requests and streams may finish before streams are ended with
     # an in-band error and the process flushes its background writers and exits.
     shutdown_grace_seconds: int = Field(default=10, ge=0, le=3600)
+    # How often a server reads configuration changes committed by other processes (the CLI,
+    # other workers): a revoked key stops working within about this long.
+    change_poll_seconds: float = Field(default=0.5, gt=0, le=60)
 
 
 class UpstreamConfig(_Section):

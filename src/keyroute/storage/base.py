@@ -216,11 +216,44 @@ class UsageStore(Protocol):
 
     async def totals(self, query: UsageQuery) -> list[UsageGroup]:
         """Totals per group, in group-key order (``None`` values first)."""
+
+
+class ChangeFeed(Protocol):
+    """Which workspaces' configuration changed, for the request path's in-memory caches.
+
+    A cache entry remembers ``revision(workspace)`` as it was read before loading the entry, and
+    is stale when the revision has moved since. A change moves only its own workspace's revision
+    (and ``latest``), so one workspace's edit never drops another's caches.
+
+    SQLite polls one small table from a background task (``storage.sqlite_changes``).
+    PostgreSQL can implement the same with ``LISTEN``/``NOTIFY`` (the writer's transaction
+    notifies ``workspace_id:revision``; ``follow`` listens and notes), Redis with pub/sub on
+    a channel per deployment; ``revision`` stays a memory read either way.
+    """
+
+    def revision(self, workspace_id: str) -> int:
+        """The workspace's revision as last seen (0 if never changed); a memory read, no I/O.
+
+        A change committed through this process's store moves it before the write returns; one
+        committed by another process moves it at the feed's next ``refresh``.
+        """
+        ...
+
+    def latest(self) -> int:
+        """The highest revision seen for any change, a workspace's or a setting's."""
+        ...
+
+    async def refresh(self) -> None:
+        """Learn what other processes committed since the last refresh."""
+        ...
+
+    async def follow(self, interval: float) -> None:
+        """Refresh every ``interval`` seconds until cancelled: the background task."""
         ...
 
 
 class Store(Protocol):
-    """Everything keyroute persists. All methods are coroutines except ``revision``.
+    """Everything keyroute persists. All methods are coroutines.
 
     Names are unique per scope: workspace names globally, api-key and provider-key names per
     workspace among non-revoked keys, aliases per workspace. A violation raises
@@ -243,12 +276,10 @@ class Store(Protocol):
         """Create or upgrade the schema to the newest migration."""
         ...
 
-    def revision(self) -> int:
-        """A number that changes whenever any process commits a configuration change.
-
-        Cheap: the request path calls it on every request to know when to drop its caches.
-        Usage bookkeeping (``record_api_key_use``) does not move it.
-        """
+    @property
+    def changes(self) -> ChangeFeed:
+        """The feed of configuration changes. Every write but usage bookkeeping
+        (``record_api_key_use``) moves the revision of the workspace it changes."""
         ...
 
     # Workspaces

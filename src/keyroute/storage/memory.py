@@ -2,7 +2,8 @@
 
 Used by tests and by ``memory://`` configurations; nothing survives a restart. Its behaviour is
 the specification the SQL backends are checked against by the shared suite in
-``tests/unit/storage``. Every mutation increments ``revision()``; reads and no-ops do not.
+``tests/unit/storage``. Every mutation moves the changed workspace's revision in ``changes``
+(a setting moves only ``latest``); reads and no-ops do not.
 
 Listing order (shared with every backend): workspaces by name; API keys by creation time;
 provider keys active first, then by creation time; aliases by alias.
@@ -24,6 +25,7 @@ from keyroute.storage.base import (
     WorkspaceRecord,
 )
 from keyroute.storage.memory_usage import MemoryUsageStore
+from keyroute.storage.changes import LocalChangeFeed
 
 _Record = TypeVar(
     "_Record", WorkspaceRecord, ApiKeyRecord, ProviderKeyRecord, AliasRecord, PriceOverrideRecord
@@ -51,7 +53,8 @@ class MemoryStore:
 
     def __init__(self, url: str = "memory://") -> None:
         self._url = url
-        self._revision = 0
+        self._sequence = 0
+        self.changes = LocalChangeFeed()
         self._workspaces: dict[str, WorkspaceRecord] = {}
         self._api_keys: dict[str, ApiKeyRecord] = {}
         self._provider_keys: dict[str, ProviderKeyRecord] = {}
@@ -73,11 +76,10 @@ class MemoryStore:
     async def migrate(self) -> None:
         return None
 
-    def revision(self) -> int:
-        return self._revision
-
-    def _changed(self) -> None:
-        self._revision += 1
+    def _changed(self, *workspace_ids: str) -> None:
+        self._sequence += 1
+        self.changes.note(dict.fromkeys(workspace_ids, self._sequence))
+        self.changes.note_global(self._sequence)
 
     def _require_workspace(self, workspace_id: str) -> None:
         if workspace_id not in self._workspaces:
@@ -91,7 +93,7 @@ class MemoryStore:
         if any(w.name == record.name for w in self._workspaces.values()):
             raise Conflict(f"workspace {record.name!r} already exists")
         self._workspaces[record.id] = _in_utc(record)
-        self._changed()
+        self._changed(record.id)
 
     async def get_workspace(self, workspace_id: str) -> WorkspaceRecord | None:
         return self._workspaces.get(workspace_id)
@@ -112,7 +114,7 @@ class MemoryStore:
         self._aliases = {k: v for k, v in self._aliases.items() if k[0] != workspace_id}
         self._prices = {k: v for k, v in self._prices.items() if k[0] != workspace_id}
         self._usage.forget_workspace(workspace_id)
-        self._changed()
+        self._changed(workspace_id)
         return True
 
     async def rewrap_data_keys(
@@ -128,7 +130,7 @@ class MemoryStore:
                     current, wrapped_data_key=wrapped, master_key_id=master_key_id
                 )
         if updates:
-            self._changed()
+            self._changed(*updates)
         return len(updates)
 
     # Gateway API keys
@@ -146,7 +148,7 @@ class MemoryStore:
             ):
                 raise Conflict(f"an active API key named {record.name!r} already exists")
         self._api_keys[record.id] = _in_utc(record)
-        self._changed()
+        self._changed(record.workspace_id)
 
     async def list_api_keys(self, workspace_id: str) -> list[ApiKeyRecord]:
         keys = [k for k in self._api_keys.values() if k.workspace_id == workspace_id]
@@ -160,11 +162,11 @@ class MemoryStore:
         if key is None or key.workspace_id != workspace_id or key.revoked_at is not None:
             return False
         self._api_keys[key_id] = dataclasses.replace(key, revoked_at=_utc(at))
-        self._changed()
+        self._changed(workspace_id)
         return True
 
     async def record_api_key_use(self, last_used: Mapping[str, datetime]) -> None:
-        # Usage bookkeeping, not configuration: it does not move revision().
+        # Usage bookkeeping, not configuration: it moves no revision.
         for key_id, used_at in last_used.items():
             at = _utc(used_at)
             key = self._api_keys.get(key_id)
@@ -186,7 +188,7 @@ class MemoryStore:
             ):
                 raise Conflict(f"an active provider key named {record.name!r} already exists")
         self._provider_keys[record.id] = _in_utc(record)
-        self._changed()
+        self._changed(record.workspace_id)
 
     async def list_provider_keys(self, workspace_id: str) -> list[ProviderKeyRecord]:
         keys = [k for k in self._provider_keys.values() if k.workspace_id == workspace_id]
@@ -197,7 +199,7 @@ class MemoryStore:
         if key is None or key.workspace_id != workspace_id or key.revoked_at is not None:
             return False
         self._provider_keys[key_id] = dataclasses.replace(key, revoked_at=_utc(at))
-        self._changed()
+        self._changed(workspace_id)
         return True
 
     async def reseal_provider_keys(
@@ -212,7 +214,7 @@ class MemoryStore:
                 self._provider_keys[key_id], nonce=nonce, ciphertext=ciphertext, aad_version=2
             )
         if updates:
-            self._changed()
+            self._changed(*{self._provider_keys[k].workspace_id for k in updates})
         return len(updates)
 
     # Aliases
@@ -220,7 +222,7 @@ class MemoryStore:
     async def set_alias(self, record: AliasRecord) -> None:
         self._require_workspace(record.workspace_id)
         self._aliases[(record.workspace_id, record.alias)] = _in_utc(record)
-        self._changed()
+        self._changed(record.workspace_id)
 
     async def list_aliases(self, workspace_id: str) -> list[AliasRecord]:
         found = [a for (ws, _), a in self._aliases.items() if ws == workspace_id]
@@ -229,7 +231,7 @@ class MemoryStore:
     async def delete_alias(self, workspace_id: str, alias: str) -> bool:
         if self._aliases.pop((workspace_id, alias), None) is None:
             return False
-        self._changed()
+        self._changed(workspace_id)
         return True
 
     # Price overrides
@@ -239,7 +241,7 @@ class MemoryStore:
         prices = None if record.prices is None else dict(record.prices)
         key = (record.workspace_id, record.provider, record.model)
         self._prices[key] = dataclasses.replace(_in_utc(record), prices=prices)
-        self._changed()
+        self._changed(record.workspace_id)
 
     async def list_price_overrides(self, workspace_id: str) -> list[PriceOverrideRecord]:
         found = [p for (ws, _, _), p in self._prices.items() if ws == workspace_id]
@@ -248,7 +250,7 @@ class MemoryStore:
     async def delete_price_override(self, workspace_id: str, provider: str, model: str) -> bool:
         if self._prices.pop((workspace_id, provider, model), None) is None:
             return False
-        self._changed()
+        self._changed(workspace_id)
         return True
 
     # Settings

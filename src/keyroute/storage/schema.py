@@ -172,6 +172,17 @@ price_overrides = Table(
     PrimaryKeyConstraint("workspace_id", "provider", "model"),
 )
 
+# The change sequence number of each workspace's latest configuration change (see
+# ``storage.sqlite_changes``). No foreign key: a deleted workspace's last change is a change too.
+workspace_changes = Table(
+    "workspace_changes",
+    metadata,
+    Column("workspace_id", String, nullable=False),
+    Column("revision", Integer, nullable=False),
+    PrimaryKeyConstraint("workspace_id"),
+)
+Index("ix_workspace_changes_revision", workspace_changes.c.revision)
+
 settings = Table(
     "settings",
     metadata,

@@ -7,12 +7,11 @@ Invariants:
 - Every connection runs in WAL mode with ``busy_timeout=5000``, ``foreign_keys=ON`` and
   ``synchronous=NORMAL``. Transactions are explicit: reads ``BEGIN``, writes ``BEGIN IMMEDIATE``
   (taking the write lock up front, so a read-then-write never fails on a lock upgrade).
-- ``revision()`` is synchronous and cheap: a dedicated stdlib ``sqlite3`` connection asks
-  ``PRAGMA data_version``, which changes whenever another connection (any process) commits.
-  Only then does it read the ``config_revision`` setting, which every configuration write bumps
-  in its own transaction; usage bookkeeping (``record_api_key_use``) does not, so the request
-  path's caches survive the background last-used flushes. Writes made by this store also bump
-  an in-process counter, and the two are combined.
+- Every configuration write bumps the ``config_revision`` sequence and records it for each
+  workspace it changed (``workspace_changes``), in its own transaction, then notes it in
+  ``changes`` (a ``SqliteChangeFeed``) once committed; other processes' writes reach ``changes``
+  through its poll. Usage bookkeeping (``record_api_key_use``) bumps nothing, so the request
+  path's caches survive the background last-used flushes.
 - Listing order matches ``MemoryStore``.
 - The database file and its ``-wal``, ``-shm`` and ``-journal`` files are 0600
   (``file_modes.secure_files``, called by ``migrate`` and ``open``).
@@ -23,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
@@ -57,9 +55,11 @@ from keyroute.storage.schema import (
     price_overrides,
     provider_keys,
     settings,
+    workspace_changes,
     workspaces,
 )
 from keyroute.storage.sqlite_usage import SqliteUsageStore
+from keyroute.storage.sqlite_changes import SqliteChangeFeed
 
 _DRIVERS = frozenset({"sqlite", "sqlite+aiosqlite", "sqlite+pysqlite"})
 _PRAGMAS = (
@@ -106,7 +106,8 @@ def _on_begin(conn: Connection) -> None:
 
 _BUMP_CONFIG_REVISION = (
     "INSERT INTO settings (key, value) VALUES ('config_revision', '1') "
-    "ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+    "ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) "
+    "RETURNING CAST(value AS INTEGER)"
 )
 
 
@@ -150,11 +151,8 @@ class SqliteStore:
         self._path = sqlite_path(url_or_path)
         self._engine: AsyncEngine | None = None
         self._writer: AsyncEngine | None = None
-        self._watcher: sqlite3.Connection | None = None
-        self._seen_version: int | None = None
-        self._external = 0
-        self._local = 0
         self._usage = SqliteUsageStore(self._engines)
+        self.changes = SqliteChangeFeed(self._path)
 
     @property
     def usage(self) -> SqliteUsageStore:
@@ -181,10 +179,7 @@ class SqliteStore:
             cleanup.pop_all()
         self._engine = engine
         self._writer = engine.execution_options(**{_WRITE_OPTION: True})
-        self._watcher = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        # A short wait: revision() runs on the event loop, and WAL readers rarely wait at all.
-        self._watcher.execute("PRAGMA busy_timeout=250")
-        self.revision()
+        await self.changes.open()
 
     async def _check_schema(self, engine: AsyncEngine) -> None:
         try:
@@ -205,9 +200,7 @@ class SqliteStore:
             )
 
     async def close(self) -> None:
-        if self._watcher is not None:
-            self._watcher.close()
-            self._watcher = None
+        self.changes.close()
         if self._engine is not None:
             engine, self._engine, self._writer = self._engine, None, None
             await engine.dispose()
@@ -217,28 +210,6 @@ class SqliteStore:
         secure_files(self._path, create=True)
         url = URL.create("sqlite", database=str(self._path)).render_as_string()
         await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
-        self._local += 1
-
-    def revision(self) -> int:
-        if self._watcher is not None:
-            try:
-                version: int | None = self._watcher.execute("PRAGMA data_version").fetchone()[0]
-            except sqlite3.Error:
-                version = None  # cannot tell, so report a change: callers only reload caches
-            if version is None or version != self._seen_version:
-                self._seen_version = version
-                self._external = self._read_config_revision()
-        return self._external * 1_000_003 + self._local
-
-    def _read_config_revision(self) -> int:
-        assert self._watcher is not None  # noqa: S101 - checked by the caller
-        try:
-            row = self._watcher.execute(
-                "SELECT value FROM settings WHERE key = 'config_revision'"
-            ).fetchone()
-            return int(row[0]) if row else 0
-        except (sqlite3.Error, ValueError):
-            return self._external + 1  # cannot tell, so report a change: callers only reload
 
     # Connections
 
@@ -248,13 +219,39 @@ class SqliteStore:
         return self._engine, self._writer
 
     @asynccontextmanager
-    async def _write(self, *, config: bool = True) -> AsyncIterator[AsyncConnection]:
+    async def _write(
+        self, *workspace_ids: str, config: bool = True, changed: list[str] | None = None
+    ) -> AsyncIterator[AsyncConnection]:
+        """A write transaction; a configuration write (``config``) is a change to
+        ``workspace_ids`` plus those the body appends to ``changed`` (none: a setting), noted
+        in ``changes`` once committed."""
+        touched: dict[str, int] = {}
         async with self._engines()[1].begin() as conn:
             yield conn
             if config:
-                await conn.exec_driver_sql(_BUMP_CONFIG_REVISION)
+                sequence = await self._bump(conn)
+                for workspace_id in (*workspace_ids, *(changed or ())):
+                    touched[workspace_id] = await self._touch(conn, workspace_id, sequence)
         if config:
-            self._local += 1
+            self.changes.note(touched)
+            self.changes.note_global(sequence)
+
+    @staticmethod
+    async def _bump(conn: AsyncConnection) -> int:
+        return int((await conn.exec_driver_sql(_BUMP_CONFIG_REVISION)).scalar_one())
+
+    @staticmethod
+    async def _touch(conn: AsyncConnection, workspace_id: str, sequence: int) -> int:
+        statement = sqlite_insert(workspace_changes).values(
+            workspace_id=workspace_id, revision=sequence
+        )
+        await conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[workspace_changes.c.workspace_id],
+                set_={"revision": statement.excluded.revision},
+            )
+        )
+        return sequence
 
     async def _rows(self, statement: Executable) -> list[Row[Any]]:
         async with self._engines()[0].connect() as conn:
@@ -274,7 +271,7 @@ class SqliteStore:
     # Workspaces
 
     async def create_workspace(self, record: WorkspaceRecord) -> None:
-        async with self._write() as conn:
+        async with self._write(record.id) as conn:
             try:
                 await conn.execute(insert(workspaces).values(dataclasses.asdict(record)))
             except IntegrityError as exc:
@@ -294,14 +291,15 @@ class SqliteStore:
 
     async def delete_workspace(self, workspace_id: str) -> bool:
         # foreign_keys=ON makes the ON DELETE CASCADE clauses remove every row of the workspace.
-        async with self._write() as conn:
+        async with self._write(workspace_id) as conn:
             result = await conn.execute(delete(workspaces).where(workspaces.c.id == workspace_id))
         return result.rowcount > 0
 
     async def rewrap_data_keys(
         self, rewrap: Callable[[WorkspaceRecord], Awaitable[tuple[bytes, str]]]
     ) -> int:
-        async with self._write() as conn:
+        changed: list[str] = []
+        async with self._write(changed=changed) as conn:
             rows = (await conn.execute(select(workspaces).order_by(workspaces.c.id))).all()
             for row in rows:
                 record = WorkspaceRecord(**_fields(row))
@@ -311,12 +309,13 @@ class SqliteStore:
                     .where(workspaces.c.id == record.id)
                     .values(wrapped_data_key=wrapped, master_key_id=master_key_id)
                 )
+                changed.append(record.id)
         return len(rows)
 
     # Gateway API keys
 
     async def create_api_key(self, record: ApiKeyRecord) -> None:
-        async with self._write() as conn:
+        async with self._write(record.workspace_id) as conn:
             await self._require_workspace(conn, record.workspace_id)
             try:
                 await conn.execute(insert(api_keys).values(dataclasses.asdict(record)))
@@ -339,7 +338,7 @@ class SqliteStore:
         return None if row is None else ApiKeyRecord(**_fields(row))
 
     async def revoke_api_key(self, workspace_id: str, key_id: str, at: datetime) -> bool:
-        async with self._write() as conn:
+        async with self._write(workspace_id) as conn:
             result = await conn.execute(
                 update(api_keys)
                 .where(
@@ -370,7 +369,7 @@ class SqliteStore:
     # Provider keys
 
     async def add_provider_key(self, record: ProviderKeyRecord) -> None:
-        async with self._write() as conn:
+        async with self._write(record.workspace_id) as conn:
             await self._require_workspace(conn, record.workspace_id)
             try:
                 await conn.execute(insert(provider_keys).values(dataclasses.asdict(record)))
@@ -393,7 +392,7 @@ class SqliteStore:
         return [ProviderKeyRecord(**_fields(row)) for row in rows]
 
     async def revoke_provider_key(self, workspace_id: str, key_id: str, at: datetime) -> bool:
-        async with self._write() as conn:
+        async with self._write(workspace_id) as conn:
             result = await conn.execute(
                 update(provider_keys)
                 .where(
@@ -409,7 +408,8 @@ class SqliteStore:
         self,
         reseal: Callable[[WorkspaceRecord, ProviderKeyRecord], Awaitable[tuple[bytes, bytes]]],
     ) -> int:
-        async with self._write() as conn:
+        changed: list[str] = []
+        async with self._write(changed=changed) as conn:
             rows = (
                 await conn.execute(
                     select(provider_keys)
@@ -430,6 +430,7 @@ class SqliteStore:
                     .where(provider_keys.c.id == record.id)
                     .values(nonce=nonce, ciphertext=ciphertext, aad_version=2)
                 )
+                changed.append(record.workspace_id)
         return len(rows)
 
     # Aliases
@@ -440,7 +441,7 @@ class SqliteStore:
             index_elements=[aliases.c.workspace_id, aliases.c.alias],
             set_={"target": statement.excluded.target, "created_at": statement.excluded.created_at},
         )
-        async with self._write() as conn:
+        async with self._write(record.workspace_id) as conn:
             await self._require_workspace(conn, record.workspace_id)
             await conn.execute(statement)
 
@@ -451,7 +452,7 @@ class SqliteStore:
         return [AliasRecord(**_fields(row)) for row in rows]
 
     async def delete_alias(self, workspace_id: str, alias: str) -> bool:
-        async with self._write() as conn:
+        async with self._write(workspace_id) as conn:
             result = await conn.execute(
                 delete(aliases).where(
                     aliases.c.workspace_id == workspace_id, aliases.c.alias == alias
@@ -472,7 +473,7 @@ class SqliteStore:
             ],
             set_={k: statement.excluded[k] for k in ("discount_percent", "prices", "updated_at")},
         )
-        async with self._write() as conn:
+        async with self._write(record.workspace_id) as conn:
             await self._require_workspace(conn, record.workspace_id)
             await conn.execute(statement)
 
@@ -485,7 +486,7 @@ class SqliteStore:
         return [_price_record(row) for row in rows]
 
     async def delete_price_override(self, workspace_id: str, provider: str, model: str) -> bool:
-        async with self._write() as conn:
+        async with self._write(workspace_id) as conn:
             result = await conn.execute(
                 delete(price_overrides).where(
                     price_overrides.c.workspace_id == workspace_id,

@@ -351,63 +351,82 @@ async def test_settings(store: Store) -> None:
     assert await store.get_setting("admin_token_hash") == "def"
 
 
-# Revision
+# Change feed
 
 
-async def test_revision_changes_on_every_mutation(store: Store) -> None:
+async def test_every_mutation_moves_only_its_workspace(store: Store) -> None:
     async def rewrap(record: WorkspaceRecord) -> tuple[bytes, str]:
         return b"new", "m2"
 
-    mutations: list[Callable[[], Awaitable[object]]] = [
-        lambda: store.create_workspace(workspace()),
-        lambda: store.create_api_key(api_key("k1")),
-        lambda: store.revoke_api_key("w1", "k1", minutes(2)),
-        lambda: store.add_provider_key(provider_key("p1")),
-        lambda: store.revoke_provider_key("w1", "p1", minutes(2)),
-        lambda: store.set_alias(alias("fast")),
-        lambda: store.delete_alias("w1", "fast"),
-        lambda: store.set_price_override(price(discount="10")),
-        lambda: store.delete_price_override("w1", "anthropic", ""),
-        lambda: store.set_setting("k", "v"),
-        lambda: store.rewrap_data_keys(rewrap),
-        lambda: store.delete_workspace("w1"),
+    await store.create_workspace(workspace("w2", at=1))
+    mutations: list[tuple[str | None, Callable[[], Awaitable[object]]]] = [
+        ("w1", lambda: store.create_workspace(workspace())),
+        ("w1", lambda: store.create_api_key(api_key("k1"))),
+        ("w1", lambda: store.revoke_api_key("w1", "k1", minutes(2))),
+        ("w1", lambda: store.add_provider_key(provider_key("p1"))),
+        ("w1", lambda: store.revoke_provider_key("w1", "p1", minutes(2))),
+        ("w1", lambda: store.set_alias(alias("fast"))),
+        ("w1", lambda: store.delete_alias("w1", "fast")),
+        ("w1", lambda: store.set_price_override(price(discount="10"))),
+        ("w1", lambda: store.delete_price_override("w1", "anthropic", "")),
+        (None, lambda: store.set_setting("k", "v")),
+        ("w1", lambda: store.delete_workspace("w1")),
     ]
-    seen = {store.revision()}
-    for mutate in mutations:
-        before = store.revision()
+    feed = store.changes
+    for changed, mutate in mutations:
+        before = (feed.revision("w1"), feed.revision("w2"), feed.latest())
         await mutate()
-        after = store.revision()
-        assert after != before
-        assert after not in seen
-        seen.add(after)
+        w1, w2, latest = feed.revision("w1"), feed.revision("w2"), feed.latest()
+        assert latest > before[2]
+        assert w2 == before[1], "another workspace's change must not move w2"
+        assert (w1 > before[0]) is (changed == "w1")
+        if changed == "w1":
+            assert w1 == latest
     await store.list_workspaces()
     await store.get_setting("k")
-    assert store.revision() == after
+    assert (feed.revision("w1"), feed.latest()) == (w1, latest)
+    # A re-wrap touches every workspace it re-wraps.
+    before_w2 = feed.revision("w2")
+    await store.rewrap_data_keys(rewrap)
+    assert feed.revision("w2") > before_w2
 
 
-async def test_last_used_bookkeeping_does_not_move_revision(store: Store) -> None:
+async def test_last_used_bookkeeping_moves_no_revision(store: Store) -> None:
     await store.create_workspace(workspace())
     await store.create_api_key(api_key("k1"))
-    before = store.revision()
+    before = (store.changes.revision("w1"), store.changes.latest())
     await store.record_api_key_use({"k1": minutes(1)})
-    assert store.revision() == before
+    await store.changes.refresh()
+    assert (store.changes.revision("w1"), store.changes.latest()) == before
 
 
 # SQLite only
 
 
-async def test_sqlite_revision_sees_commits_of_another_store(
+async def test_sqlite_feed_sees_commits_of_another_store_at_refresh(
     tmp_path: Path, anyio_backend: str
 ) -> None:
     first = await open_sqlite(tmp_path / "k.db")
     second = SqliteStore(str(tmp_path / "k.db"))  # e.g. a CLI command in another process
     await second.open()
     try:
-        before = first.revision()
-        assert first.revision() == before
+        await second.create_workspace(workspace("w1"))
+        await second.create_workspace(workspace("w2", at=1))
+        await first.changes.refresh()
+        w1, w2 = first.changes.revision("w1"), first.changes.revision("w2")
+        assert 0 < w1 < w2 == first.changes.latest()
+        await second.create_api_key(api_key("k1"))
+        # Reading a revision does no I/O: the other store's commit shows only at the refresh.
+        assert first.changes.revision("w1") == w1
+        await first.changes.refresh()
+        assert first.changes.revision("w1") > w2 and first.changes.revision("w2") == w2
         await second.set_setting("k", "v")
-        assert first.revision() != before
-        assert await first.get_setting("k") == "v"
+        await first.changes.refresh()
+        assert first.changes.latest() > first.changes.revision("w1")
+        # A store opened later starts in step with the file.
+        third = await open_sqlite(tmp_path / "k.db")
+        assert third.changes.revision("w1") == first.changes.revision("w1")
+        await third.close()
     finally:
         await second.close()
         await first.close()
@@ -485,7 +504,7 @@ async def test_sqlite_open_refuses_a_database_that_is_not_migrated(
     store = SqliteStore(str(path))
     with pytest.raises(ConfigError, match=message):
         await store.open()
-    assert store.revision() == 0
+    assert store.changes.latest() == 0
     await store.close()
 
 
