@@ -24,8 +24,8 @@ from keyroute.storage.base import (
     ProviderKeyRecord,
     WorkspaceRecord,
 )
-from keyroute.storage.memory_usage import MemoryUsageStore
 from keyroute.storage.changes import LocalChangeFeed
+from keyroute.storage.memory_usage import MemoryUsageStore
 
 _Record = TypeVar(
     "_Record", WorkspaceRecord, ApiKeyRecord, ProviderKeyRecord, AliasRecord, PriceOverrideRecord

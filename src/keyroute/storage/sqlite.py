@@ -58,8 +58,8 @@ from keyroute.storage.schema import (
     workspace_changes,
     workspaces,
 )
-from keyroute.storage.sqlite_usage import SqliteUsageStore
 from keyroute.storage.sqlite_changes import SqliteChangeFeed
+from keyroute.storage.sqlite_usage import SqliteUsageStore
 
 _DRIVERS = frozenset({"sqlite", "sqlite+aiosqlite", "sqlite+pysqlite"})
 _PRAGMAS = (
