@@ -43,6 +43,25 @@ from keyroute.core.errors import GatewayError, HeadersTooLarge, InvalidRequest, 
 _REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
 
+class _Refused(Exception):
+    """Raised from a parser callback to stop parsing a request already answered."""
+
+
+class _CycleTransport:
+    """The transport as a request cycle sees it: its ``close`` goes through
+    ``GuardedConnection.close_for_cycle`` (uvicorn closes at once when the client asked for
+    ``connection: close``, which would reset a client still sending its body)."""
+
+    def __init__(self, connection: GuardedConnection) -> None:
+        self._connection = connection
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection.transport, name)
+
+    def close(self) -> None:
+        self._connection.close_for_cycle()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionLimits:
     max_head_bytes: int = 64 * 1024
@@ -71,7 +90,8 @@ class GuardedConnection(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self.limits = limits
         self._in_head = True
-        self._head_bytes = 0
+        self._head_bytes = 0  # bytes read while in a head: an upper bound, checked per read
+        self._parsed_head = 0  # the head's exact size, checked when it is complete
         self._head_timer: TimerHandle | None = None
         self._lingering = False
         self._linger_timer: TimerHandle | None = None
@@ -129,6 +149,8 @@ class GuardedConnection(HttpToolsProtocol):
     # The lingering close
 
     def _linger(self) -> None:
+        if self._lingering:
+            return
         self._lingering = True
         self._unset_keepalive_if_required()
         self._cancel_head_timer()
@@ -139,6 +161,14 @@ class GuardedConnection(HttpToolsProtocol):
     def _close(self) -> None:
         self._linger_timer = None
         if not self.transport.is_closing():
+            self.transport.close()
+
+    def close_for_cycle(self) -> None:
+        """A request cycle closes the connection: lingering while its request body still
+        arrives (an answer sent before the body was read), at once otherwise."""
+        if self.cycle is not None and self.cycle.more_body and not self.transport.is_closing():
+            self._linger()
+        else:
             self.transport.close()
 
     # uvicorn's protocol callbacks
@@ -171,21 +201,35 @@ class GuardedConnection(HttpToolsProtocol):
             and not self.transport.is_closing()
             and not self._lingering
         ):
-            self._refuse(
-                HeadersTooLarge(
-                    f"The request line and headers are over the {self.limits.max_head_bytes}-byte "
-                    "limit."
-                )
-            )
+            self._refuse(self._too_large())
+
+    def _too_large(self) -> HeadersTooLarge:
+        return HeadersTooLarge(
+            f"The request line and headers are over the {self.limits.max_head_bytes}-byte limit."
+        )
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head = True
+        self._parsed_head = 0
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        self._parsed_head += len(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        super().on_header(name, value)
+        self._parsed_head += len(name) + len(value) + 4
 
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._cancel_head_timer()
+        if self._parsed_head > self.limits.max_head_bytes:  # a whole big head in one read
+            self._refuse(self._too_large())
+            raise _Refused  # stops the parser; uvicorn's parser-error answer is then a no-op
         super().on_headers_complete()
+        if self.cycle is not None:
+            self.cycle.transport = _CycleTransport(self)  # type: ignore[assignment]
 
     def on_response_complete(self) -> None:
         body_unread = not self.pipeline and self.cycle is not None and self.cycle.more_body

@@ -161,6 +161,22 @@ def test_a_head_over_the_limit_is_a_431_as_soon_as_it_crosses_it() -> None:
     assert transport.closed
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /v1/models HTTP/1.1\r\nx-big: " + b"a" * 2000 + b"\r\n\r\n",
+        b"GET /v1/models?" + b"a" * 2000 + b" HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\n" + b"".join(b"x-%d: y\r\n" % i for i in range(200)) + b"\r\n",
+    ],
+)
+def test_a_whole_head_over_the_limit_in_one_read_is_a_431(head: bytes) -> None:
+    protocol, transport, loop = connection()
+    protocol.data_received(head + b"GET /next HTTP/1.1\r\n\r\n")
+    assert answer(transport)[0] == 431
+    assert loop.tasks == 0  # the application never sees it
+    assert transport.written.count(b"HTTP/1.1") == 1
+
+
 def test_anthropic_paths_are_answered_in_anthropic_error_json() -> None:
     protocol, transport, _ = connection()
     protocol.data_received(b"POST /v1/messages HTTP/1.1\r\nx-big: " + b"a" * 2000)
@@ -201,6 +217,35 @@ async def test_an_answer_sent_before_the_body_was_read_closes_lingering() -> Non
     assert transport.eof and not transport.closed
     loop.fire(LIMITS.linger_seconds)
     assert transport.closed
+
+
+@pytest.mark.anyio
+async def test_connection_close_with_the_body_unread_still_closes_lingering() -> None:
+    protocol, transport, loop = connection()
+    protocol.data_received(
+        b"POST /v1/chat/completions HTTP/1.1\r\nconnection: close\r\ncontent-length: 100\r\n\r\n"
+    )
+    cycle = protocol.cycle
+    await cycle.send(
+        {"type": "http.response.start", "status": 413, "headers": [(b"content-length", b"2")]}
+    )
+    await cycle.send({"type": "http.response.body", "body": b"{}"})
+    assert b"connection: close" in transport.written
+    assert transport.eof and not transport.closed  # a reset now could lose the answer
+    loop.fire(LIMITS.linger_seconds)
+    assert transport.closed
+
+
+@pytest.mark.anyio
+async def test_connection_close_after_a_whole_request_closes_at_once() -> None:
+    protocol, transport, _ = connection()
+    protocol.data_received(b"GET /health HTTP/1.1\r\nconnection: close\r\n\r\n")
+    cycle = protocol.cycle
+    await cycle.send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]}
+    )
+    await cycle.send({"type": "http.response.body", "body": b""})
+    assert transport.closed and not transport.eof
 
 
 @pytest.mark.anyio

@@ -135,3 +135,9 @@ def test_arbitrary_bytes_never_crash(body: bytes) -> None:
 
 def test_deep_nesting_is_refused_cleanly() -> None:
     check(b'{"model":"m","messages":' + b"[" * 5000 + b"]" * 5000 + b"}")
+
+
+def test_invalid_utf8_inside_a_string_is_refused_cleanly() -> None:
+    """msgspec raises ``UnicodeDecodeError`` (not ``DecodeError``) for these bytes."""
+    check(b'{"model":"m","messages":[{"role":"user","content":"\xff\xfe"}],"input":"\xc3"}')
+    check(b'{"model":"\xed\xa0\x80"}')  # an encoded surrogate

@@ -104,7 +104,7 @@ def decode_request(body: bytes) -> ChatRequest:
     """
     try:
         raw = msgspec.json.decode(body)
-    except (msgspec.DecodeError, RecursionError) as exc:
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
         raise InvalidRequest(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise InvalidRequest("Request body must be a JSON object")

@@ -26,8 +26,10 @@ def decode_embeddings_request(body: bytes) -> EmbeddingRequest:
     except msgspec.ValidationError as exc:  # a subclass of DecodeError: catch it first
         text = str(exc)
         param = text.split("`$.", 1)[1].rstrip("`") if "`$." in text else None
+        if param is None and "missing required field `" in text:
+            param = text.split("missing required field `", 1)[1].split("`", 1)[0]
         raise InvalidRequest(f"Invalid request: {text}", param=param) from None
-    except (msgspec.DecodeError, RecursionError) as exc:
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
         raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
     if r.encoding_format not in (None, "float", "base64"):
         raise InvalidRequest(

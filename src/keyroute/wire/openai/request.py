@@ -44,7 +44,7 @@ def decode_request(body: bytes) -> ChatRequest:
     """Parse and validate a client's chat-completions body."""
     try:
         raw = msgspec.json.decode(body)
-    except (msgspec.DecodeError, RecursionError) as exc:
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
         raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise InvalidRequest("The request body must be a JSON object.")

@@ -54,7 +54,7 @@ def test_decode_request(raw: bytes, expected: EmbeddingRequest) -> None:
     [
         (b"nope", None),
         (b"", None),
-        (json.dumps({"input": "x"}).encode(), None),
+        (json.dumps({"input": "x"}).encode(), "model"),
         (body(extra=True), None),
         (body(input=[]), "input"),
         (body(input=["a", 1]), "input"),
@@ -79,6 +79,8 @@ def test_decode_request_errors(raw: bytes, param: str | None) -> None:
         (body(input=5), "input"),
         (body(dimensions="big"), "dimensions"),
         (body(model=["m"]), "model"),
+        (json.dumps({"input": "x"}).encode(), "model"),  # missing fields are named too
+        (json.dumps({"model": "m"}).encode(), "input"),
     ],
 )
 def test_wrongly_typed_fields_name_their_param(raw: bytes, param: str) -> None:

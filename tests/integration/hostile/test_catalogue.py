@@ -1,0 +1,101 @@
+"""Every case of the hostile-input catalogue (``cases.py``) against ``keyroute serve`` on the
+production stack: the status the case names, a JSON error in the caller's own format (with the
+field named, for OpenAI's), ``x-request-id``, and no request reaching any upstream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.integration.hostile.cases import ANY, CASES, Case
+from tests.integration.hostile.conftest import (
+    Answer,
+    ServedGateway,
+    Upstreams,
+    build_request,
+    exchange,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def credentials(case: Case, gw: ServedGateway) -> list[tuple[bytes, bytes]]:
+    if case.auth == "gateway":
+        return [(b"authorization", b"Bearer " + gw.api_key.encode())]
+    if case.auth == "x-api-key":
+        return [(b"x-api-key", gw.api_key.encode()), (b"anthropic-version", b"2023-06-01")]
+    if case.auth == "admin":
+        return [(b"authorization", b"Bearer " + gw.admin_token.encode())]
+    return []
+
+
+def send(case: Case, gw: ServedGateway) -> Answer:
+    if case.raw is not None:
+        return exchange(gw.port, case.raw)
+    headers = [*credentials(case, gw), *case.headers]
+    if case.body:
+        headers.insert(0, (b"content-type", b"application/json"))
+    return exchange(gw.port, build_request(case.method, case.path, headers, case.body))
+
+
+def check_error_json(case: Case, body: Any) -> None:
+    if case.fmt == "anthropic":
+        assert set(body) == {"type", "error"}, body
+        assert body["type"] == "error"
+        assert isinstance(body["error"]["type"], str) and body["error"]["type"]
+        assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+        return
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["type"], str) and error["type"]
+    assert "code" in error and "param" in error
+    if case.param != ANY:
+        assert error["param"] == case.param, error
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_hostile_input_is_refused_in_the_callers_format(
+    case: Case, hostile_gateway: ServedGateway, upstreams: Upstreams
+) -> None:
+    before = upstreams.calls()
+    answer = send(case, hostile_gateway)
+    assert answer.status == case.status, answer.body[:500]
+    assert answer.headers.get("content-type", "").startswith("application/json"), answer.raw_head
+    assert "x-request-id" in answer.headers
+    check_error_json(case, answer.json())
+    assert upstreams.calls() == before, "a refused request reached an upstream"
+
+
+def test_the_catalogue_is_large_and_its_names_unique() -> None:
+    names = [c.name for c in CASES]
+    assert len(names) == len(set(names))
+    assert len(CASES) >= 150
+    endpoints = {c.name.split("/")[0] for c in CASES}
+    assert endpoints == {
+        "chat",
+        "messages",
+        "count_tokens",
+        "embeddings",
+        "models",
+        "http",
+        "admin",
+    }
+
+
+def test_a_valid_request_does_reach_the_upstream(
+    hostile_gateway: ServedGateway, upstreams: Upstreams
+) -> None:
+    """The control: the counting fakes see what the gateway sends, so 'nothing sent' means it."""
+    before = upstreams.calls()
+    body = b'{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"authorization", b"Bearer " + hostile_gateway.api_key.encode()),
+    ]
+    answer = exchange(
+        hostile_gateway.port, build_request("POST", "/v1/chat/completions", headers, body)
+    )
+    assert answer.status == 200, answer.body
+    assert upstreams.calls() == before + 1
