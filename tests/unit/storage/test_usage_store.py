@@ -19,6 +19,7 @@ from keyroute.storage.base import (
     WorkspaceRecord,
 )
 from keyroute.storage.registry import open_store
+from keyroute.storage.schema import usage
 
 pytestmark = pytest.mark.anyio
 
@@ -263,6 +264,11 @@ async def test_quarter_hour_buckets(store: Store) -> None:
 def test_a_bucket_must_divide_a_day(width: int) -> None:
     with pytest.raises(ValueError, match="divides a day"):
         UsageQuery(workspace_id="w1", bucket_seconds=width)
+
+
+def test_every_row_field_is_a_column_of_the_usage_table() -> None:
+    columns = [column.name for column in usage.columns]
+    assert sorted(columns) == sorted(f.name for f in dataclasses.fields(UsageRow))
 
 
 def test_a_query_refuses_naive_times() -> None:
