@@ -199,16 +199,23 @@ def _requests(url: str, key: str) -> int:
         for wrong in bad:
             assert client.post(chat, json=wrong, headers=auth).status_code in (400, 404)
             counted += 1
+        for _ in range(2):  # streams the client leaves after the first chunk
+            body = {"model": "demo/smart", "messages": message, "stream": True}
+            with client.stream("POST", chat, json=body, headers=auth) as stream:
+                next(stream.iter_lines())
+            counted += 1
         refused = client.post(chat, json={"model": "demo/fast", "messages": message})
         assert refused.status_code == 401  # no workspace: not usage
     return counted
 
 
-def test_every_request_is_one_usage_record_after_sigterm(gateway: Gateway) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_request_is_one_usage_record_after_sigterm(gateway: Gateway, workers: int) -> None:
     port = _free_port()
     env = {**os.environ, **gateway.env}
+    command = ["serve", "--port", str(port), "--workers", str(workers), "--json"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "keyroute", "serve", "--port", str(port), "--json"],
+        [sys.executable, "-m", "keyroute", *command],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -234,7 +241,7 @@ def test_every_request_is_one_usage_record_after_sigterm(gateway: Gateway) -> No
         if proc.stdout is not None:
             proc.stdout.close()
     doc = gateway.cli_json("usage", "--workspace", "default", "--by", "model")
-    assert doc["requests"] == counted == 14
+    assert doc["requests"] == counted == 16
     with sqlite3.connect(gateway.data_dir / "keyroute.db") as db:
         stored = db.execute(
             "SELECT COUNT(*), SUM(paid_pico), SUM(list_pico), SUM(input_tokens) FROM usage "
@@ -242,7 +249,7 @@ def test_every_request_is_one_usage_record_after_sigterm(gateway: Gateway) -> No
         ).fetchone()
     db.close()
     known = counted - doc["cost_unknown_requests"]
-    assert stored[0] == known >= 12
+    assert stored[0] == known >= 14
     assert doc["cost_usd"] == usd_text(stored[1]) and doc["list_cost_usd"] == usd_text(stored[2])
     assert stored[1] > 0 and stored[3] > 0
     fast = next(d for d in doc["data"] if d["model"] == "demo/fast")

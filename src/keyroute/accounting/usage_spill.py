@@ -77,8 +77,8 @@ class UsageSpill:
 
     def write(self, rows: Iterable[UsageRow]) -> None:
         """Append rows to this process's open spill file (buffered; ``sync`` makes them durable)."""
-        handle = self._open if self._open is not None else self._start()
         for row in rows:
+            handle = self._open if self._open is not None else self._start()
             handle.write(encode_row(row) + "\n")
             self.spilled += 1
 

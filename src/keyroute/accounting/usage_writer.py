@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeAlias
 
 from keyroute.accounting.usage_row import usage_row
-from keyroute.accounting.usage_spill import UsageSpill
+from keyroute.accounting.usage_spill import ClaimedFile, UsageSpill
 from keyroute.core.record import RequestRecord
 from keyroute.storage.base import UsageRow, UsageStore
 
@@ -264,29 +264,37 @@ class UsageWriter:
         self._queue.clear()
 
     async def _replay(self, deadline: float | None) -> bool:
-        """Store every claimable spill file's rows; ``False`` if a write failed."""
+        """Store every claimable spill file's rows; ``False`` if a write failed. Files not
+        replayed in full (a failure, the deadline, a cancellation) are released, kept."""
         self._spill.seal()
-        for claimed in self._spill.claim():
-            done = True
-            for rows in self._spill.batches(claimed, self._batch_size):
-                try:
-                    if deadline is None:
-                        added = await self._store.append(rows)
-                    else:
-                        remaining = max(deadline - time.monotonic(), 0.0)
-                        added = await asyncio.wait_for(self._store.append(rows), remaining)
-                except Exception as exc:  # a background boundary: the file stays for later
-                    log.warning("spilled usage not stored yet (will retry): %r", exc)
-                    done = False
-                    break
-                self.written += added
-                self.duplicates += len(rows) - added
-            self._spill.release(claimed, done=done)
-            if not done:
-                self._replay_due = True
-                return False
-            if deadline is not None and time.monotonic() >= deadline:
-                self._replay_due = True
-                return True
+        claimed = self._spill.claim()
+        try:
+            while claimed:
+                done = await self._replay_file(claimed[0], deadline)
+                self._spill.release(claimed.pop(0), done=done)
+                if not done:
+                    self._replay_due = True
+                    return False
+                if deadline is not None and time.monotonic() >= deadline:
+                    self._replay_due = bool(claimed)
+                    return True
+        finally:
+            for left in claimed:
+                self._spill.release(left, done=False)
         self._replay_due = False
+        return True
+
+    async def _replay_file(self, claimed: ClaimedFile, deadline: float | None) -> bool:
+        for rows in self._spill.batches(claimed, self._batch_size):
+            try:
+                if deadline is None:
+                    added = await self._store.append(rows)
+                else:
+                    remaining = max(deadline - time.monotonic(), 0.0)
+                    added = await asyncio.wait_for(self._store.append(rows), remaining)
+            except Exception as exc:  # a background boundary: the file stays for later
+                log.warning("spilled usage not stored yet (will retry): %r", exc)
+                return False
+            self.written += added
+            self.duplicates += len(rows) - added
         return True

@@ -87,3 +87,9 @@ def test_a_torn_line_is_skipped(tmp_path: Path) -> None:
 
 def test_claim_without_a_directory(tmp_path: Path) -> None:
     assert UsageSpill(tmp_path / "never").claim() == []
+
+
+def test_writing_nothing_makes_no_file(tmp_path: Path) -> None:
+    spill = UsageSpill(tmp_path / "spill")
+    spill.write([])
+    assert not spill.pending and not (tmp_path / "spill").exists()

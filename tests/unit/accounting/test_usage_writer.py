@@ -9,6 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from keyroute.accounting.usage_row import usage_row
 from keyroute.accounting.usage_spill import UsageSpill
 from keyroute.accounting.usage_writer import UsageWriter
 from keyroute.core.money import Cost
@@ -237,3 +238,58 @@ def test_options_are_checked(tmp_path: Path) -> None:
         UsageWriter(MemoryStore().usage, spill, batch_size=0)
     with pytest.raises(ValueError, match="batch_size"):
         UsageWriter(MemoryStore().usage, spill, batch_size=10, capacity=5)
+
+
+async def test_a_replay_that_hangs_at_shutdown_keeps_its_files(tmp_path: Path) -> None:
+    store = await memory_store()
+    for name in ("a", "b"):  # two files a previous process left
+        spill = UsageSpill(tmp_path / "spill")
+        spill.write(r for r in [usage_row(record(), f"left-{name}")] if r is not None)
+        spill.close()
+    release = asyncio.Event()
+
+    class HangingStore(RecordingStore):
+        async def append(self, rows: Sequence[UsageRow]) -> int:
+            self.appended.set()
+            await release.wait()
+            return await super().append(rows)
+
+    hanging = HangingStore(store.usage)
+    writer = UsageWriter(hanging, UsageSpill(tmp_path / "spill"), grace=0.0)
+    tasks = TaskGroup()
+    writer.start(tasks.spawn)  # its first cycle replays the files, and hangs there
+    with anyio.fail_after(10):
+        await hanging.appended.wait()
+    await writer.close()
+    await tasks.close()
+    assert len(list((tmp_path / "spill").glob("*.jsonl"))) == 2  # kept, and unlocked:
+    release.set()
+    successor = UsageWriter(store.usage, UsageSpill(tmp_path / "spill"))
+    assert await successor.drain()
+    assert await stored(store) == 2
+    assert not list((tmp_path / "spill").glob("*.jsonl"))
+
+
+async def test_an_exit_without_close_spills_what_is_in_memory(tmp_path: Path) -> None:
+    store, recording, writer = await setup(tmp_path, interval=3600)
+    tasks = TaskGroup()
+    writer.start(tasks.spawn)
+    submit(writer, 4)
+    await tasks.close()  # the loop is gone, as after a forced exit
+    writer._spill_at_exit()  # what atexit runs
+    assert (writer.spilled, writer.queued) == (4, 0)
+    successor = UsageWriter(store.usage, UsageSpill(tmp_path / "spill"))
+    assert await successor.drain()
+    assert await stored(store) == 4
+
+
+async def test_a_writer_never_started_closes_without_touching_spill_files(
+    tmp_path: Path,
+) -> None:
+    store, recording, writer = await setup(tmp_path)
+    orphan = UsageSpill(tmp_path / "spill")
+    orphan.write([r for r in [usage_row(record(), "x")] if r is not None])
+    orphan.close()
+    await writer.close()  # what every CLI command does
+    assert recording.batches == []
+    assert len(list((tmp_path / "spill").glob("*.jsonl"))) == 1
