@@ -269,6 +269,8 @@ UNTESTED: dict[str, str] = {
     "storage/memory.py": "covered by the shared Store suite tests/unit/storage/test_store.py",
     "storage/memory_usage.py": "the shared UsageStore suite tests/unit/storage/test_usage_store.py",
     "storage/sqlite_usage.py": "the shared UsageStore suite tests/unit/storage/test_usage_store.py",
+    "storage/memory_signatures.py": "the shared suite tests/unit/storage/test_signature_store.py",
+    "storage/sqlite_signatures.py": "the shared suite tests/unit/storage/test_signature_store.py",
     "storage/migrations/env.py": "alembic environment: run by the sqlite Store suite's migrate()",
     "wire/anthropic/schema.py": "msgspec schemas: covered through the anthropic codec tests",
     "wire/anthropic/stream_decoder.py": "covered by tests/unit/wire/test_anthropic_stream.py",

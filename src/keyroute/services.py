@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 
 from keyroute.accounting.pricebook import PriceBook
 from keyroute.accounting.usage_spill import UsageSpill
@@ -24,7 +25,7 @@ from keyroute.pipeline.listing import HostedModels
 from keyroute.principals import PrincipalCache
 from keyroute.routing.resolver import ModelResolver
 from keyroute.signatures import SignatureCache
-from keyroute.storage.base import Store
+from keyroute.storage.base import Store, WorkspaceRecord
 from keyroute.storage.registry import open_store
 from keyroute.tasks import TaskGroup
 from keyroute.upstream import BodyLimits, UpstreamSender, default_mounts
@@ -78,7 +79,12 @@ class Services:
         self.resolver = ModelResolver(
             timeouts=config.upstream.timeouts(), options=config.providers.model_dump()
         )
-        self.signatures = SignatureCache()
+        self.signatures = SignatureCache(
+            store=store.signatures,
+            vault=self.vault,
+            workspace=self._workspace_record,
+            retention=timedelta(days=config.server.tool_signature_retention_days),
+        )
         self.tasks = TaskGroup()
         self.pipeline = Pipeline(
             directory=self.directory,
@@ -145,6 +151,9 @@ class Services:
             "workspaces": len(workspaces),
         }
 
+    async def _workspace_record(self, workspace_id: str) -> WorkspaceRecord:
+        return (await self.directory.get(workspace_id)).workspace
+
     async def start(self) -> None:
         """Start what serving needs: storage, the upstream pool and the background writers."""
         await self.connect()
@@ -158,6 +167,7 @@ class Services:
             self.store.changes.follow(self.config.server.change_poll_seconds),
             name="configuration-changes",
         )
+        self.tasks.spawn(self.signatures.run_writer(), name="tool-signatures")
 
     async def close(self) -> None:
         # Stop the usage writer first: it stores every queued record (or spills what the
@@ -168,6 +178,10 @@ class Services:
             await self.principals.flush()
         except Exception:  # shutting down: report, then keep closing
             log.exception("could not record gateway key use at shutdown")
+        try:
+            await self.signatures.flush()
+        except Exception:  # shutting down: report, then keep closing
+            log.exception("could not store tool-call signatures at shutdown")
         await self.sender.close()
         if self._connected:
             await self.store.close()

@@ -14,7 +14,7 @@ import pytest
 
 from tests.fakes.fake_gemini import DEFAULT_API_KEY, Reply, create_fake_gemini
 from tests.fakes.server import serve
-from tests.integration.conftest import Gateway
+from tests.integration.conftest import Gateway, running_gateway
 
 pytestmark = pytest.mark.integration
 TRANSCRIPTS = Path(__file__).resolve().parents[1] / "transcripts" / "gemini"
@@ -108,3 +108,56 @@ def test_signature_is_replayed_across_turns(
     assert signed[0]["thoughtSignature"] == signature
     assert len(signed) == len(calls)
     assert all("thoughtSignature" not in part for part in signed[1:])
+
+
+def replayed(question: dict[str, Any], calls: list[Any]) -> list[Any]:
+    """Turn 2 as an OpenAI client sends it: the calls without their signatures, and results."""
+    assistant = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.function.name, "arguments": c.function.arguments},
+            }
+            for c in calls
+        ],
+    }
+    results = [{"role": "tool", "tool_call_id": c.id, "content": "{}"} for c in calls]
+    return [question, assistant, *results]
+
+
+def sent_signatures(fake: Any) -> list[str | None]:
+    parts = fake.received[-1].json["contents"][1]["parts"]
+    return [p.get("thoughtSignature") for p in parts if "functionCall" in p]
+
+
+def test_signatures_survive_a_restart_and_never_reach_another_model(tmp_path: Path) -> None:
+    transcript, signature = SIGNED[False]
+    fake = create_fake_gemini()
+    question = {"role": "user", "content": "Weather?"}
+    with serve(fake) as url:
+        with running_gateway(tmp_path) as first:
+            first.control(
+                lambda c: c.add_provider_key("default", "gemini", DEFAULT_API_KEY, base_url=url)
+            )
+            fake.push(Reply.transcript(TRANSCRIPTS / transcript))
+            with openai.OpenAI(
+                base_url=first.url + "/v1", api_key=first.api_key, max_retries=0
+            ) as client:
+                calls = first_turn(client, question, False).tool_calls or []
+            api_key = first.api_key
+        # A restarted gateway: nothing in its memory, the signature comes from the database.
+        with running_gateway(tmp_path) as second:
+            with openai.OpenAI(
+                base_url=second.url + "/v1", api_key=api_key, max_retries=0
+            ) as client:
+                for model in ("gemini/gemini-3.5-flash-lite", "gemini/gemini-3.5-flash"):
+                    fake.push(Reply.transcript(TRANSCRIPTS / "simple.response.json"))
+                    client.chat.completions.create(
+                        model=model, messages=replayed(question, calls), tools=TOOLS
+                    )
+                    if model.endswith("lite"):  # another model: never a foreign signature
+                        assert sent_signatures(fake) == [None] * len(calls)
+    assert sent_signatures(fake) == [signature] + [None] * (len(calls) - 1)

@@ -43,6 +43,8 @@ class ServerConfig(_Section):
     # How often a server reads configuration changes committed by other processes (the CLI,
     # other workers): a revoked key stops working within about this long.
     change_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    # How long a tool call's provider signature (Gemini thought signatures) is kept for replay.
+    tool_signature_retention_days: float = Field(default=7.0, gt=0, le=365)
 
 
 class UpstreamConfig(_Section):

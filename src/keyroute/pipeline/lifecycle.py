@@ -32,7 +32,7 @@ from keyroute.pipeline.operations import ChatStream, ListModels, WholeOperation
 from keyroute.providers.base import UpstreamRequest, UpstreamResponse
 from keyroute.providers.single_call import needs_single_call
 from keyroute.routing.resolver import ModelResolver, Route
-from keyroute.signatures import SignatureCache
+from keyroute.signatures import SignatureCache, signature_model
 from keyroute.storage.base import WorkspaceRecord
 from keyroute.upstream import UpstreamSender
 from keyroute.workspace_state import WorkspaceDirectory, WorkspaceState
@@ -88,7 +88,8 @@ class Pipeline:
         # admission (quota, rate limit, budget hold): the plans issue
         # response cache lookup: the caching issue
         route = self._plan(ctx, state, op.model)
-        op = op.rewrite(lambda req: self._with_signatures(ctx, req))
+        await self._load_signatures(ctx, route, op)
+        op = op.rewrite(lambda req: self._with_signatures(ctx, route, req))
         op = op.rewrite(lambda req: self._fit(ctx, route, req))
         # prompt-cache preparation: the caching issue
         # attempts (retries, failover across candidates): the fallback issue
@@ -101,7 +102,7 @@ class Pipeline:
             return op.local(route)
         result = op.parse(route, await self._send(ctx, route, request, secret))
         if isinstance(result, ChatResponse):
-            self._capture(ctx, result.tool_calls)
+            self._capture(ctx, route, result.tool_calls)
         meter.whole(op.usage(result))
         return result
 
@@ -183,20 +184,22 @@ class Pipeline:
             raise
         self._attempted(ctx, route, t0, status, None)
         ws = ctx.principal.workspace_id
+        model = signature_model(route.target.provider, route.target.model)
 
         def capture(event: StreamEvent) -> None:
             if isinstance(event, ToolCallStart) and event.signature:
-                self._signatures.put(ws, event.id, event.signature)
+                self._signatures.put(ws, event.id, model, event.signature)
 
         return DecodedStream(
             stack=stack, chunks=up.chunks(), decoder=decoder, secret=secret, on_event=capture
         )
 
-    def _capture(self, ctx: RequestContext, calls: tuple[ToolCall, ...]) -> None:
+    def _capture(self, ctx: RequestContext, route: Route, calls: tuple[ToolCall, ...]) -> None:
         ws = ctx.principal.workspace_id
+        model = signature_model(route.target.provider, route.target.model)
         for call in calls:
             if call.signature:
-                self._signatures.put(ws, call.id, call.signature)
+                self._signatures.put(ws, call.id, model, call.signature)
 
     @staticmethod
     def _attempted(
@@ -227,20 +230,40 @@ class Pipeline:
             ctx.response_headers.append(("x-keyroute-max-tokens-lowered", lowered))
         return fitted
 
-    def _with_signatures(self, ctx: RequestContext, req: ChatRequest) -> ChatRequest:
-        """Put back the tool-call signatures a client dropped (see ``signatures.py``)."""
+    async def _load_signatures(
+        self, ctx: RequestContext, route: Route, op: WholeOperation[R] | ChatStream
+    ) -> None:
+        """Bring the signatures this request replays into the local cache: a storage read only
+        for calls this process has not seen (turn 2 on another worker, or after a restart)."""
+        unsigned: list[str] = []
+        op.rewrite(lambda req: _collect_unsigned(req, unsigned))
+        if unsigned:
+            model = signature_model(route.target.provider, route.target.model)
+            await self._signatures.load(ctx.principal.workspace_id, model, unsigned)
+
+    def _with_signatures(self, ctx: RequestContext, route: Route, req: ChatRequest) -> ChatRequest:
+        """Put back the tool-call signatures a client dropped (see ``signatures.py``), only
+        those recorded for the model this request goes to."""
         if not any(m.tool_calls for m in req.messages):
             return req
         ws = ctx.principal.workspace_id
+        model = signature_model(route.target.provider, route.target.model)
         messages: list[Message] = []
         for m in req.messages:
             if m.tool_calls and any(c.signature is None for c in m.tool_calls):
                 calls = tuple(
                     c
                     if c.signature is not None
-                    else replace(c, signature=self._signatures.get(ws, c.id))
+                    else replace(c, signature=self._signatures.get(ws, c.id, model))
                     for c in m.tool_calls
                 )
                 m = replace(m, tool_calls=calls)
             messages.append(m)
         return replace(req, messages=tuple(messages))
+
+
+def _collect_unsigned(req: ChatRequest, into: list[str]) -> ChatRequest:
+    """Note the ids of the replayed tool calls that carry no signature; ``req`` unchanged."""
+    for m in req.messages:
+        into.extend(c.id for c in m.tool_calls if c.signature is None)
+    return req

@@ -252,6 +252,40 @@ class ChangeFeed(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignatureRecord:
+    """A tool call's provider signature (Gemini's ``thoughtSignature``), sealed with its
+    workspace's data key; the AAD binds workspace, call id and model, so a row moved to another
+    workspace, call or model does not decrypt. ``model`` is ``provider/upstream model``."""
+
+    workspace_id: str
+    call_id: str
+    model: str
+    nonce: bytes
+    ciphertext: bytes
+    created_at: datetime
+
+
+class SignatureStore(Protocol):
+    """Tool-call signatures, so turn 2 of a tool conversation can land on any worker."""
+
+    async def put_signatures(self, records: Sequence[SignatureRecord]) -> int:
+        """Store ``records`` in one transaction (a record replaces one with the same workspace,
+        call id and model); rows of workspaces that no longer exist are skipped. Returns how
+        many were stored."""
+        ...
+
+    async def get_signatures(
+        self, workspace_id: str, model: str, call_ids: Sequence[str]
+    ) -> list[SignatureRecord]:
+        """The stored signatures of ``call_ids`` for exactly ``model``, in no set order."""
+        ...
+
+    async def prune_signatures(self, before: datetime) -> int:
+        """Delete every signature created before ``before``; returns how many."""
+        ...
+
+
 class Store(Protocol):
     """Everything keyroute persists. All methods are coroutines.
 
@@ -264,6 +298,11 @@ class Store(Protocol):
     @property
     def usage(self) -> UsageStore:
         """The usage table of this database (usable while the store is open)."""
+        ...
+
+    @property
+    def signatures(self) -> SignatureStore:
+        """The tool-call signatures of this database (usable while the store is open)."""
         ...
 
     async def open(self) -> None:

@@ -25,6 +25,7 @@ from keyroute.storage.base import (
     WorkspaceRecord,
 )
 from keyroute.storage.changes import LocalChangeFeed
+from keyroute.storage.memory_signatures import MemorySignatureStore
 from keyroute.storage.memory_usage import MemoryUsageStore
 
 _Record = TypeVar(
@@ -62,10 +63,15 @@ class MemoryStore:
         self._prices: dict[tuple[str, str, str], PriceOverrideRecord] = {}
         self._settings: dict[str, str] = {}
         self._usage = MemoryUsageStore(lambda workspace_id: workspace_id in self._workspaces)
+        self._signatures = MemorySignatureStore(lambda ws: ws in self._workspaces)
 
     @property
     def usage(self) -> MemoryUsageStore:
         return self._usage
+
+    @property
+    def signatures(self) -> MemorySignatureStore:
+        return self._signatures
 
     async def open(self) -> None:
         return None
@@ -114,6 +120,7 @@ class MemoryStore:
         self._aliases = {k: v for k, v in self._aliases.items() if k[0] != workspace_id}
         self._prices = {k: v for k, v in self._prices.items() if k[0] != workspace_id}
         self._usage.forget_workspace(workspace_id)
+        self._signatures.forget_workspace(workspace_id)
         self._changed(workspace_id)
         return True
 

@@ -240,3 +240,17 @@ Index(
     usage.c.served_model,
     usage.c.time,
 )
+
+# Tool-call signatures (``SignatureRecord``): sealed, pruned after a retention period.
+tool_signatures = Table(
+    "tool_signatures",
+    metadata,
+    _workspace_fk(),
+    Column("call_id", String, nullable=False),
+    Column("model", String, nullable=False),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "call_id", "model"),
+)
+Index("ix_tool_signatures_created_at", tool_signatures.c.created_at)

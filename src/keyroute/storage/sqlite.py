@@ -59,6 +59,7 @@ from keyroute.storage.schema import (
     workspaces,
 )
 from keyroute.storage.sqlite_changes import SqliteChangeFeed
+from keyroute.storage.sqlite_signatures import SqliteSignatureStore
 from keyroute.storage.sqlite_usage import SqliteUsageStore
 
 _DRIVERS = frozenset({"sqlite", "sqlite+aiosqlite", "sqlite+pysqlite"})
@@ -152,11 +153,16 @@ class SqliteStore:
         self._engine: AsyncEngine | None = None
         self._writer: AsyncEngine | None = None
         self._usage = SqliteUsageStore(self._engines)
+        self._signatures = SqliteSignatureStore(self._engines)
         self.changes = SqliteChangeFeed(self._path)
 
     @property
     def usage(self) -> SqliteUsageStore:
         return self._usage
+
+    @property
+    def signatures(self) -> SqliteSignatureStore:
+        return self._signatures
 
     @property
     def path(self) -> Path:

@@ -26,6 +26,7 @@ _DATA_KEY_PURPOSE = b"keyroute/data-key/v1"
 _PROVIDER_KEY_PURPOSE_V1 = b"keyroute/provider-key/v1"
 _PROVIDER_KEY_PURPOSE = b"keyroute/provider-key/v2"
 PROVIDER_KEY_AAD_VERSION = 2
+_SIGNATURE_PURPOSE = b"keyroute/tool-signature/v1"
 
 
 def _aad(purpose: bytes, *parts: str) -> bytes:
@@ -55,6 +56,11 @@ def provider_key_aad(workspace_id: str, key_id: str, provider: str, base_url: st
     """AAD v2. A missing base URL (the provider's default) and any URL never encode alike."""
     url = "-" if base_url is None else "=" + base_url
     return _aad(_PROVIDER_KEY_PURPOSE, workspace_id, key_id, provider, url)
+
+
+def signature_aad(workspace_id: str, call_id: str, model: str) -> bytes:
+    """A tool-call signature belongs to one workspace, one call and one model."""
+    return _aad(_SIGNATURE_PURPOSE, workspace_id, call_id, model)
 
 
 def legacy_provider_key_aad(workspace_id: str, key_id: str) -> bytes:

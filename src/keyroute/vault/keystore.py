@@ -25,6 +25,7 @@ from keyroute.vault.crypto import (
     open_sealed,
     provider_key_aad,
     seal,
+    signature_aad,
     unwrap_data_key,
     wrap_data_key,
 )
@@ -125,6 +126,20 @@ class KeyVault:
             return seal(data_key, plaintext, new_aad)
 
         return await self._store.reseal_provider_keys(reseal)
+
+    def seal_signature(
+        self, workspace: WorkspaceRecord, call_id: str, model: str, signature: str
+    ) -> tuple[bytes, bytes]:
+        """Encrypt a tool-call signature for ``workspace``: ``(nonce, ciphertext)``."""
+        aad = signature_aad(workspace.id, call_id, model)
+        return seal(self._data_key(workspace), signature, aad)
+
+    def open_signature(
+        self, workspace: WorkspaceRecord, call_id: str, model: str, nonce: bytes, ciphertext: bytes
+    ) -> str:
+        """Decrypt what ``seal_signature`` made; ``ConfigError`` if it belongs elsewhere."""
+        aad = signature_aad(workspace.id, call_id, model)
+        return open_sealed(self._data_key(workspace), nonce, ciphertext, aad)
 
     def forget(self, workspace_id: str) -> None:
         """Drop the cached data keys of a workspace (after it is deleted or re-keyed)."""
