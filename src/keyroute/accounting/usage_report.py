@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal, TypeAlias, get_args
@@ -52,6 +53,7 @@ class UsageResult:
     timezone: str
     total: UsageTotals
     lines: tuple[UsageLine, ...]
+    names: Mapping[str, str] = dataclasses.field(default_factory=dict)  # key id -> key name
 
 
 def add(a: UsageTotals, b: UsageTotals) -> UsageTotals:

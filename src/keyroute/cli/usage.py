@@ -65,6 +65,8 @@ def usage(
         click.echo(usage_csv(result), nl=False)
     else:
         group = [GROUP_FIELDS[result.by]] if result.by else []
+        if result.by == "key":
+            group.append("key_name")
         rows = usage_lines(result) if result.by else []
         total = {**dict.fromkeys(group, "TOTAL"), **totals_view(result.total)}
         emit_table([*rows, total], [*group, *_TABLE])

@@ -7,6 +7,7 @@ the operator's ``BaseUrlPolicy``. Errors never echo a secret and escape what the
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -334,9 +335,13 @@ class ControlPlane:
         start = None if since is None else parse_time(since, param="since", now=now, zone=zone)
         end = None if until is None else parse_time(until, param="until", now=now, zone=zone)
         # ``run`` refuses a ``by`` outside ``Grouping`` with an error naming it.
-        return await UsageReport(self.store.usage).run(
+        result = await UsageReport(self.store.usage).run(
             workspace.id, by=cast(Grouping | None, by), since=start, until=end, zone=zone
         )
+        if by != "key":
+            return result
+        keys = await self.store.list_api_keys(workspace.id)
+        return dataclasses.replace(result, names={k.id: k.name for k in keys})
 
     async def set_admin_token(self) -> str:
         token = "kra-" + secrets.token_urlsafe(32)

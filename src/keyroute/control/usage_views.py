@@ -93,12 +93,30 @@ def _group(value: date | str | None) -> str | None:
     return value.isoformat() if isinstance(value, date) else value
 
 
+def _group_fields(result: UsageResult, value: date | str | None) -> dict[str, Any]:
+    """The group's own fields: its value, and for a gateway key its name too (``None`` for a
+    key deleted since)."""
+    assert result.by is not None  # noqa: S101 - only grouped reports have group fields
+    fields: dict[str, Any] = {GROUP_FIELDS[result.by]: _group(value)}
+    if result.by == "key":
+        fields["key_name"] = result.names.get(value) if isinstance(value, str) else None
+    return fields
+
+
+def _header(result: UsageResult) -> list[str]:
+    if result.by is None:
+        return list(COLUMNS)
+    named = ["key_name"] if result.by == "key" else []
+    return [GROUP_FIELDS[result.by], *named, *COLUMNS]
+
+
 def usage_lines(result: UsageResult) -> list[dict[str, Any]]:
     """One JSON object per group (the whole total when the report is not grouped)."""
     if result.by is None:
         return [totals_view(result.total)]
-    field = GROUP_FIELDS[result.by]
-    return [{field: _group(line.group), **totals_view(line.totals)} for line in result.lines]
+    return [
+        {**_group_fields(result, line.group), **totals_view(line.totals)} for line in result.lines
+    ]
 
 
 def usage_document(result: UsageResult) -> dict[str, Any]:
@@ -126,13 +144,9 @@ def _cell(value: Any) -> Any:
 
 def usage_csv(result: UsageResult) -> str:
     """The groups as CSV with a header line (one line, the total, when not grouped)."""
-    fields = ([GROUP_FIELDS[result.by]] if result.by else []) + list(COLUMNS)
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=_header(result), lineterminator="\n")
     writer.writeheader()
     for line in usage_lines(result):
-        group = fields[0] if result.by else None
-        writer.writerow(
-            {k: (_cell(v) if k == group else ("" if v is None else v)) for k, v in line.items()}
-        )
+        writer.writerow({k: _cell(v) for k, v in line.items()})
     return out.getvalue()

@@ -372,6 +372,10 @@ async def test_usage_report_by_workspace_name(plane: ControlPlane) -> None:
     assert result.workspace_id == ws.id
     assert [(line.group, line.totals.input_tokens) for line in result.lines] == [("demo/fast", 7)]
     assert result.until == T0  # a bare date as ``until`` includes that day
+    by_key = await plane.usage("team", by="key")
+    assert by_key.names == {} and [line.group for line in by_key.lines] == [None]
+    key = await plane.create_api_key("team", "ci")
+    assert (await plane.usage("team", by="key")).names == {key.record.id: "ci"}
     later = await plane.usage(ws.id, since="30m")  # the clock is just past T0
     assert later.total.requests == 0
 

@@ -123,3 +123,25 @@ def test_csv_defuses_formulas_in_client_chosen_text() -> None:
 def test_an_ungrouped_csv_is_the_total() -> None:
     parsed = list(csv.DictReader(io.StringIO(usage_csv(result(None, [], TOTALS)))))
     assert len(parsed) == 1 and parsed[0]["requests"] == "3"
+
+
+def test_keys_show_their_names() -> None:
+    lines = [
+        UsageLine(group="key_1", totals=UsageTotals(requests=1)),
+        UsageLine(group="key_gone", totals=UsageTotals(requests=1)),
+    ]
+    report = UsageResult(
+        workspace_id="ws_1",
+        by="key",
+        since=None,
+        until=None,
+        timezone="UTC",
+        total=UsageTotals(requests=2),
+        lines=tuple(lines),
+        names={"key_1": "ci"},
+    )
+    assert [(d["key_id"], d["key_name"]) for d in usage_lines(report)] == [
+        ("key_1", "ci"),
+        ("key_gone", None),
+    ]
+    assert usage_csv(report).splitlines()[0].startswith("key_id,key_name,requests,")
