@@ -126,6 +126,7 @@ class ServedGateway:
     admin_token: str
     config: Config
     data_dir: Path
+    log_path: Path
 
     @property
     def url(self) -> str:
@@ -153,12 +154,11 @@ class ServedGateway:
         Path(f"/proc/{self.pid}/clear_refs").write_text("5")
 
 
-def _wait_until_serving(port: int, proc: subprocess.Popen[bytes]) -> None:
+def _wait_until_serving(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise RuntimeError(f"keyroute serve exited: {err}")
+            raise RuntimeError(f"keyroute serve exited: {log.read_text(errors='replace')}")
         try:
             if exchange(port, build_request("GET", "/health", []), timeout=2).status == 200:
                 return
@@ -176,14 +176,16 @@ def served_gateway(data_dir: Path, **settings: str) -> Iterator[ServedGateway]:
     config = load(env=env)
     result = asyncio.run(initialise(config))
     port = free_port()
+    log_path = data_dir.parent / "gateway.log"
+    log = log_path.open("wb")  # a file, not a pipe: a full pipe would block the server
     proc = subprocess.Popen(
         [sys.executable, "-m", "keyroute", "serve", "--port", str(port)],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     try:
-        _wait_until_serving(port, proc)
+        _wait_until_serving(port, proc, log_path)
         yield ServedGateway(
             port=port,
             pid=proc.pid,
@@ -191,6 +193,7 @@ def served_gateway(data_dir: Path, **settings: str) -> Iterator[ServedGateway]:
             admin_token=result.details["admin_token"],
             config=config,
             data_dir=data_dir,
+            log_path=log_path,
         )
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -199,8 +202,7 @@ def served_gateway(data_dir: Path, **settings: str) -> Iterator[ServedGateway]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+        log.close()
 
 
 class Counting:

@@ -4,12 +4,16 @@ field named, for OpenAI's), ``x-request-id``, and no request reaching any upstre
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from tests.integration.hostile.cases import ANY, CASES, Case
 from tests.integration.hostile.conftest import (
+    ANTHROPIC_KEY,
+    GEMINI_KEY,
+    OPENAI_KEY,
     Answer,
     ServedGateway,
     Upstreams,
@@ -39,6 +43,13 @@ def send(case: Case, gw: ServedGateway) -> Answer:
     return exchange(gw.port, build_request(case.method, case.path, headers, case.body))
 
 
+def secrets(gw: ServedGateway) -> list[bytes]:
+    """Every secret the gateway holds: provider keys, the admin token, the master key."""
+    keyring = json.loads((gw.data_dir / "master.key").read_text())
+    masters = [value.encode() for value in keyring["keys"].values()]
+    return [k.encode() for k in (OPENAI_KEY, ANTHROPIC_KEY, GEMINI_KEY, gw.admin_token)] + masters
+
+
 def check_error_json(case: Case, body: Any) -> None:
     if case.fmt == "anthropic":
         assert set(body) == {"type", "error"}, body
@@ -66,6 +77,7 @@ def test_hostile_input_is_refused_in_the_callers_format(
     assert "x-request-id" in answer.headers
     check_error_json(case, answer.json())
     assert upstreams.calls() == before, "a refused request reached an upstream"
+    assert not [s for s in secrets(hostile_gateway) if s in answer.raw_head + answer.body]
 
 
 def test_the_catalogue_is_large_and_its_names_unique() -> None:
@@ -99,3 +111,20 @@ def test_a_valid_request_does_reach_the_upstream(
     )
     assert answer.status == 200, answer.body
     assert upstreams.calls() == before + 1
+
+
+def test_no_secret_in_the_data_directory_or_the_log(
+    hostile_gateway: ServedGateway, upstreams: Upstreams
+) -> None:
+    """After the catalogue: provider keys, the admin token and gateway keys are stored only
+    sealed or hashed, the master key only in its keyring file, and the log holds none."""
+    hunted = [*secrets(hostile_gateway), hostile_gateway.api_key.encode()]
+    files = [p for p in hostile_gateway.data_dir.rglob("*") if p.is_file()]
+    files.append(hostile_gateway.log_path)
+    assert len(files) >= 3
+    for path in files:
+        content = path.read_bytes()
+        found = [s for s in hunted if s in content]
+        if path.name == "master.key":
+            found = [s for s in found if s not in secrets(hostile_gateway)[4:]]
+        assert not found, f"{path.name} holds a secret"
