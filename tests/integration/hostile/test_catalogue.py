@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.fake_gemini import DEFAULT_API_KEY as GEMINI_KEY
+from tests.fakes.fake_openai import UPSTREAM_KEY as OPENAI_KEY
 from tests.integration.hostile.cases import ANY, CASES, Case
 from tests.integration.hostile.conftest import (
     ANTHROPIC_KEY,
-    GEMINI_KEY,
-    OPENAI_KEY,
     Answer,
     ServedGateway,
     Upstreams,
