@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import tracemalloc
 from collections.abc import Iterator
 
@@ -104,3 +105,38 @@ def test_an_unstarted_transport_says_so() -> None:
 
     with pytest.raises(RuntimeError, match="start"):
         asyncio.run(main())
+
+
+def test_a_connection_that_is_never_accepted_is_a_connect_timeout() -> None:
+    # A listener whose accept queue is full (backlog 0 holds one connection) drops new SYNs,
+    # so connecting hangs until the connect limit; the first-byte limit would say otherwise.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = [socket.create_connection(("127.0.0.1", port), timeout=2)]
+        try:
+
+            async def main() -> None:
+                sender = UpstreamSender(mounts=default_mounts(), limits=LIMITS)
+                await sender.start()
+                try:
+                    quick = Timeouts(connect=0.2, first_byte=5.0, idle=5.0, total=10.0)
+                    req = UpstreamRequest(
+                        method="GET",
+                        url=f"http://127.0.0.1:{port}/",
+                        headers={},
+                        body=b"",
+                        timeouts=quick,
+                    )
+                    await sender.send(req, provider="openai")
+                finally:
+                    await sender.close()
+
+            with pytest.raises(
+                UpstreamTimeout, match=f"no connection to 127.0.0.1:{port} within 0.2 s"
+            ):
+                asyncio.run(main())
+        finally:
+            for filler in fillers:
+                filler.close()

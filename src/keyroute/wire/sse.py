@@ -38,7 +38,8 @@ class SSEParser:
 
     Args:
         max_line_bytes: The longest line (and the most data one event may carry).
-        provider: Who sends the stream, named in the error when a line is too long.
+        provider: Who sends the stream, named in the error when a line is too long (unnamed
+            when ``None``).
     """
 
     __slots__ = (
@@ -53,7 +54,7 @@ class SSEParser:
     )
 
     def __init__(
-        self, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, provider: str = "upstream"
+        self, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, provider: str | None = None
     ) -> None:
         self._partial = bytearray()  # the unfinished last line; never holds a line end
         self._skip_lf = False  # the last chunk ended in "\r": a "\n" starting the next is its pair
@@ -154,10 +155,11 @@ class SSEParser:
 
     def _too_long(self) -> UpstreamError:
         self._partial = bytearray()
+        who = "The provider" if self._provider is None else f"Provider '{self._provider}'"
         return UpstreamError(
-            f"Provider '{self._provider}' sent a server-sent event line longer than "
-            f"{self._limit} bytes; the stream was stopped there.",
-            provider=self._provider,
+            f"{who} sent a server-sent event line longer than {self._limit} bytes; "
+            "the stream was stopped there.",
+            provider=self._provider or "unknown",
         )
 
 

@@ -136,6 +136,11 @@ def test_a_line_or_event_over_the_limit_is_an_upstream_error(chunks: list[bytes]
     assert err.value.status_code() == 502
 
 
+def test_an_unnamed_provider_is_not_named() -> None:
+    with pytest.raises(UpstreamError, match="^The provider sent a server-sent event line longer"):
+        SSEParser(max_line_bytes=LIMIT).feed(b"x" * 100)
+
+
 def test_lines_and_events_at_the_limit_pass() -> None:
     parser = SSEParser(max_line_bytes=LIMIT)
     line = b"data: " + b"x" * (LIMIT - 6)
