@@ -261,6 +261,9 @@ MESSAGES_CASES = [
     messages("body-declared-over-the-limit", b"{}", 413, headers=BIG_DECLARED),
     messages("max-tokens-missing", change(MESSAGES, max_tokens=DROP)),
     messages("max-tokens-string", change(MESSAGES, max_tokens="x")),
+    messages("max-tokens-negative", change(MESSAGES, max_tokens=-5)),
+    messages("max-tokens-zero", change(MESSAGES, max_tokens=0)),
+    messages("messages-empty", change(MESSAGES, messages=[])),
     messages("messages-missing", change(MESSAGES, messages=DROP)),
     messages("messages-not-a-list", change(MESSAGES, messages={"role": "user"})),
     messages(
@@ -309,6 +312,7 @@ COUNT_CASES = [
     count("body-over-the-limit", ELEVEN_MB, 413),
     count("messages-missing", change(COUNT, messages=DROP)),
     count("messages-null", change(COUNT, messages=None)),
+    count("messages-empty", change(COUNT, messages=[])),
     count("model-missing", change(COUNT, model=DROP)),
     count("system-number", change(COUNT, system=5)),
     count("model-unknown-provider", change(COUNT, model="azure/gpt-4o"), 404),

@@ -417,6 +417,9 @@ BASE = {"model": "m", "max_tokens": 10, "messages": [HI]}
         ([1, 2], None),
         ({"max_tokens": 1, "messages": []}, None),  # model missing: named in the message
         ({**BASE, "max_tokens": "10"}, "max_tokens"),
+        ({**BASE, "max_tokens": 0}, "max_tokens"),
+        ({**BASE, "max_tokens": -5}, "max_tokens"),
+        ({**BASE, "messages": []}, "messages"),
         ({**BASE, "messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
         ({**BASE, "messages": [{"role": "user"}]}, "messages[0]"),
         ({**BASE, "messages": [{"role": "user", "content": 5}]}, "messages[0].content"),

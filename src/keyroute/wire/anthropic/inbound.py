@@ -120,6 +120,10 @@ def decode_request(body: bytes) -> ChatRequest:
             "thinking.budget_tokens: Field required when type is enabled",
             param="thinking.budget_tokens",
         )
+    if params.max_tokens is not None and params.max_tokens < 1:
+        raise InvalidRequest("max_tokens: must be at least 1", param="max_tokens")
+    if not params.messages:
+        raise InvalidRequest("messages: at least one message is required", param="messages")
     choice = params.tool_choice
     return ChatRequest(
         model=params.model,
