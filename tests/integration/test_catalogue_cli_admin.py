@@ -3,12 +3,13 @@ against a running gateway sharing the data directory."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.integration.conftest import Gateway
+from tests.integration.conftest import Gateway, running_gateway
 
 pytestmark = pytest.mark.integration
 
@@ -104,3 +105,28 @@ def test_models_and_prices_admin_api(gateway: Gateway) -> None:
         assert api.delete(path, params={"provider": "mistral"}).json()["deleted"] is True
         assert api.delete(path, params={"provider": "mistral"}).status_code == 404
         assert api.get(path).json()["data"] == []
+
+
+def test_a_discount_applies_from_the_next_request_without_a_restart(tmp_path: Path) -> None:
+    def chat(gw: Gateway) -> None:
+        resp = httpx.post(
+            gw.url + "/v1/chat/completions",
+            timeout=10,
+            headers={"authorization": f"Bearer {gw.api_key}"},
+            json={"model": "demo/smart", "messages": [{"role": "user", "content": "hi"}]},
+        )
+        assert resp.status_code == 200
+
+    with running_gateway(tmp_path) as gw:
+        chat(gw)  # at list price
+        with admin(gw) as api:  # written through the server's own store: seen at once
+            put = api.put(
+                "/workspaces/default/prices", json={"provider": "demo", "discount_percent": 50}
+            )
+            assert put.status_code == 200
+        chat(gw)  # the same tokens, half paid
+    # The server has shut down, so every usage record is written.
+    report = gw.cli_json("usage", "--workspace", "default")
+    assert report["requests"] == 2
+    listed, paid = Decimal(str(report["list_cost_usd"])), Decimal(str(report["cost_usd"]))
+    assert listed > 0 and paid == listed * Decimal("0.75")
