@@ -14,6 +14,8 @@ Modes (``MODES``):
 - ``bomb``: 128 MiB of one byte, gzip-compressed to about 127 KB (``content-encoding: gzip``).
 - ``huge_line``: a 64 MiB SSE ``data:`` line that never ends.
 - ``huge_error``: a ``500`` whose JSON error message is 32 MiB.
+- ``stream_error``: a ``200`` carrying the provider's error object (in-band when streaming) with
+  a 1 MiB message and a 1 MiB code.
 - ``silent_head``: reads the request and never answers.
 - ``silent_mid``: sends the head and the start of the body, then nothing.
 - ``trickle``: a valid answer, one byte every 20 ms (never finishes in time).
@@ -44,6 +46,7 @@ MODES = (
     "bomb",
     "huge_line",
     "huge_error",
+    "stream_error",
     "silent_head",
     "silent_mid",
     "trickle",
@@ -239,6 +242,28 @@ async def _huge_error(x: Exchange, reader: asyncio.StreamReader) -> None:
     await x.send(body)
 
 
+def error_object(provider: str) -> bytes:
+    """``provider``'s error shape with a 1 MiB message and code (type ``api_error``/500)."""
+    big = "e" * MiB
+    if provider == "anthropic":
+        return json.dumps(
+            {"type": "error", "error": {"type": "api_error", "message": big}}
+        ).encode()
+    if provider == "gemini":
+        error = {"code": 500, "message": big, "status": "INTERNAL"}
+        return json.dumps({"error": error}).encode()
+    return json.dumps({"error": {"message": big, "type": "server_error", "code": big}}).encode()
+
+
+async def _stream_error(x: Exchange, reader: asyncio.StreamReader) -> None:
+    error = error_object(x.provider)
+    if x.stream:
+        name = b"event: error\n" if x.provider == "anthropic" else b""
+        error = name + b"data: " + error + b"\n\n"
+    await x.head(200, {"content-type": x.content_type, "content-length": str(len(error))})
+    await x.send(error)
+
+
 async def _silent_head(x: Exchange, reader: asyncio.StreamReader) -> None:
     await _until_closed(reader)
 
@@ -292,6 +317,7 @@ HANDLERS: dict[str, Handler] = {
     "bomb": _bomb,
     "huge_line": _huge_line,
     "huge_error": _huge_error,
+    "stream_error": _stream_error,
     "silent_head": _silent_head,
     "silent_mid": _silent_mid,
     "trickle": _trickle,

@@ -134,8 +134,24 @@ class ShuttingDown(GatewayError):
     retryable = True
 
 
+MAX_UPSTREAM_MESSAGE_CHARS = 4096
+MAX_UPSTREAM_FIELD_CHARS = 256
+
+
+def _bounded(text: str | None, limit: int) -> str | None:
+    """``text`` cut to ``limit`` characters, saying so; an upstream chooses its own error text."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit] + " ... (truncated)"
+
+
 class UpstreamError(GatewayError):
-    """The provider failed. ``upstream_status`` is what the provider answered (0: no answer)."""
+    """The provider failed. ``upstream_status`` is what the provider answered (0: no answer).
+
+    The provider writes the message, type, code and param this error carries to the client:
+    they are cut to ``MAX_UPSTREAM_MESSAGE_CHARS`` and ``MAX_UPSTREAM_FIELD_CHARS``, so a
+    hostile upstream cannot make keyroute relay megabytes.
+    """
 
     status = 502
     code = "upstream_error"
@@ -154,11 +170,14 @@ class UpstreamError(GatewayError):
         retry_after: float | None = None,
         retryable: bool | None = None,
     ) -> None:
-        super().__init__(message, param=param)
+        super().__init__(
+            _bounded(message, MAX_UPSTREAM_MESSAGE_CHARS) or "",
+            param=_bounded(param, MAX_UPSTREAM_FIELD_CHARS),
+        )
         self.provider = provider
         self.upstream_status = upstream_status
-        self.upstream_type = upstream_type
-        self.upstream_code = upstream_code
+        self.upstream_type = _bounded(upstream_type, MAX_UPSTREAM_FIELD_CHARS)
+        self.upstream_code = _bounded(upstream_code, MAX_UPSTREAM_FIELD_CHARS)
         self.retry_after = retry_after
         self.is_retryable = type(self).retryable if retryable is None else retryable
 

@@ -171,6 +171,17 @@ def _documented_tree() -> list[tuple[int, str, str | None]]:
     return rows
 
 
+def test_upstream_text_is_bounded() -> None:
+    huge = "m" * 1_000_000
+    err = UpstreamError(huge, provider="p", param=huge, upstream_type=huge, upstream_code=huge)
+    assert err.message == "m" * 4096 + " ... (truncated)"
+    assert err.args == (err.message,)
+    for field in (err.param, err.upstream_type, err.upstream_code):
+        assert field == "m" * 256 + " ... (truncated)"
+    short = UpstreamError("short", provider="p", upstream_code="c")
+    assert (short.message, short.param, short.upstream_code) == ("short", None, "c")
+
+
 def test_docstring_tree_matches_the_classes() -> None:
     rows = _documented_tree()
     assert rows[0][1] == "GatewayError"
