@@ -50,10 +50,11 @@ class ServerConfig(_Section):
 class UpstreamConfig(_Section):
     """Calls to providers: time limits (``keyroute.core.timeouts`` explains each), pool, sizes."""
 
-    timeout_seconds: float = Field(default=DEFAULT_TOTAL, gt=0)  # the total, head and body
-    connect_timeout_seconds: float = Field(default=DEFAULT_CONNECT, gt=0)
-    first_byte_timeout_seconds: float = Field(default=DEFAULT_FIRST_BYTE, gt=0)
-    idle_timeout_seconds: float = Field(default=DEFAULT_IDLE, gt=0)
+    # The total, head and body. Every limit is finite: "inf" would mean no limit at all.
+    timeout_seconds: float = Field(default=DEFAULT_TOTAL, gt=0, allow_inf_nan=False)
+    connect_timeout_seconds: float = Field(default=DEFAULT_CONNECT, gt=0, allow_inf_nan=False)
+    first_byte_timeout_seconds: float = Field(default=DEFAULT_FIRST_BYTE, gt=0, allow_inf_nan=False)
+    idle_timeout_seconds: float = Field(default=DEFAULT_IDLE, gt=0, allow_inf_nan=False)
     max_connections: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     max_error_bytes: int = Field(default=DEFAULT_MAX_ERROR_BYTES, ge=256)

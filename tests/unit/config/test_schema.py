@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from keyroute.config.schema import Config, ServerConfig
+from keyroute.core.timeouts import Timeouts
 
 
 def test_sqlite_file_in_the_data_dir_by_default(tmp_path: Path) -> None:
@@ -28,11 +29,32 @@ def test_explicit_database_url_wins() -> None:
         {"server": {"port": 65536}},
         {"server": {"workers": 65}},
         {"logging": {"level": "info"}},
+        {"upstream": {"timeout_seconds": 0}},
+        {"upstream": {"idle_timeout_seconds": float("inf")}},
+        {"upstream": {"first_byte_timeout_seconds": float("nan")}},
+        {"upstream": {"connect_timeout_seconds": -1}},
+        {"upstream": {"max_body_bytes": 10}},
+        {"upstream": {"max_error_bytes": 10}},
     ],
 )
 def test_invalid(data: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         Config.model_validate(data)
+
+
+def test_upstream_timeouts_map_to_one_value() -> None:
+    config = Config.model_validate(
+        {
+            "upstream": {
+                "timeout_seconds": 30,
+                "connect_timeout_seconds": 1,
+                "first_byte_timeout_seconds": 2,
+                "idle_timeout_seconds": 3,
+            }
+        }
+    )
+    assert config.upstream.timeouts() == Timeouts(connect=1, first_byte=2, idle=3, total=30)
+    assert Config().upstream.timeouts() == Timeouts()
 
 
 def test_frozen() -> None:
