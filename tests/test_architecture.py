@@ -80,8 +80,39 @@ RULES: tuple[Rule, ...] = (
         "keyroute.vault",
         ("keyroute.core", "keyroute.config", "keyroute.storage.base", "cryptography", STDLIB),
     ),
-    Rule("keyroute.api", None, _concrete_storage() + _provider_adapters()),
-    Rule("keyroute.admin", None, _concrete_storage() + _provider_adapters()),
+    Rule("keyroute.config", ("keyroute.core", "pydantic", STDLIB)),
+    Rule(
+        "keyroute.routing",
+        (
+            "keyroute.core",
+            "keyroute.config",
+            "keyroute.storage.base",
+            "keyroute.catalogue",
+            "keyroute.providers",
+            "keyroute.workspace_state",
+            STDLIB,
+        ),
+    ),
+    # The request lifecycle sequences every stage; it never sees HTTP or the admin surface.
+    Rule("keyroute.pipeline", None, ("starlette", "uvicorn", "keyroute.api", "keyroute.admin")),
+    # ControlPlane: management over storage protocols and the vault, never HTTP or upstreams.
+    Rule(
+        "keyroute.control",
+        None,
+        ("starlette", "uvicorn", "aiohttp", "keyroute.api", "keyroute.admin", "keyroute.upstream")
+        + _concrete_storage(),
+    ),
+    # The HTTP layers: no concrete storage, no provider adapters or registry, no upstream.
+    Rule(
+        "keyroute.api",
+        None,
+        _concrete_storage() + ("keyroute.providers", "keyroute.upstream", "aiohttp"),
+    ),
+    Rule(
+        "keyroute.admin",
+        None,
+        _concrete_storage() + ("keyroute.providers", "keyroute.upstream", "aiohttp"),
+    ),
 )
 
 # Tolerated violations, (importing module, imported module) -> reason. Each entry must still be
@@ -227,9 +258,22 @@ def test_no_layering_violation_at_all() -> None:
         ("keyroute.vault.keystore", "keyroute.storage.sqlite", True),
         ("keyroute.vault.crypto", "cryptography.hazmat", False),
         ("keyroute.api.app", "starlette.routing", False),
-        ("keyroute.api.app", "keyroute.providers.registry", False),
-        ("keyroute.api.app", "keyroute.providers.base", False),
+        # STYLE.md: api does not import providers (not even the registry)
+        (
+            "keyroute.api.app",
+            "keyroute.providers.registry",
+            True,
+        ),  # STYLE.md: api does not import providers
+        ("keyroute.api.app", "keyroute.providers.base", True),
         ("keyroute.api.app", "keyroute.providers.openai", True),
+        ("keyroute.pipeline.lifecycle", "starlette.requests", True),
+        ("keyroute.pipeline.lifecycle", "keyroute.api.asgi", True),
+        ("keyroute.pipeline.lifecycle", "keyroute.routing.resolver", False),
+        ("keyroute.routing.resolver", "keyroute.vault.keystore", True),
+        ("keyroute.routing.resolver", "aiohttp", True),
+        ("keyroute.config.schema", "keyroute.storage.base", True),
+        ("keyroute.control.plane", "keyroute.storage.sqlite", True),
+        ("keyroute.control.plane", "keyroute.upstream.sender", True),
         ("keyroute.admin.routes", "keyroute.storage.sqlite", True),
         ("keyroute.admin.routes", "keyroute.storage.memory", True),
         ("keyroute.admin.routes", "keyroute.storage.base", False),

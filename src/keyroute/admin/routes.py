@@ -26,10 +26,10 @@ from keyroute.control.views import (
     model_view,
     price_override_view,
     provider_key_view,
+    provider_views,
     workspace_view,
 )
 from keyroute.core.errors import AuthError, InvalidRequest, NotFound
-from keyroute.providers import registry
 from keyroute.services import Services
 
 Handler = Callable[[Request, Services], Awaitable[Any]]
@@ -149,7 +149,7 @@ async def list_provider_keys(request: Request, s: Services) -> Any:
 async def add_provider_key(request: Request, s: Services) -> Any:
     data = await _payload(request, s)
     provider = _str(data, "provider") or ""
-    key = _str(data, "key", required=registry.spec(provider).requires_key) or ""
+    key = _str(data, "key", required=False) or ""  # ControlPlane names it if the provider needs one
     record = await s.control.add_provider_key(
         _ws(request),
         provider,
@@ -192,19 +192,7 @@ async def check_config(request: Request, s: Services) -> Any:
 
 
 async def list_providers(request: Request, s: Services) -> Any:
-    data = []
-    for name in registry.provider_names():
-        spec = registry.spec(name)
-        data.append(
-            {
-                "id": name,
-                "label": spec.label,
-                "wire_format": spec.wire,
-                "default_base_url": spec.base_url,
-                "requires_key": spec.requires_key,
-            }
-        )
-    return {"data": data}
+    return {"data": provider_views()}
 
 
 def _today() -> date:

@@ -20,8 +20,8 @@ from keyroute.cli.group import _config, _fail, cli, json_option, run
 from keyroute.cli.output import emit
 from keyroute.config.load import export_for_workers
 from keyroute.config.schema import Config
+from keyroute.control.views import provider_views
 from keyroute.core.errors import ConfigError, GatewayError
-from keyroute.providers import registry
 from keyroute.services import Services
 
 
@@ -213,16 +213,5 @@ def rotate_master(ctx: click.Context, new_key_stdin: bool, as_json: bool) -> Non
 @json_option
 def providers(as_json: bool) -> None:
     """List the providers keyroute speaks to."""
-    rows = []
-    for name in registry.provider_names():
-        spec = registry.spec(name)
-        rows.append(
-            {
-                "id": name,
-                "label": spec.label,
-                "wire_format": spec.wire,
-                "default_base_url": spec.base_url,
-                "requires_key": spec.requires_key,
-            }
-        )
+    rows = provider_views()
     emit(rows, as_json, ["id", "label", "wire_format", "default_base_url", "requires_key"])

@@ -10,6 +10,7 @@ import msgspec
 
 from keyroute.catalogue.entries import ModelEntry, PriceBand, PriceSheet
 from keyroute.plans import PLANS
+from keyroute.providers import registry
 from keyroute.storage.base import (
     AliasRecord,
     ApiKeyRecord,
@@ -116,3 +117,20 @@ def price_override_view(r: PriceOverrideRecord) -> dict[str, Any]:
         "prices": None if r.prices is None else {k: number(v) for k, v in r.prices.items()},
         "updated_at": _time(r.updated_at),
     }
+
+
+def provider_views() -> list[dict[str, Any]]:
+    """Every provider keyroute speaks to, as ``keyroute providers`` and the admin API show it."""
+    views = []
+    for name in registry.provider_names():
+        spec = registry.spec(name)
+        views.append(
+            {
+                "id": name,
+                "label": spec.label,
+                "wire_format": spec.wire,
+                "default_base_url": spec.base_url,
+                "requires_key": spec.requires_key,
+            }
+        )
+    return views
