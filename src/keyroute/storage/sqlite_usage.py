@@ -73,8 +73,8 @@ _TOKENS = (
 
 def _values(row: UsageRow) -> tuple[Any, ...]:
     values = list(_FIELD_VALUES(row))
-    utc = row.time.astimezone(UTC).replace(tzinfo=None)
-    values[_TIME] = utc.isoformat(sep=" ", timespec="microseconds")
+    when = row.time if row.time.tzinfo is UTC else row.time.astimezone(UTC)
+    values[_TIME] = when.replace(tzinfo=None).isoformat(" ", "microseconds")
     return tuple(values)
 
 
