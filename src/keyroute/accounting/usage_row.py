@@ -6,10 +6,14 @@ Invariants:
 - The row's time is timezone-aware UTC even if a record's ``started_at`` were naive (read as
   UTC), so a row can never fail the store's timezone check and block its batch.
 - Costs are copied as they are: an unknown price stays ``None``; a missing usage is all zeros.
+- The end-user tag is the client's free text: one longer than ``MAX_TAG`` characters is kept as
+  its first 200 characters, ``…#`` and 16 hex digits of its SHA-256, so a huge tag cannot
+  bloat the table and two long tags stay apart.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC
 
 from keyroute.core.record import RequestRecord
@@ -17,6 +21,15 @@ from keyroute.core.response import Usage
 from keyroute.storage.base import UsageRow
 
 _NO_USAGE = Usage()
+MAX_TAG = 256
+
+
+def stored_tag(tag: str | None) -> str | None:
+    """``tag`` as the usage table keeps it (see the module docstring)."""
+    if tag is None or len(tag) <= MAX_TAG:
+        return tag
+    digest = hashlib.sha256(tag.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{tag[:200]}…#{digest}"
 
 
 def usage_row(record: RequestRecord, row_id: str) -> UsageRow | None:
@@ -34,7 +47,7 @@ def usage_row(record: RequestRecord, row_id: str) -> UsageRow | None:
         workspace_id=record.workspace_id,
         time=started.replace(tzinfo=UTC) if started.tzinfo is None else started.astimezone(UTC),
         api_key_id=record.api_key_id,
-        end_user=record.end_user,
+        end_user=stored_tag(record.end_user),
         endpoint=record.endpoint,
         operation=record.operation,
         inbound_format=record.inbound_format,

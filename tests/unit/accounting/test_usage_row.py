@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from keyroute.accounting.usage_row import usage_row
+from keyroute.accounting.usage_row import MAX_TAG, stored_tag, usage_row
 from keyroute.core.money import Cost
 from keyroute.core.record import Attempt
 from keyroute.core.response import Usage
@@ -97,3 +97,13 @@ def test_times_are_utc_and_a_naive_start_is_read_as_utc() -> None:
     assert aware is not None and naive is not None
     assert aware.time == naive.time == T0
     assert aware.time.tzinfo is UTC and naive.time.tzinfo is UTC
+
+
+def test_a_huge_end_user_tag_is_kept_short_and_distinct() -> None:
+    short = "u" * MAX_TAG
+    assert stored_tag(short) == short and stored_tag(None) is None
+    one, two = stored_tag("a" * 10_000), stored_tag("a" * 9_999 + "b")
+    assert one is not None and two is not None and one != two
+    assert len(one) == 218 and one.startswith("a" * 200 + "…#")
+    row = usage_row(record(end_user="x" * 5000), "r1")
+    assert row is not None and row.end_user == stored_tag("x" * 5000)
