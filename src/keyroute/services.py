@@ -172,7 +172,10 @@ class Services:
     async def close(self) -> None:
         # Stop the usage writer first: it stores every queued record (or spills what the
         # database refuses within its grace period) before storage closes.
-        await self.usage_writer.close()
+        try:
+            await self.usage_writer.close()
+        except Exception:  # shutting down: report, then keep closing
+            log.exception("could not close the usage writer")
         await self.tasks.close()
         try:
             await self.principals.flush()

@@ -141,21 +141,29 @@ class UsageWriter:
         if task is None and not self.queued:
             self._spill.close()  # never started, nothing submitted (a CLI command)
             return
-        atexit.unregister(self._spill_at_exit)
         if task is not None:
-            try:  # let the loop finish its cycle and stop by itself
-                await asyncio.wait_for(asyncio.shield(task), timeout)
-            except TimeoutError:
-                # A write hung past the deadline: cancel it. Its rows are still in memory
-                # (they leave only once acknowledged) and are spilled below.
+            # Let the loop finish its cycle and stop by itself. A write hung past the deadline
+            # is cancelled: its rows are still in memory (they leave only once acknowledged)
+            # and are spilled below.
+            done, _ = await asyncio.wait({task}, timeout=timeout)
+            if not done:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-        stored = await self.drain(deadline=deadline)
+        try:
+            stored = await self.drain(deadline=deadline)
+        except OSError:  # the spill directory is unreadable: keep what is in memory
+            log.exception("could not replay spilled usage at shutdown")
+            stored = False
         if not stored:
             self._spill_remaining()
-        self._spill.close()
+        try:
+            self._spill.close()
+        except OSError:
+            log.exception("could not close the usage spill file")
         if self.queued:  # only if even the spill file could not be written
-            log.error("%d usage rows could not be stored or spilled", self.queued)
+            log.error("%d usage rows not stored or spilled yet; trying again at exit", self.queued)
+        else:
+            atexit.unregister(self._spill_at_exit)
 
     async def drain(self, *, deadline: float | None = None) -> bool:
         """Write everything in memory, then replay spill files; ``False`` if the deadline came

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -293,3 +294,22 @@ async def test_a_writer_never_started_closes_without_touching_spill_files(
     await writer.close()  # what every CLI command does
     assert recording.batches == []
     assert len(list((tmp_path / "spill").glob("*.jsonl"))) == 1
+
+
+async def test_nowhere_to_spill_at_shutdown_is_logged_not_raised(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = await memory_store()
+    recording = RecordingStore(store.usage)
+    recording.fail_next = 10**9
+    (tmp_path / "taken").write_text("a file where the spill directory should be")
+    writer = UsageWriter(recording, UsageSpill(tmp_path / "taken"), grace=0.0)
+    tasks = TaskGroup()
+    writer.start(tasks.spawn)
+    submit(writer, 2)
+    await writer.close()
+    await tasks.close()
+    assert writer.queued == 2  # still held, for the exit hook to try again
+    assert "could not spill 2 usage rows" in caplog.text
+    assert "trying again at exit" in caplog.text
+    atexit.unregister(writer._spill_at_exit)  # this test's process has nowhere to spill either
