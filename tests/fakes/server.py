@@ -2,6 +2,9 @@
 
 ``serve(app)`` starts uvicorn in a background thread with its own event loop, waits until the
 socket listens, yields the base URL (``http://127.0.0.1:PORT``) and shuts the server down after.
+Fakes run on h11 and asyncio. The gateway passes ``options=uvicorn_options(config.server)``, the
+very options ``keyroute serve`` uses, so it runs on the production stack: uvloop, and httptools
+behind keyroute's guarded connection protocol.
 """
 
 from __future__ import annotations
@@ -9,22 +12,22 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+import uvloop
 
 
 @contextmanager
-def serve(app: Any) -> Iterator[str]:
+def serve(app: Any, options: Mapping[str, Any] | None = None) -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", loop="asyncio", http="h11"
-    )
+    stack: dict[str, Any] = {"loop": "asyncio", "http": "h11", **(options or {})}
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", **stack)
     server = uvicorn.Server(config)
     started = threading.Event()
 
@@ -32,7 +35,7 @@ def serve(app: Any) -> Iterator[str]:
         async def main() -> None:
             await server.serve(sockets=[sock])
 
-        loop = asyncio.new_event_loop()
+        loop = uvloop.new_event_loop() if stack["loop"] == "uvloop" else asyncio.new_event_loop()
         try:
             loop.run_until_complete(main())
         finally:

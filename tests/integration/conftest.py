@@ -1,6 +1,7 @@
 """Integration fixtures: a real gateway on an ephemeral port, over a fresh SQLite data dir.
 
-``gateway`` runs ``keyroute init`` logic, then serves ``create_app`` under uvicorn in a thread.
+``gateway`` runs ``keyroute init`` logic, then serves ``create_app`` under uvicorn in a thread,
+on the production stack (uvloop, httptools and the options of ``keyroute serve``).
 ``Gateway.cli`` runs the real ``keyroute`` command in a subprocess against the same data dir,
 as an operator would while the server runs; ``Gateway.control`` does the same in-process.
 Both return once the running server's change feed has seen what they committed (``settle``):
@@ -25,6 +26,7 @@ import msgspec
 import pytest
 
 from keyroute.api.app import create_app
+from keyroute.api.connection import uvicorn_options
 from keyroute.cli.bootstrap import initialise
 from keyroute.config.load import load
 from keyroute.config.schema import Config
@@ -105,7 +107,7 @@ def running_gateway(tmp_path: Path, **extra_env: str) -> Iterator[Gateway]:
     result = asyncio.run(initialise(config))
     services = Services.build(config)
     app = create_app(services)
-    with serve(app) as url:
+    with serve(app, uvicorn_options(config.server)) as url:
         yield Gateway(
             url=url,
             api_key=result.details.get("api_key", ""),

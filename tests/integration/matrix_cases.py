@@ -35,6 +35,7 @@ from openai.types import ErrorObject
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, completion_create_params
 
 from keyroute.api.app import create_app
+from keyroute.api.connection import uvicorn_options
 from keyroute.cli.bootstrap import initialise
 from keyroute.config.load import load
 from keyroute.config.schema import Config
@@ -558,7 +559,8 @@ def open_world(data_dir: Path, wrap: Callable[[Any], Any] | None = None) -> Iter
         apps = (openai_fake.app, compat_fake.app, anthropic_fake.app, gemini_fake)
         asyncio.run(_add_provider_keys(config, [stack.enter_context(serve(a)) for a in apps]))
         app = create_app(Services.build(config))
-        url = stack.enter_context(serve(wrap(app) if wrap else app))
+        served = wrap(app) if wrap else app
+        url = stack.enter_context(serve(served, uvicorn_options(config.server)))
         oa = openai.OpenAI(base_url=url + "/v1", api_key=api_key, max_retries=0)
         an = anthropic.Anthropic(base_url=url, api_key=api_key, max_retries=0)
         clients = {"oa": stack.enter_context(oa), "an": stack.enter_context(an)}

@@ -6,12 +6,16 @@ puts it back, verbatim, when the client replays that call on the next turn.
 
 from __future__ import annotations
 
+import sqlite3
+import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 
+from keyroute.storage.sqlite import sqlite_path
 from tests.fakes.fake_gemini import DEFAULT_API_KEY, Reply, create_fake_gemini
 from tests.fakes.server import serve
 from tests.integration.conftest import Gateway, running_gateway
@@ -133,6 +137,18 @@ def sent_signatures(fake: Any) -> list[str | None]:
     return [p.get("thoughtSignature") for p in parts if "functionCall" in p]
 
 
+def stored_signatures(gateway: Gateway, expected: int) -> None:
+    """Wait (bounded) until the database holds ``expected`` signatures."""
+    path = sqlite_path(gateway.config.resolved_database_url)
+    for _ in range(1000):
+        with closing(sqlite3.connect(path)) as db:
+            (count,) = db.execute("SELECT count(*) FROM tool_signatures").fetchone()
+        if count >= expected:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{expected} signature(s) never reached the database")
+
+
 def test_signatures_survive_a_restart_and_never_reach_another_model(tmp_path: Path) -> None:
     transcript, signature = SIGNED[False]
     fake = create_fake_gemini()
@@ -148,6 +164,7 @@ def test_signatures_survive_a_restart_and_never_reach_another_model(tmp_path: Pa
             ) as client:
                 calls = first_turn(client, question, False).tool_calls or []
             api_key = first.api_key
+            stored_signatures(first, expected=1)  # the background writer stored it
         # A restarted gateway: nothing in its memory, the signature comes from the database.
         with running_gateway(tmp_path) as second:
             with openai.OpenAI(
