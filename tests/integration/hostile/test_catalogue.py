@@ -128,3 +128,14 @@ def test_no_secret_in_the_data_directory_or_the_log(
         if path.name == "master.key":
             found = [s for s in found if s not in secrets(hostile_gateway)[4:]]
         assert not found, f"{path.name} holds a secret"
+
+
+def test_no_hostile_input_reached_an_unexpected_error(
+    hostile_gateway: ServedGateway, upstreams: Upstreams
+) -> None:
+    """Every refusal above was deliberate: the gateway logged no traceback and no internal
+    error while answering the catalogue."""
+    log = hostile_gateway.log_path.read_text(errors="replace")
+    assert "Traceback" not in log
+    assert "unexpected error" not in log
+    assert "Exception in ASGI application" not in log
