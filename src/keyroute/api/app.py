@@ -23,6 +23,7 @@ from keyroute.admin.routes import admin_routes
 from keyroute.api.models_routes import Models
 from keyroute.api.openai_routes import ChatCompletions, Embeddings
 from keyroute.api.request_ids import new_request_id
+from keyroute.api.responses_routes import Responses
 from keyroute.services import Services
 
 
@@ -50,7 +51,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         message = f"Method {request.method} not allowed on {request.url.path}."
         return _error(405, message, "method_not_allowed", started)
-    return _error(exc.status_code, f"Unknown path {request.url.path}.", "not_found", started)
+    message = (
+        f"Unknown path {request.url.path}. keyroute serves POST /v1/chat/completions, "
+        "POST /v1/responses, POST /v1/embeddings, GET /v1/models, GET /v1/models/{id}, "
+        "POST /v1/messages, POST /v1/messages/count_tokens and GET /health."
+    )
+    return _error(exc.status_code, message, "not_found", started)
 
 
 async def health(request: Request) -> Response:
@@ -81,9 +87,12 @@ def create_app(
 
     chat = ChatCompletions(services)
     models = Models(services)
+    responses = Responses(services)
     routes = [
         Route("/v1/chat/completions", chat, methods=None),
         Route("/chat/completions", chat, methods=None),
+        Route("/v1/responses", responses, methods=None),
+        Route("/responses", responses, methods=None),
         Route("/v1/embeddings", Embeddings(services), methods=None),
         Route("/v1/models", models, methods=None),
         Route("/v1/models/{model:path}", models, methods=None),

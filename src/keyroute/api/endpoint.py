@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import ClassVar, Protocol, TypeVar
+from typing import ClassVar, Protocol, TypeVar, runtime_checkable
 
 from keyroute.api.asgi import (
     ClientDisconnected,
@@ -55,6 +55,14 @@ _CLIENT_CLOSED = 499  # the client closed the connection before its answer (ngin
 class StreamEncoder(Protocol):
     def feed(self, event: StreamEvent) -> bytes: ...
     def close(self) -> bytes: ...
+
+
+@runtime_checkable
+class FailingStreamEncoder(StreamEncoder, Protocol):
+    """An encoder whose format says a failure in its own events (numbered, like the Responses
+    API's ``error`` and ``response.failed``)."""
+
+    def error(self, err: GatewayError) -> bytes: ...
 
 
 class MethodNotAllowed(GatewayError):
@@ -199,6 +207,11 @@ class Endpoint:
             encoder = make_encoder()
             ctx.record.status = 200
 
+            def stream_error(err: GatewayError) -> bytes:
+                if isinstance(encoder, FailingStreamEncoder):
+                    return encoder.error(err)
+                return render_stream_error(err, fmt)
+
             async def relay() -> AsyncIterator[bytes]:
                 try:
                     async for event in events:
@@ -207,12 +220,12 @@ class Endpoint:
                 except Exception as exc:  # after the head is sent, errors travel in the stream
                     err = as_gateway_error(exc, ctx.request_id)
                     ctx.record.error_code = err.code
-                    yield render_stream_error(err, fmt)
+                    yield stream_error(err)
 
             def abort() -> bytes:
                 ctx.record.error_code = ShuttingDown.code
                 message = "The gateway is shutting down; the stream was ended. Retry the request."
-                return render_stream_error(ShuttingDown(message), fmt)
+                return stream_error(ShuttingDown(message))
 
             await send_stream(receive, send, relay(), self.headers(ctx), abort)
         finally:

@@ -25,7 +25,7 @@ from typing import Literal, TypeAlias
 from keyroute.core.json import JsonObject, JsonValue
 
 Role: TypeAlias = Literal["system", "developer", "user", "assistant", "tool"]
-WireFormat: TypeAlias = Literal["openai", "anthropic", "gemini"]
+WireFormat: TypeAlias = Literal["openai", "openai_responses", "anthropic", "gemini"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

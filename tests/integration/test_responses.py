@@ -1,0 +1,152 @@
+"""The Responses API through keyroute with the official ``openai`` SDK, on every provider.
+
+``client.responses.create`` (whole and streamed), ``client.responses.stream`` (whose helpers
+reassemble text and function calls) and ``client.responses.parse`` with a pydantic model, against
+the OpenAI, Anthropic and Gemini fakes; refused features answer a 400 in the Responses error
+format naming them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import openai
+import pydantic
+import pytest
+from openai.types.responses import Response, ResponseStreamEvent
+
+from tests.integration.matrix_cases import MODEL, WEATHER_CALL, World, open_world
+
+pytestmark = pytest.mark.integration
+UPSTREAMS = ("openai", "anthropic", "gemini")
+EVENT: pydantic.TypeAdapter[ResponseStreamEvent] = pydantic.TypeAdapter(ResponseStreamEvent)
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Current weather for a city",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with open_world(tmp_path_factory.mktemp("responses") / "data") as world:
+        yield world
+
+
+@pytest.fixture
+def w(world: World) -> World:
+    world.reset()
+    return world
+
+
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+def test_create_text(w: World, upstream: str) -> None:
+    w.script(upstream, text="Hello there.")
+    raw = w.oa.responses.with_raw_response.create(
+        model=MODEL[upstream], input="Hi", instructions="Be brief.", max_output_tokens=300
+    )
+    got = Response.model_validate_json(raw.http_response.text)
+    assert got.output_text == "Hello there."
+    assert got.status == "completed" and got.model == MODEL[upstream]
+    assert got.instructions == "Be brief." and got.max_output_tokens == 300
+    assert got.usage is not None
+    assert (got.usage.input_tokens, got.usage.input_tokens_details.cached_tokens) == (12, 4)
+    assert got.usage.output_tokens == 7 and got.usage.total_tokens == 19
+
+
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+def test_create_function_call_and_result(w: World, upstream: str) -> None:
+    w.script(upstream, text=None, calls=[WEATHER_CALL])
+    got = w.oa.responses.create(model=MODEL[upstream], input="Weather in Paris?", tools=[WEATHER])
+    calls = [item for item in got.output if item.type == "function_call"]
+    assert [(c.name, json.loads(c.arguments)) for c in calls] == [
+        ("get_weather", {"city": "Paris"})
+    ]
+    call_id = calls[0].call_id
+    w.script(upstream, text="Sunny, 21C.")
+    follow = w.oa.responses.create(
+        model=MODEL[upstream],
+        tools=[WEATHER],
+        input=[
+            {"role": "user", "content": "Weather in Paris?"},
+            *[c.model_dump(exclude_none=True) for c in calls],
+            {"type": "function_call_output", "call_id": call_id, "output": '{"temp": 21}'},
+        ],
+    )
+    assert follow.output_text == "Sunny, 21C."
+    assert "temp" in json.dumps(w.received(upstream)[-1][1])  # the tool's result went up
+
+
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+def test_stream_helper(w: World, upstream: str) -> None:
+    w.script_stream(upstream, ["Hel", "lo."], [WEATHER_CALL])
+    kinds, sequence = [], []
+    with w.oa.responses.stream(model=MODEL[upstream], input="Hi", tools=[WEATHER]) as stream:
+        for event in stream:
+            kinds.append(event.type)
+            sequence.append(event.sequence_number)
+        final = stream.get_final_response()
+    assert sequence == list(range(len(sequence)))
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert kinds[-1] == "response.completed"
+    assert "response.output_text.delta" in kinds
+    assert "response.function_call_arguments.delta" in kinds
+    assert final.output_text == "Hello."
+    calls = [i for i in final.output if i.type == "function_call"]
+    assert [(c.name, c.arguments) for c in calls] == [("get_weather", WEATHER_CALL.arguments)]
+    assert final.usage is not None and final.usage.input_tokens == 100
+
+
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+def test_create_stream_events_validate(w: World, upstream: str) -> None:
+    w.script_stream(upstream, ["Hel", "lo."], [WEATHER_CALL])
+    events = list(w.oa.responses.create(model=MODEL[upstream], input="Hi", stream=True))
+    for event in events:  # every event is valid against the SDK's own types
+        EVENT.validate_python(event.to_dict())
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert text == "Hello."
+    done = events[-1]
+    assert done.type == "response.completed" and done.response.output_text == "Hello."
+
+
+class City(pydantic.BaseModel):
+    name: str
+    country: str
+
+
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+def test_parse_pydantic(w: World, upstream: str) -> None:
+    w.script(upstream, text='{"name": "Paris", "country": "France"}')
+    got = w.oa.responses.parse(model=MODEL[upstream], input="A city?", text_format=City)
+    assert got.output_parsed == City(name="Paris", country="France")
+
+
+@pytest.mark.parametrize(
+    ("params", "param"),
+    [
+        ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
+        ({"tools": [{"type": "file_search", "vector_store_ids": ["vs_1"]}]}, "tools[0].type"),
+        ({"tools": [{"type": "code_interpreter", "container": {"type": "auto"}}]}, "tools[0].type"),
+        ({"conversation": "conv_1"}, "conversation"),
+        ({"background": True}, "background"),
+    ],
+)
+def test_refused_by_name(w: World, params: dict[str, object], param: str) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        w.oa.responses.create(model=MODEL["openai"], input="Hi", **params)  # type: ignore[call-overload]
+    error = info.value.response.json()["error"]
+    assert error["param"] == param and error["type"] == "invalid_request_error"
+    assert w.received("openai") == []
+
+
+def test_unknown_path_names_the_endpoints(w: World) -> None:
+    with pytest.raises(openai.NotFoundError) as info:
+        w.oa.get("/nowhere", cast_to=object)
+    message = info.value.response.json()["error"]["message"]
+    assert "/v1/responses" in message and "/v1/chat/completions" in message
