@@ -3,6 +3,7 @@ recorder in front of the gateway, and the Node clients installed by ``make test-
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,30 @@ from tests.integration.matrix_cases import World, open_world
 
 NODE_DIR = Path(__file__).resolve().parents[2] / "clients"
 NODE_BIN = NODE_DIR / "node_modules" / ".bin"
+
+
+# pydantic-ai's run_sync and the Agents SDK leave their httpx clients and async generators to the
+# garbage collector after their event loop ends; Python reports them as unraisable
+# ResourceWarnings, in whichever test the collector happens to run. They are the frameworks'.
+_THIRD_PARTY_LEAKS = (
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            for mark in _THIRD_PARTY_LEAKS:
+                item.add_marker(mark)
+
+
+@pytest.fixture
+def collect_leaks() -> Iterator[None]:
+    """Collect a test's leaked framework objects while its warning filters still apply."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="package")
