@@ -98,22 +98,20 @@ class SignatureCache:
 
     # Background writer
 
-    async def run_writer(self, interval: float = 0.2, prune_every: float = 3600.0) -> None:
-        """Store queued signatures every ``interval`` seconds, prune old ones every
-        ``prune_every``; until cancelled. A failed write is logged; those signatures stay in
-        this process's LRU only."""
-        since_prune = prune_every  # prune once at start
+    async def run_writer(self, prune_every: timedelta = timedelta(hours=1)) -> None:
+        """Store queued signatures as soon as they are queued (what queues up during one write
+        goes in the next batch) and prune old ones at most every ``prune_every``; until
+        cancelled. A failed write is logged; those signatures stay in this process's LRU."""
+        next_prune = self._clock()
         while True:
             await self._queued.wait()
-            await asyncio.sleep(interval)
             try:
                 await self.flush()
-                if since_prune >= prune_every:
-                    since_prune = 0.0
+                if self._clock() >= next_prune:
+                    next_prune = self._clock() + prune_every
                     await self.prune()
             except Exception:  # storage trouble must not stop the writer
                 log.exception("could not store tool-call signatures")
-            since_prune += interval
 
     async def flush(self) -> int:
         """Seal and store everything queued now; returns how many were stored."""

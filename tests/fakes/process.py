@@ -36,9 +36,18 @@ class ServeProcess:
         """The pids of the worker processes (empty for a single-process server)."""
         path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
         try:
-            return {int(p) for p in path.read_text().split()}
+            children = {int(p) for p in path.read_text().split()}
         except OSError:
             return set()
+        # Workers are multiprocessing spawns; the resource tracker is a child too.
+        return {pid for pid in children if b"spawn_main" in _cmdline(pid)}
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _drain(stream: Iterator[str], log: list[str], port: list[int], found: threading.Event) -> None:

@@ -198,7 +198,7 @@ async def test_the_writer_stores_in_the_background(world: World) -> None:
     ws = await ws_id(world)
     worker = world.worker()
     async with anyio.create_task_group() as group:
-        group.start_soon(worker.run_writer, 0)
+        group.start_soon(worker.run_writer)
         worker.put(ws, "call_1", MODEL, "sig-1")
         while not await world.store.signatures.get_signatures(ws, MODEL, ["call_1"]):
             await anyio.lowlevel.checkpoint()
