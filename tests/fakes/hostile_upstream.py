@@ -23,6 +23,8 @@ Modes (``MODES``):
 - ``html``: a 200 HTML page.
 - ``truncated``: JSON (or a first SSE event) cut in the middle, then the end of the body.
 - ``empty``: a 200 with an empty body.
+- ``garbage``: bytes that are not an HTTP response at all.
+- ``bad_encoding``: ``content-encoding: gzip`` on bytes that are not gzip.
 
 Everything is bounded: bodies stop when the client stops reading, silences end when the client
 closes or the server stops, and ``running()`` closes every connection on exit.
@@ -54,6 +56,8 @@ MODES = (
     "html",
     "truncated",
     "empty",
+    "garbage",
+    "bad_encoding",
 )
 PROVIDERS = ("openai", "anthropic", "gemini")
 
@@ -236,10 +240,15 @@ async def _bomb(x: Exchange, reader: asyncio.StreamReader) -> None:
 
 
 async def _huge_error(x: Exchange, reader: asyncio.StreamReader) -> None:
-    message = b"e" * (32 * MiB)
-    body = b'{"error": {"message": "' + message + b'", "type": "server_error"}}'
-    await x.head(500, {"content-type": "application/json", "content-length": str(len(body))})
-    await x.send(body)
+    # The head goes first and the body in blocks, so the head is never late.
+    prefix, suffix = b'{"error": {"message": "', b'", "type": "server_error"}}'
+    size = len(prefix) + 32 * MiB + len(suffix)
+    await x.head(500, {"content-type": "application/json", "content-length": str(size)})
+    await x.send(prefix)
+    block = b"e" * MiB
+    for _ in range(32):
+        await x.send(block)
+    await x.send(suffix)
 
 
 def error_object(provider: str) -> bytes:
@@ -310,6 +319,17 @@ async def _empty(x: Exchange, reader: asyncio.StreamReader) -> None:
     await x.head(200, {"content-type": x.content_type, "content-length": "0"})
 
 
+async def _garbage(x: Exchange, reader: asyncio.StreamReader) -> None:
+    await x.send(b"\x00\x01 this is not HTTP at all \xff\r\n\r\n")
+
+
+async def _bad_encoding(x: Exchange, reader: asyncio.StreamReader) -> None:
+    body = b"data: this is not gzip\n\n" * 10
+    headers = {"content-type": x.content_type, "content-encoding": "gzip"}
+    await x.head(200, {**headers, "content-length": str(len(body))})
+    await x.send(body)
+
+
 HANDLERS: dict[str, Handler] = {
     "ok": _ok,
     "redirect": _redirect,
@@ -325,6 +345,8 @@ HANDLERS: dict[str, Handler] = {
     "html": _html,
     "truncated": _truncated,
     "empty": _empty,
+    "garbage": _garbage,
+    "bad_encoding": _bad_encoding,
 }
 
 

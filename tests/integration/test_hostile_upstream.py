@@ -35,9 +35,9 @@ pytestmark = pytest.mark.integration
 MB = 1_000_000
 LIMITS = {
     "KEYROUTE__UPSTREAM__CONNECT_TIMEOUT_SECONDS": "2",
-    "KEYROUTE__UPSTREAM__FIRST_BYTE_TIMEOUT_SECONDS": "0.5",
-    "KEYROUTE__UPSTREAM__IDLE_TIMEOUT_SECONDS": "0.5",
-    "KEYROUTE__UPSTREAM__TIMEOUT_SECONDS": "1.5",
+    "KEYROUTE__UPSTREAM__FIRST_BYTE_TIMEOUT_SECONDS": "1",
+    "KEYROUTE__UPSTREAM__IDLE_TIMEOUT_SECONDS": "1",
+    "KEYROUTE__UPSTREAM__TIMEOUT_SECONDS": "2.5",
 }
 MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5", "gemini": "gemini-2.5-flash"}
 
@@ -59,6 +59,8 @@ EXPECTED: dict[str, tuple[int, tuple[str, int]]] = {
     "html": (502, ("event", 502)),
     "truncated": (502, ("event", 502)),
     "empty": (502, ("event", 502)),
+    "garbage": (502, ("status", 502)),
+    "bad_encoding": (502, ("event", 502)),
 }
 CODES = {502: "upstream_error", 504: "upstream_timeout"}
 

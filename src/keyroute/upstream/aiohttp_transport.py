@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import aiohttp
-from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.http_exceptions import ContentEncodingError, HttpProcessingError
 
 from keyroute.core.errors import UpstreamError, UpstreamTimeout
 from keyroute.providers.base import UpstreamRequest
@@ -127,11 +127,11 @@ def network_error(
     reason = type(exc).__name__
     if isinstance(exc, aiohttp.ClientConnectorError):
         reason = f"cannot connect to {host}"
+    elif isinstance(exc, ContentEncodingError) or isinstance(exc.__cause__, ContentEncodingError):
+        reason = "the response body could not be decoded"  # a broken content-encoding
     elif isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
         reason = "the connection closed before the response was complete"
-    elif isinstance(exc, HttpProcessingError):
-        reason = "the response body could not be decoded"
-    elif isinstance(exc, aiohttp.ClientResponseError):
+    elif isinstance(exc, aiohttp.ClientResponseError | HttpProcessingError):
         reason = "the response was not valid HTTP"
     return UpstreamError(
         f"Provider '{provider}' could not be reached: {reason}.", provider=provider

@@ -294,6 +294,19 @@ def test_start_comes_from_the_first_chunk_even_a_sparse_one() -> None:
     ]
 
 
+def test_a_first_chunk_without_choices_is_not_openai() -> None:
+    check_raises(['{"type": "message_start", "message": {"id": "msg_1"}}'], "no choices")
+
+
+def test_a_later_chunk_without_choices_is_tolerated() -> None:
+    decoder = OpenAIStreamDecoder("openai")
+    decoder.feed(SSEEvent(data=ROLE))
+    usage = '{"usage": {"prompt_tokens": 1, "completion_tokens": 2}}'
+    assert decoder.feed(SSEEvent(data=usage)) == [
+        UsageReport(usage=Usage(input_tokens=1, output_tokens=2))
+    ]
+
+
 def check_raises(data: list[str], message: str) -> UpstreamError:
     with pytest.raises(UpstreamError, match=message) as info:
         decode(*data)
