@@ -546,3 +546,102 @@ def test_logprobs_round_trip(w: World, inbound: str, upstream: str, stream: bool
 @pytest.mark.parametrize(CELL, cells(inbounds=["openai"], upstreams=["anthropic", "gemini"]))
 def test_logprobs_elsewhere(w: World, inbound: str, upstream: str) -> None:
     w.refused(inbound, upstream, ("'logprobs'", upstream), messages=HI, logprobs=True)
+
+
+# -- what today's clients send ---------------------------------------------------------------
+
+_BETA = "context-management-2025-06-27,per-turn-control-2026-07-01,advanced-tool-use-2025-11-20"
+
+
+@pytest.mark.parametrize(CELL, cells(inbounds=["anthropic"]))
+def test_claude_code_request(w: World, inbound: str, upstream: str) -> None:
+    """What Claude Code sends: a system turn inside ``messages`` (cache marker, per-turn effort),
+    adaptive thinking, context management, effort, ``metadata.user_id``, a deferred tool, the
+    beta list. Anthropic gets it as sent; elsewhere the system turn and the effort translate and
+    Anthropic's serving optimisations (context management, deferred loading) are left out."""
+    marked = {"type": "text", "text": "Be terse.", "cache_control": {"type": "ephemeral"}}
+    system_turn = {"role": "system", "content": [marked], "output_config": {"effort": "high"}}
+    tools = client_tools(inbound)
+    tools[1] = {**tools[1], "defer_loading": True}
+    extra = {
+        "thinking": {"type": "adaptive", "display": "omitted"},
+        "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+        "output_config": {"effort": "medium"},
+    }
+    w.script(upstream, text="Done.")
+    got = w.ask(
+        inbound,
+        upstream,
+        messages=[*HI, system_turn],
+        tools=tools,
+        metadata={"user_id": "device-1"},
+        extra_body=extra,
+        extra_headers={"anthropic-beta": _BETA},
+    )
+    assert got.text == "Done."
+    sent = w.sent(upstream)
+    if upstream == "anthropic":
+        assert sent["messages"][1] == system_turn
+        assert {k: sent[k] for k in extra} == extra
+        assert sent["tools"][1]["defer_loading"] is True
+        assert w.anthropic_fake.received[0].headers["anthropic-beta"] == _BETA
+        return
+    assert "context_management" not in sent and "defer_loading" not in json.dumps(sent)
+    if WIRE[upstream] == "openai":  # the system turn where it stood; the turn's effort governs
+        assert sent["messages"][1] == {"role": "system", "content": "Be terse."}
+        assert (sent["reasoning_effort"], sent["user"]) == ("high", "device-1")
+        assert [t["function"]["name"] for t in sent["tools"]] == ["get_weather", "get_time"]
+    else:  # one system instruction; adaptive thinking is Gemini's own, at the turn's level
+        assert sent["systemInstruction"] == {"parts": [{"text": "Be terse."}]}
+        assert generation(sent)["thinkingConfig"] == {"thinkingLevel": "HIGH"}
+        assert len(sent["tools"][0]["functionDeclarations"]) == 2
+
+
+@pytest.mark.parametrize(CELL, cells(inbounds=["anthropic"]))
+def test_unknown_tool_field(w: World, inbound: str, upstream: str) -> None:
+    """A tool's field keyroute does not know stays on that tool for Anthropic and is refused by
+    sub-field elsewhere; ``eager_input_streaming`` only changes stream chunking and is left out."""
+    tools = client_tools(inbound)
+    tools[0] = {**tools[0], "eager_input_streaming": True}
+    if upstream != "anthropic":
+        w.script(upstream, text="Ok.")
+        assert w.ask(inbound, upstream, messages=HI, tools=tools).text == "Ok."
+        assert "eager_input_streaming" not in json.dumps(w.sent(upstream))
+        w.reset()
+        tools[1] = {**tools[1], "x_future_flag": True}
+        words = ("tools[1].x_future_flag", PROVIDER_ID[upstream])
+        w.refused(inbound, upstream, words, messages=HI, tools=tools)
+        return
+    tools[1] = {**tools[1], "x_future_flag": True}
+    w.script(upstream, text="Ok.")
+    w.ask(inbound, upstream, messages=HI, tools=tools)
+    assert w.sent(upstream)["tools"] == [{**t, "input_schema": t["input_schema"]} for t in tools]
+
+
+@pytest.mark.parametrize(CELL, cells(inbounds=["openai"]))
+def test_sdk_helper_echo(w: World, inbound: str, upstream: str) -> None:
+    """The message the openai SDKs' ``.stream()`` / ``.parse()`` helpers return, sent back as it
+    is: its echoes (``parsed``, ``index``, ``parsed_arguments``, ``annotations``, ``refusal``)
+    are accepted and never forwarded."""
+    calls = [
+        {
+            **c.as_openai(),
+            "index": i,
+            "function": {**c.as_openai()["function"], "parsed_arguments": c.args},
+        }
+        for i, c in enumerate(PAIR)
+    ]
+    said = {
+        "role": "assistant",
+        "content": None,
+        "parsed": None,
+        "refusal": None,
+        "annotations": [],
+        "tool_calls": calls,
+    }
+    tool = [{"role": "tool", "tool_call_id": i, "content": t} for i, t in results(inbound)]
+    w.script(upstream, text="21°C at 14:05.")
+    got = w.ask(inbound, upstream, tools=client_tools(inbound), messages=[*ASK, said, *tool])
+    assert got.text == "21°C at 14:05."
+    sent = json.dumps(w.sent(upstream))
+    assert all(echo not in sent for echo in ("parsed", '"index"', "annotations", "refusal"))

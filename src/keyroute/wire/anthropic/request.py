@@ -205,7 +205,7 @@ def _turn_extra(message: Message, i: int, native: bool) -> JsonObject:
         extra["output_config"] = {"effort": message.reasoning_effort}
     if extra and not native:
         key = next(iter(extra))
-        raise unsupported(f"messages[{i}].{key}", f"the message field {key!r}")
+        raise unsupported(f"messages[{i}].{key}", f"the message field 'messages[{i}].{key}'")
     return extra
 
 
@@ -357,7 +357,7 @@ def _tool(tool: ToolSpec, i: int, native: bool) -> JsonObject:
         if native:
             out[key] = value
         elif key not in tool.optional:
-            raise unsupported(f"tools[{i}].{key}", f"the tool field {key!r}")
+            raise unsupported(f"tools[{i}].{key}", f"the tool field 'tools[{i}].{key}'")
     return cache_control(tool.cache_control, out)
 
 

@@ -122,7 +122,7 @@ def _check_foreign_fields(req: ChatRequest) -> None:
         for key in tool.extra:
             if key not in tool.optional:
                 raise UnsupportedFeature(
-                    f"The tool field '{key}' is not supported by gemini.",
+                    f"tools[{i}].{key}: this tool field is not supported by gemini.",
                     param=f"tools[{i}].{key}",
                 )
     if req.metadata:

@@ -166,7 +166,7 @@ def _content(m: Message, i: int, provider: str, cache: bool) -> str | list[dict[
 def _message(m: Message, i: int, provider: str, cache: bool) -> dict[str, Any]:
     for key in m.extra:
         raise UnsupportedFeature(
-            f"The message field '{key}' has no equivalent on provider '{provider}'.",
+            f"The message field 'messages[{i}].{key}' has no equivalent on provider '{provider}'.",
             param=f"messages[{i}].{key}",
         )
     out: dict[str, Any] = {"role": m.role}
@@ -214,7 +214,7 @@ def _tool(t: ToolSpec, i: int, cache: bool, native: bool, provider: str) -> dict
     for key in t.extra:
         if not native and key not in t.optional:
             raise UnsupportedFeature(
-                f"The tool field '{key}' has no equivalent on provider '{provider}'.",
+                f"The tool field 'tools[{i}].{key}' has no equivalent on provider '{provider}'.",
                 param=f"tools[{i}].{key}",
             )
     fn: dict[str, Any] = {"name": t.name, "parameters": t.parameters}
