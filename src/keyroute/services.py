@@ -23,6 +23,7 @@ from keyroute.core.record import RecordSink
 from keyroute.pipeline import Pipeline, Pricer
 from keyroute.pipeline.listing import HostedModels
 from keyroute.principals import PrincipalCache
+from keyroute.response_states import ResponseStates
 from keyroute.routing.resolver import ModelResolver
 from keyroute.signatures import SignatureCache
 from keyroute.storage.base import Store, WorkspaceRecord
@@ -84,6 +85,13 @@ class Services:
             vault=self.vault,
             workspace=self._workspace_record,
             retention=timedelta(days=config.server.tool_signature_retention_days),
+        )
+        # Responses API turns for previous_response_id, sealed and written off the request path.
+        self.responses = ResponseStates(
+            store=store.responses,
+            vault=self.vault,
+            workspace=self._workspace_record,
+            retention=timedelta(days=config.server.response_retention_days),
         )
         self.tasks = TaskGroup()
         self.pipeline = Pipeline(
@@ -168,6 +176,7 @@ class Services:
             name="configuration-changes",
         )
         self.tasks.spawn(self.signatures.run_writer(), name="tool-signatures")
+        self.tasks.spawn(self.responses.run_writer(), name="response-states")
 
     async def close(self) -> None:
         # Stop the usage writer first: it stores every queued record (or spills what the
@@ -185,6 +194,10 @@ class Services:
             await self.signatures.flush()
         except Exception:  # shutting down: report, then keep closing
             log.exception("could not store tool-call signatures at shutdown")
+        try:
+            await self.responses.flush()
+        except Exception:  # shutting down: report, then keep closing
+            log.exception("could not store Responses API state at shutdown")
         await self.sender.close()
         if self._connected:
             await self.store.close()

@@ -150,3 +150,67 @@ def test_unknown_path_names_the_endpoints(w: World) -> None:
         w.oa.get("/nowhere", cast_to=object)
     message = info.value.response.json()["error"]["message"]
     assert "/v1/responses" in message and "/v1/chat/completions" in message
+
+
+# -- state: store, previous_response_id, GET / DELETE / input_items ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "second"), [("anthropic", "gemini"), ("gemini", "openai"), ("openai", "anthropic")]
+)
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_two_turns_on_two_providers(w: World, first: str, second: str, stream: bool) -> None:
+    if stream:
+        w.script_stream(first, ["My name ", "is Ada."], [])
+        with w.oa.responses.stream(
+            model=MODEL[first], input="Who are you?", instructions="Be Ada."
+        ) as s:
+            turn1 = s.get_final_response()
+    else:
+        w.script(first, text="My name is Ada.")
+        turn1 = w.oa.responses.create(
+            model=MODEL[first], input="Who are you?", instructions="Be Ada."
+        )
+    assert turn1.output_text == "My name is Ada."
+    w.script(second, text="You asked who I am.")
+    turn2 = w.oa.responses.create(
+        model=MODEL[second], input="What did I ask?", previous_response_id=turn1.id
+    )
+    assert turn2.output_text == "You asked who I am."
+    assert turn2.previous_response_id == turn1.id
+    sent = json.dumps(w.received(second)[-1][1])
+    for said in ("Who are you?", "My name is Ada.", "What did I ask?"):
+        assert said in sent
+    assert "Be Ada." not in sent  # instructions do not carry over, as on OpenAI
+
+    fetched = w.oa.responses.retrieve(turn2.id)
+    assert fetched.output_text == turn2.output_text and fetched.id == turn2.id
+    items = w.oa.responses.input_items.list(turn2.id)
+    assert [i.type for i in items.data] == ["message"]
+    assert items.data[0].content[0].text == "What did I ask?"  # type: ignore[union-attr]
+
+
+def test_store_false_and_delete(w: World) -> None:
+    w.script("openai", text="Not kept.")
+    got = w.oa.responses.create(model=MODEL["openai"], input="Hi", store=False)
+    with pytest.raises(openai.NotFoundError):
+        w.oa.responses.retrieve(got.id)
+    with pytest.raises(openai.BadRequestError) as info:
+        w.oa.responses.create(model=MODEL["openai"], input="Again", previous_response_id=got.id)
+    assert info.value.response.json()["error"]["param"] == "previous_response_id"
+
+    w.script("openai", text="Kept.")
+    kept = w.oa.responses.create(model=MODEL["openai"], input="Hi")
+    assert w.oa.responses.retrieve(kept.id).output_text == "Kept."
+    w.oa.responses.delete(kept.id)
+    with pytest.raises(openai.NotFoundError):
+        w.oa.responses.retrieve(kept.id)
+    with pytest.raises(openai.NotFoundError):
+        w.oa.responses.delete(kept.id)
+
+
+def test_unknown_previous_response_is_refused(w: World) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        w.oa.responses.create(model=MODEL["openai"], input="Hi", previous_response_id="resp_nope")
+    assert info.value.response.json()["error"]["param"] == "previous_response_id"
+    assert w.received("openai") == []

@@ -23,7 +23,7 @@ from keyroute.admin.routes import admin_routes
 from keyroute.api.models_routes import Models
 from keyroute.api.openai_routes import ChatCompletions, Embeddings
 from keyroute.api.request_ids import new_request_id
-from keyroute.api.responses_routes import Responses
+from keyroute.api.responses_routes import Responses, StoredResponse
 from keyroute.services import Services
 
 
@@ -53,7 +53,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return _error(405, message, "method_not_allowed", started)
     message = (
         f"Unknown path {request.url.path}. keyroute serves POST /v1/chat/completions, "
-        "POST /v1/responses, POST /v1/embeddings, GET /v1/models, GET /v1/models/{id}, "
+        "POST /v1/responses, GET|DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items, "
+        "POST /v1/embeddings, GET /v1/models, GET /v1/models/{id}, "
         "POST /v1/messages, POST /v1/messages/count_tokens and GET /health."
     )
     return _error(exc.status_code, message, "not_found", started)
@@ -93,6 +94,12 @@ def create_app(
         Route("/chat/completions", chat, methods=None),
         Route("/v1/responses", responses, methods=None),
         Route("/responses", responses, methods=None),
+        Route("/v1/responses/{response_id}", StoredResponse(services), methods=None),
+        Route(
+            "/v1/responses/{response_id}/input_items",
+            StoredResponse(services, listing=True),
+            methods=None,
+        ),
         Route("/v1/embeddings", Embeddings(services), methods=None),
         Route("/v1/models", models, methods=None),
         Route("/v1/models/{model:path}", models, methods=None),

@@ -45,6 +45,8 @@ class ServerConfig(_Section):
     change_poll_seconds: float = Field(default=0.5, gt=0, le=60)
     # How long a tool call's provider signature (Gemini thought signatures) is kept for replay.
     tool_signature_retention_days: float = Field(default=7.0, gt=0, le=365)
+    # How long a stored Responses API turn (for previous_response_id) is kept.
+    response_retention_days: float = Field(default=30.0, gt=0, le=3650)
 
 
 class UpstreamConfig(_Section):

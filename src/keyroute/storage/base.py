@@ -289,6 +289,40 @@ class SignatureStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResponseStateRecord:
+    """A stored Responses API turn (its ``Response`` and the conversation up to it), sealed with
+    the workspace's data key; never served after ``expires_at``."""
+
+    workspace_id: str
+    response_id: str
+    nonce: bytes
+    ciphertext: bytes
+    created_at: datetime
+    expires_at: datetime
+
+
+class ResponseStateStore(Protocol):
+    """Responses API conversation state, so a follow-up turn can land on any worker."""
+
+    async def put_responses(self, records: Sequence[ResponseStateRecord]) -> int:
+        """Store ``records`` (replacing the same workspace and id) in one transaction, skipping
+        those of workspaces that no longer exist; returns how many were stored."""
+        ...
+
+    async def get_response(
+        self, workspace_id: str, response_id: str
+    ) -> ResponseStateRecord | None: ...
+
+    async def delete_response(self, workspace_id: str, response_id: str) -> bool:
+        """Delete one stored turn; ``False`` if there was none."""
+        ...
+
+    async def prune_responses(self, now: datetime) -> int:
+        """Delete every turn that expired before ``now``; returns how many."""
+        ...
+
+
 class Store(Protocol):
     """Everything keyroute persists. All methods are coroutines.
 
@@ -301,6 +335,11 @@ class Store(Protocol):
     @property
     def usage(self) -> UsageStore:
         """The usage table of this database (usable while the store is open)."""
+        ...
+
+    @property
+    def responses(self) -> ResponseStateStore:
+        """The Responses API conversation state of this database."""
         ...
 
     @property

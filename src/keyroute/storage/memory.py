@@ -25,6 +25,7 @@ from keyroute.storage.base import (
     WorkspaceRecord,
 )
 from keyroute.storage.changes import LocalChangeFeed
+from keyroute.storage.memory_responses import MemoryResponseStateStore
 from keyroute.storage.memory_signatures import MemorySignatureStore
 from keyroute.storage.memory_usage import MemoryUsageStore
 
@@ -64,6 +65,7 @@ class MemoryStore:
         self._settings: dict[str, str] = {}
         self._usage = MemoryUsageStore(lambda workspace_id: workspace_id in self._workspaces)
         self._signatures = MemorySignatureStore(lambda ws: ws in self._workspaces)
+        self._responses = MemoryResponseStateStore(lambda ws: ws in self._workspaces)
 
     @property
     def usage(self) -> MemoryUsageStore:
@@ -72,6 +74,10 @@ class MemoryStore:
     @property
     def signatures(self) -> MemorySignatureStore:
         return self._signatures
+
+    @property
+    def responses(self) -> MemoryResponseStateStore:
+        return self._responses
 
     async def open(self) -> None:
         return None
@@ -121,6 +127,7 @@ class MemoryStore:
         self._prices = {k: v for k, v in self._prices.items() if k[0] != workspace_id}
         self._usage.forget_workspace(workspace_id)
         self._signatures.forget_workspace(workspace_id)
+        self._responses.forget_workspace(workspace_id)
         self._changed(workspace_id)
         return True
 

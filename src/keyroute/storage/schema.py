@@ -254,3 +254,17 @@ tool_signatures = Table(
     PrimaryKeyConstraint("workspace_id", "call_id", "model"),
 )
 Index("ix_tool_signatures_created_at", tool_signatures.c.created_at)
+
+# Responses API conversation state (``ResponseStateRecord``): sealed, pruned once expired.
+response_states = Table(
+    "response_states",
+    metadata,
+    _workspace_fk(),
+    Column("response_id", String, nullable=False),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "response_id"),
+)
+Index("ix_response_states_expires_at", response_states.c.expires_at)

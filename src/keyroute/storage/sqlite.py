@@ -59,6 +59,7 @@ from keyroute.storage.schema import (
     workspaces,
 )
 from keyroute.storage.sqlite_changes import SqliteChangeFeed
+from keyroute.storage.sqlite_responses import SqliteResponseStateStore
 from keyroute.storage.sqlite_signatures import SqliteSignatureStore
 from keyroute.storage.sqlite_usage import SqliteUsageStore
 
@@ -154,6 +155,7 @@ class SqliteStore:
         self._writer: AsyncEngine | None = None
         self._usage = SqliteUsageStore(self._engines)
         self._signatures = SqliteSignatureStore(self._engines)
+        self._responses = SqliteResponseStateStore(self._engines)
         self.changes = SqliteChangeFeed(self._path)
 
     @property
@@ -163,6 +165,10 @@ class SqliteStore:
     @property
     def signatures(self) -> SqliteSignatureStore:
         return self._signatures
+
+    @property
+    def responses(self) -> SqliteResponseStateStore:
+        return self._responses
 
     @property
     def path(self) -> Path:

@@ -27,6 +27,7 @@ _PROVIDER_KEY_PURPOSE_V1 = b"keyroute/provider-key/v1"
 _PROVIDER_KEY_PURPOSE = b"keyroute/provider-key/v2"
 PROVIDER_KEY_AAD_VERSION = 2
 _SIGNATURE_PURPOSE = b"keyroute/tool-signature/v1"
+_RESPONSE_PURPOSE = b"keyroute/response-state/v1"
 
 
 def _aad(purpose: bytes, *parts: str) -> bytes:
@@ -61,6 +62,11 @@ def provider_key_aad(workspace_id: str, key_id: str, provider: str, base_url: st
 def signature_aad(workspace_id: str, call_id: str, model: str) -> bytes:
     """A tool-call signature belongs to one workspace, one call and one model."""
     return _aad(_SIGNATURE_PURPOSE, workspace_id, call_id, model)
+
+
+def response_aad(workspace_id: str, response_id: str) -> bytes:
+    """A stored Responses API turn belongs to one workspace and one response id."""
+    return _aad(_RESPONSE_PURPOSE, workspace_id, response_id)
 
 
 def legacy_provider_key_aad(workspace_id: str, key_id: str) -> bytes:

@@ -24,6 +24,7 @@ from keyroute.vault.crypto import (
     new_data_key,
     open_sealed,
     provider_key_aad,
+    response_aad,
     seal,
     signature_aad,
     unwrap_data_key,
@@ -139,6 +140,19 @@ class KeyVault:
     ) -> str:
         """Decrypt what ``seal_signature`` made; ``ConfigError`` if it belongs elsewhere."""
         aad = signature_aad(workspace.id, call_id, model)
+        return open_sealed(self._data_key(workspace), nonce, ciphertext, aad)
+
+    def seal_response(
+        self, workspace: WorkspaceRecord, response_id: str, state: str
+    ) -> tuple[bytes, bytes]:
+        """Encrypt a stored Responses API turn for ``workspace``: ``(nonce, ciphertext)``."""
+        return seal(self._data_key(workspace), state, response_aad(workspace.id, response_id))
+
+    def open_response(
+        self, workspace: WorkspaceRecord, response_id: str, nonce: bytes, ciphertext: bytes
+    ) -> str:
+        """Decrypt what ``seal_response`` made; ``ConfigError`` if it belongs elsewhere."""
+        aad = response_aad(workspace.id, response_id)
         return open_sealed(self._data_key(workspace), nonce, ciphertext, aad)
 
     def forget(self, workspace_id: str) -> None:

@@ -43,7 +43,15 @@ def test_result_is_aware_utc(value: datetime | None) -> None:
 
 def test_every_workspace_row_cascades_with_its_workspace() -> None:
     tables = metadata.tables
-    owned = {"api_keys", "provider_keys", "aliases", "price_overrides", "usage", "tool_signatures"}
+    owned = {
+        "api_keys",
+        "provider_keys",
+        "aliases",
+        "price_overrides",
+        "usage",
+        "tool_signatures",
+        "response_states",
+    }
     assert set(tables) == {"workspaces", "settings", "workspace_changes", *owned}
     for name in owned:
         (fk,) = tables[name].foreign_keys
