@@ -160,6 +160,7 @@ def test_unknown_path_names_the_endpoints(w: World) -> None:
 )
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 def test_two_turns_on_two_providers(w: World, first: str, second: str, stream: bool) -> None:
+    turn1: Response
     if stream:
         w.script_stream(first, ["My name ", "is Ada."], [])
         with w.oa.responses.stream(
