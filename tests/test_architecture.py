@@ -65,9 +65,27 @@ RULES: tuple[Rule, ...] = (
         "keyroute.providers",
         ("keyroute.core", "keyroute.wire", "keyroute.catalogue", "msgspec", STDLIB),
     ),
+    Rule("keyroute.batching", ("keyroute.core", STDLIB)),
     Rule(
         "keyroute.accounting",
-        ("keyroute.core", "keyroute.config", "keyroute.storage.base", "keyroute.catalogue", STDLIB),
+        (
+            "keyroute.core",
+            "keyroute.config",
+            "keyroute.storage.base",
+            "keyroute.catalogue",
+            "keyroute.batching",
+            STDLIB,
+        ),
+    ),
+    Rule(
+        "keyroute.audit",
+        (
+            "keyroute.core",
+            "keyroute.config",
+            "keyroute.storage.base",
+            "keyroute.batching",
+            STDLIB,
+        ),
     ),
     Rule(
         "keyroute.upstream", ("keyroute.core", "keyroute.providers", "aiohttp", "msgspec", STDLIB)
@@ -313,6 +331,9 @@ UNTESTED: dict[str, str] = {
     "storage/memory.py": "covered by the shared Store suite tests/unit/storage/test_store.py",
     "storage/memory_usage.py": "the shared UsageStore suite tests/unit/storage/test_usage_store.py",
     "storage/sqlite_usage.py": "the shared UsageStore suite tests/unit/storage/test_usage_store.py",
+    "storage/memory_audit.py": "the shared AuditStore suite tests/unit/storage/test_audit_store.py",
+    "storage/sqlite_audit.py": "the shared AuditStore suite tests/unit/storage/test_audit_store.py",
+    "cli/audit.py": "CLI: covered by tests/integration/test_audit_log.py",
     "storage/memory_signatures.py": "the shared suite tests/unit/storage/test_signature_store.py",
     "storage/sqlite_signatures.py": "the shared suite tests/unit/storage/test_signature_store.py",
     "storage/memory_responses.py": "shared suite tests/unit/storage/test_response_state_store.py",

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
@@ -14,6 +15,8 @@ from datetime import timedelta
 from keyroute.accounting.pricebook import PriceBook
 from keyroute.accounting.usage_spill import UsageSpill
 from keyroute.accounting.usage_writer import UsageWriter
+from keyroute.audit.retention import AuditPruner
+from keyroute.audit.writer import AuditSpill, AuditWriter
 from keyroute.catalogue import builtin
 from keyroute.config.schema import Config
 from keyroute.control.base_url import BaseUrlPolicy
@@ -65,8 +68,18 @@ class Services:
         self.vault = KeyVault(store, keyring)
         self.catalogue = builtin()
         self.prices = PriceBook(self.catalogue, store)
+        # Appends every request and admin event to the audit log in batches, off the request path.
+        self.audit_writer = AuditWriter(
+            store.audit,
+            AuditSpill(config.data_dir / "spill"),
+            gateway_rate=config.audit.gateway_rate_per_second,
+            gateway_burst=config.audit.gateway_burst,
+        )
         self.control = ControlPlane(
-            store, self.vault, base_urls=BaseUrlPolicy.from_config(config.base_urls)
+            store,
+            self.vault,
+            base_urls=BaseUrlPolicy.from_config(config.base_urls),
+            events=self.audit_writer,
         )
         self.sender = UpstreamSender(
             mounts=mounts or default_mounts(max_connections=config.upstream.max_connections),
@@ -111,7 +124,7 @@ class Services:
         # Stores each request's usage in batches, off the request path.
         self.usage_writer = UsageWriter(store.usage, UsageSpill(config.data_dir / "spill"))
         # Every finished request record goes to each sink (usage, audit, metrics, alerts).
-        self.record_sinks: list[RecordSink] = [self.usage_writer]
+        self.record_sinks: list[RecordSink] = [self.usage_writer, self.audit_writer]
         # Prices each request's usage at the workspace's prices, list and paid.
         self.pricer: Pricer = self.prices
         self._connected = False
@@ -171,6 +184,11 @@ class Services:
         await self.sender.start()
         self.tasks.spawn(self.principals.run_flusher(), name="api-key-last-used")
         self.usage_writer.start(self.tasks.spawn)
+        self.audit_writer.start(self.tasks.spawn)
+        self.tasks.spawn(
+            AuditPruner(self.store).run(self.config.audit.prune_interval_seconds),
+            name="audit-retention",
+        )
         self.tasks.spawn(
             self.store.changes.follow(self.config.server.change_poll_seconds),
             name="configuration-changes",
@@ -179,12 +197,13 @@ class Services:
         self.tasks.spawn(self.responses.run_writer(), name="response-states")
 
     async def close(self) -> None:
-        # Stop the usage writer first: it stores every queued record (or spills what the
+        # Stop the record writers first: each stores every queued record (or spills what the
         # database refuses within its grace period) before storage closes.
-        try:
-            await self.usage_writer.close()
-        except Exception:  # shutting down: report, then keep closing
-            log.exception("could not close the usage writer")
+        writers = (self.usage_writer, self.audit_writer)
+        closed = await asyncio.gather(*(w.close() for w in writers), return_exceptions=True)
+        for writer, result in zip(writers, closed, strict=True):
+            if isinstance(result, BaseException):  # shutting down: report, then keep closing
+                log.error("could not close the %s", type(writer).__name__, exc_info=result)
         await self.tasks.close()
         try:
             await self.principals.flush()

@@ -13,12 +13,13 @@ from typing import Any
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from keyroute.api.asgi import ClientDisconnected, read_body
 from keyroute.api.errors import as_gateway_error, render_error
 from keyroute.api.request_ids import new_request_id
+from keyroute.control.audit_log import Actor, ExportFilters, acting_as
 from keyroute.control.usage_views import usage_csv, usage_document
 from keyroute.control.views import (
     alias_view,
@@ -86,7 +87,9 @@ def _endpoint(handler: Handler, services: Services, status: int = 200) -> Callab
                 token.strip()
             ):
                 raise AuthError("Missing or invalid admin token ('Authorization: Bearer kra-...').")
-            result = await handler(request, services)
+            actor = Actor("admin-token", request.client.host if request.client else None)
+            with acting_as(actor):
+                result = await handler(request, services)
             if isinstance(result, Response):  # a handler that renders itself (CSV)
                 return result
             return _json(status, result) if result is not None else Response(status_code=204)
@@ -273,6 +276,29 @@ async def get_usage(request: Request, s: Services) -> Any:
     return usage_document(result)
 
 
+_AUDIT_PARAMS = frozenset({"since", "until", "key", "model", "status", "user", "format"})
+
+
+async def get_audit(request: Request, s: Services) -> Any:
+    """The workspace's audit log, streamed as JSON lines or CSV (schema: docs/audit.md)."""
+    query = request.query_params
+    unknown = sorted(set(query) - _AUDIT_PARAMS)
+    if unknown:
+        raise InvalidRequest(f"Unknown query parameter '{unknown[0]}'.", param=unknown[0])
+    fmt = query.get("format", "jsonl")
+    filters = ExportFilters(
+        since=query.get("since"),
+        until=query.get("until"),
+        key=query.get("key"),
+        model=query.get("model"),
+        status=query.get("status"),
+        user=query.get("user"),
+    )
+    lines = await s.control.audit.export(_ws(request), filters, fmt)
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
+    return StreamingResponse(lines, media_type=media)
+
+
 def admin_routes(services: Services) -> list[Route]:
     def r(path: str, handler: Handler, methods: list[str], status: int = 200) -> Route:
         return Route("/admin/v1" + path, _endpoint(handler, services, status), methods=methods)
@@ -297,6 +323,7 @@ def admin_routes(services: Services) -> list[Route]:
         r(ws + "/prices", import_prices, ["POST"]),
         r(ws + "/prices", clear_prices, ["DELETE"]),
         r(ws + "/usage", get_usage, ["GET"]),
+        r(ws + "/audit", get_audit, ["GET"]),
         r("/models", list_models, ["GET"]),
         r("/models/{model:path}", get_model, ["GET"]),
         r("/vault/rotate-master", rotate_master, ["POST"]),

@@ -90,6 +90,12 @@ class BaseUrlConfig(_Section):
     allow_encoded_ip: bool = False
 
 
+class AuditConfig(_Section):
+    gateway_rate_per_second: float = Field(default=20.0, gt=0)
+    gateway_burst: int = Field(default=500, ge=1)
+    prune_interval_seconds: float = Field(default=3600.0, gt=0)
+
+
 class LoggingConfig(_Section):
     level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
 
@@ -105,6 +111,7 @@ class Config(_Section):
     providers: ProvidersConfig = ProvidersConfig()
     base_urls: BaseUrlConfig = BaseUrlConfig()
     logging: LoggingConfig = LoggingConfig()
+    audit: AuditConfig = AuditConfig()
 
     @property
     def resolved_database_url(self) -> str:

@@ -23,6 +23,7 @@ from keyroute.accounting.usage_report import (
 )
 from keyroute.catalogue import Catalogue, builtin
 from keyroute.control import prices as price_rules
+from keyroute.control.audit_log import AuditLog, EventSink
 from keyroute.control.base_url import BaseUrlPolicy
 from keyroute.core.errors import Conflict, InvalidRequest, NotFound
 from keyroute.plans import DEFAULT_PLAN, plan
@@ -75,6 +76,20 @@ class CreatedApiKey:
     key: str  # shown once, never stored
 
 
+def _view(record: object) -> dict[str, object]:
+    """A record as an admin event's old or new value: secrets masked, bytes left out."""
+    values: dict[str, object] = {}
+    for field in dataclasses.fields(record):  # type: ignore[arg-type]
+        value = getattr(record, field.name)
+        if field.name in _SECRET_FIELDS or isinstance(value, bytes):
+            continue
+        values[field.name] = value if isinstance(value, str | int | None) else str(value)
+    return values
+
+
+_SECRET_FIELDS = frozenset({"key_hash", "ciphertext", "nonce", "wrapped_data_key"})
+
+
 class ControlPlane:
     def __init__(
         self,
@@ -84,12 +99,15 @@ class ControlPlane:
         clock: Callable[[], datetime] | None = None,
         base_urls: BaseUrlPolicy | None = None,
         catalogue: Catalogue | None = None,
+        events: EventSink | None = None,
     ) -> None:
+        """``events`` receives an ``AdminEvent`` for every change made (the audit writer)."""
         self.store = store
         self.vault = vault
         self.base_urls = base_urls or BaseUrlPolicy()
         self.catalogue = catalogue or builtin()
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.audit = AuditLog(store, self.workspace, events, self._clock)
 
     # Workspaces
     async def create_workspace(self, name: str, plan_name: str | None = None) -> WorkspaceRecord:
@@ -108,6 +126,7 @@ class ControlPlane:
             master_key_id=master_id,
         )
         await self.store.create_workspace(record)
+        self.audit.emit("workspace.create", record.id, target=record.id, new=_view(record))
         return record
 
     async def workspace(self, name_or_id: str) -> WorkspaceRecord:
@@ -126,6 +145,7 @@ class ControlPlane:
         workspace = await self.workspace(name_or_id)
         await self.store.delete_workspace(workspace.id)
         self.vault.forget(workspace.id)
+        self.audit.emit("workspace.delete", workspace.id, target=workspace.id, old=_view(workspace))
         return workspace
 
     # Gateway API keys
@@ -142,6 +162,7 @@ class ControlPlane:
             created_at=self._clock(),
         )
         await self.store.create_api_key(record)
+        self.audit.emit("key.add", workspace.id, target=record.id, new=_view(record))
         return CreatedApiKey(record=record, key=key)
 
     async def list_api_keys(self, name_or_id: str) -> list[ApiKeyRecord]:
@@ -154,6 +175,7 @@ class ControlPlane:
             raise NotFound(
                 f"No active gateway key '{key_id}' in workspace '{workspace.name}'.", param="id"
             )
+        self.audit.emit("key.revoke", workspace.id, target=key_id)
 
     # Provider keys
     async def add_provider_key(
@@ -201,6 +223,7 @@ class ControlPlane:
             created_at=self._clock(),
         )
         await self.store.add_provider_key(record)
+        self.audit.emit("provider_key.add", workspace.id, target=key_id, new=_view(record))
         return record
 
     async def list_provider_keys(self, name_or_id: str) -> list[ProviderKeyRecord]:
@@ -213,6 +236,7 @@ class ControlPlane:
             raise NotFound(
                 f"No active provider key '{key_id}' in workspace '{workspace.name}'.", param="id"
             )
+        self.audit.emit("provider_key.revoke", workspace.id, target=key_id)
 
     # Aliases
     async def set_alias(self, name_or_id: str, alias: str, target: str) -> AliasRecord:
@@ -230,7 +254,15 @@ class ControlPlane:
         record = AliasRecord(
             workspace_id=workspace.id, alias=alias, target=target, created_at=self._clock()
         )
+        old = {a.alias: a.target for a in await self.store.list_aliases(workspace.id)}.get(alias)
         await self.store.set_alias(record)
+        self.audit.emit(
+            "alias.set",
+            workspace.id,
+            target=alias,
+            old=None if old is None else {"target": old},
+            new={"target": target},
+        )
         return record
 
     async def list_aliases(self, name_or_id: str) -> list[AliasRecord]:
@@ -241,6 +273,7 @@ class ControlPlane:
         workspace = await self.workspace(name_or_id)
         if not await self.store.delete_alias(workspace.id, alias):
             raise NotFound(f"No alias '{alias}' in workspace '{workspace.name}'.", param="alias")
+        self.audit.emit("alias.delete", workspace.id, target=alias)
 
     # Price overrides (checked in ``control.prices``)
     async def set_prices(
@@ -283,6 +316,13 @@ class ControlPlane:
             prices=merged_prices or None,
         )
         await self.store.set_price_override(record)
+        self.audit.emit(
+            "prices.set",
+            workspace_id,
+            target=f"{record.provider}/{record.model}" if record.model else record.provider,
+            old=None if current is None else _view(current),
+            new=_view(record),
+        )
         return record
 
     async def list_prices(self, name_or_id: str) -> list[PriceOverrideRecord]:
@@ -301,6 +341,7 @@ class ControlPlane:
                 f"No price override for '{shown}' in workspace '{workspace.name}'.",
                 param="model" if key[1] else "provider",
             )
+        self.audit.emit("prices.clear", workspace.id, target="/".join(k for k in key if k))
         return key
 
     async def import_prices(

@@ -14,6 +14,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal, Protocol, TypeAlias
 
+from keyroute.core.audit import AuditStore
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkspaceRecord:
@@ -340,6 +342,11 @@ class Store(Protocol):
     @property
     def responses(self) -> ResponseStateStore:
         """The Responses API conversation state of this database."""
+        ...
+
+    @property
+    def audit(self) -> AuditStore:
+        """The audit log of this database (usable while the store is open)."""
         ...
 
     @property

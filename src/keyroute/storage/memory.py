@@ -26,6 +26,7 @@ from keyroute.storage.base import (
 )
 from keyroute.storage.changes import LocalChangeFeed
 from keyroute.storage.memory_responses import MemoryResponseStateStore
+from keyroute.storage.memory_audit import MemoryAuditStore
 from keyroute.storage.memory_signatures import MemorySignatureStore
 from keyroute.storage.memory_usage import MemoryUsageStore
 
@@ -66,6 +67,7 @@ class MemoryStore:
         self._usage = MemoryUsageStore(lambda workspace_id: workspace_id in self._workspaces)
         self._signatures = MemorySignatureStore(lambda ws: ws in self._workspaces)
         self._responses = MemoryResponseStateStore(lambda ws: ws in self._workspaces)
+        self._audit = MemoryAuditStore()
 
     @property
     def usage(self) -> MemoryUsageStore:
@@ -78,6 +80,10 @@ class MemoryStore:
     @property
     def responses(self) -> MemoryResponseStateStore:
         return self._responses
+
+    @property
+    def audit(self) -> MemoryAuditStore:
+        return self._audit
 
     async def open(self) -> None:
         return None

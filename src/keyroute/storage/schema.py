@@ -268,3 +268,32 @@ response_states = Table(
     PrimaryKeyConstraint("workspace_id", "response_id"),
 )
 Index("ix_response_states_expires_at", response_states.c.expires_at)
+
+# The audit log (``core.audit``): one hash chain per workspace plus the gateway-level chain.
+# Not tied to ``workspaces`` by a foreign key: a workspace's log outlives the workspace (its
+# sealed bodies become unreadable with its data key).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", String, nullable=False),
+    Column("log", String, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("time", UtcDateTime, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("request_id", String, nullable=True),
+    Column("api_key_id", String, nullable=True),
+    Column("model", String, nullable=True),
+    Column("served_model", String, nullable=True),
+    Column("status", Integer, nullable=True),
+    Column("end_user", String, nullable=True),
+    Column("action", String, nullable=True),
+    Column("data", Text, nullable=False),
+    Column("body", LargeBinary, nullable=True),
+    Column("prev_hash", String, nullable=False),
+    Column("hash", String, nullable=False),
+    PrimaryKeyConstraint("id"),
+    UniqueConstraint("log", "seq"),
+)
+Index("ix_audit_log_log_time", audit_log.c.log, audit_log.c.time)
+Index("ix_audit_log_log_api_key_id_time", audit_log.c.log, audit_log.c.api_key_id, audit_log.c.time)
+Index("ix_audit_log_log_model_time", audit_log.c.log, audit_log.c.model, audit_log.c.time)

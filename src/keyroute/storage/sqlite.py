@@ -58,6 +58,7 @@ from keyroute.storage.schema import (
     workspace_changes,
     workspaces,
 )
+from keyroute.storage.sqlite_audit import SqliteAuditStore
 from keyroute.storage.sqlite_changes import SqliteChangeFeed
 from keyroute.storage.sqlite_responses import SqliteResponseStateStore
 from keyroute.storage.sqlite_signatures import SqliteSignatureStore
@@ -156,6 +157,7 @@ class SqliteStore:
         self._usage = SqliteUsageStore(self._engines)
         self._signatures = SqliteSignatureStore(self._engines)
         self._responses = SqliteResponseStateStore(self._engines)
+        self._audit = SqliteAuditStore(self._engines)
         self.changes = SqliteChangeFeed(self._path)
 
     @property
@@ -169,6 +171,10 @@ class SqliteStore:
     @property
     def responses(self) -> SqliteResponseStateStore:
         return self._responses
+
+    @property
+    def audit(self) -> SqliteAuditStore:
+        return self._audit
 
     @property
     def path(self) -> Path:
