@@ -25,8 +25,8 @@ from keyroute.storage.base import (
     WorkspaceRecord,
 )
 from keyroute.storage.changes import LocalChangeFeed
-from keyroute.storage.memory_responses import MemoryResponseStateStore
 from keyroute.storage.memory_audit import MemoryAuditStore
+from keyroute.storage.memory_responses import MemoryResponseStateStore
 from keyroute.storage.memory_signatures import MemorySignatureStore
 from keyroute.storage.memory_usage import MemoryUsageStore
 
