@@ -79,7 +79,7 @@ class AuditWriter(BatchWriter[Item, AuditEntry]):
         gateway_rate: float = 20.0,
         gateway_burst: int = 100,
         clock: Callable[[], float] = time.monotonic,
-        batch_size: int = 500,
+        batch_size: int = 200,  # small batches: each holds the event loop a few ms at most
         interval: float = 0.2,
         capacity: int = 50_000,
         retry_delay: float = 0.1,
