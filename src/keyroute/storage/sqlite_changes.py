@@ -14,12 +14,16 @@ Invariants:
   and reads rows only when it moved, so an idle poll costs one pragma.
 - Usage bookkeeping (last-used times) moves ``data_version`` but no sequence number: the poll
   finds nothing new and no cache is dropped.
+- ``close`` never closes the connection under a read in flight on the worker thread (a lock
+  serialises them; closing a sqlite3 connection another thread is using crashes the process),
+  and a read that starts after ``close`` reads nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 from keyroute.storage.changes import LocalChangeFeed
@@ -35,6 +39,7 @@ class SqliteChangeFeed(LocalChangeFeed):
         super().__init__()
         self._path = path
         self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()  # one user of the connection at a time, close included
         self._seen_version: int | None = None
         self._floor = 0  # the highest sequence number read from the file
 
@@ -47,16 +52,23 @@ class SqliteChangeFeed(LocalChangeFeed):
         await self.refresh()
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     async def refresh(self) -> None:
         if self._conn is None:
             return
-        changes, sequence = await asyncio.to_thread(self._read, self._conn)
+        changes, sequence = await asyncio.to_thread(self._read_locked)
         self.note(changes)
         self.note_global(sequence)
+
+    def _read_locked(self) -> tuple[dict[str, int], int]:
+        with self._lock:
+            if self._conn is None:  # closed while this read waited for its thread
+                return {}, 0
+            return self._read(self._conn)
 
     def _read(self, conn: sqlite3.Connection) -> tuple[dict[str, int], int]:
         version = int(conn.execute("PRAGMA data_version").fetchone()[0])

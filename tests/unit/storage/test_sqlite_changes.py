@@ -7,6 +7,7 @@ The feed's behaviour with ``SqliteStore`` writers is in the shared suite
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,28 @@ async def test_reads_rows_above_what_it_saw(path: Path) -> None:
     assert (feed.revision("w1"), feed.revision("w2"), feed.latest()) == (6, 5, 6)
     feed.close()
     feed.close()  # idempotent
+
+
+async def test_close_waits_for_a_read_and_a_later_read_reads_nothing(path: Path) -> None:
+    feed = SqliteChangeFeed(path)
+    await feed.open()
+    commit(
+        path,
+        "INSERT INTO workspace_changes VALUES ('w1', 2)",
+        "INSERT INTO settings VALUES ('config_revision', '2')",
+    )
+    done = threading.Event()
+
+    def close() -> None:
+        feed.close()
+        done.set()
+
+    with feed._lock:  # a read in flight on the worker thread holds the connection
+        closer = threading.Thread(target=close)
+        closer.start()
+        assert not done.is_set()  # close cannot finish while the read holds the lock
+        assert feed._read(feed._conn) == ({"w1": 2}, 2)  # type: ignore[arg-type]
+    closer.join()
+    assert done.is_set()
+    assert feed._read_locked() == ({}, 0)  # a read scheduled before close, run after it
+    await feed.refresh()  # closed: nothing to read, no error
