@@ -4,7 +4,8 @@
 //                  "key": "kr-...", "model": "openai/gpt-4o-mini"}'
 //
 // Clients: openai (the SDK), anthropic (@anthropic-ai/sdk), ai-openai (ai + @ai-sdk/openai
-// .chat()), ai-anthropic (ai + @ai-sdk/anthropic). Features: chat, stream, tools (a parallel
+// .chat()), ai-responses (ai + @ai-sdk/openai's default provider call, the Responses API),
+// ai-anthropic (ai + @ai-sdk/anthropic). Features: chat, stream, tools (a parallel
 // tool call round trip: the model calls get_weather and get_time, the client runs both and sends
 // the results back), structured (a JSON object that must match SCHEMA). Only the base URL and the
 // key point the client at keyroute; everything else is each library's default usage.
@@ -128,6 +129,7 @@ const clients = {
   openai: openaiSdk,
   anthropic: anthropicSdk,
   "ai-openai": () => vercel(createOpenAI({ baseURL: `${job.base}/v1`, apiKey: job.key }).chat(job.model)),
+  "ai-responses": () => vercel(createOpenAI({ baseURL: `${job.base}/v1`, apiKey: job.key })(job.model)),
   "ai-anthropic": () => vercel(createAnthropic({ baseURL: `${job.base}/v1`, apiKey: job.key })(job.model)),
 };
 
