@@ -16,6 +16,7 @@ import pydantic
 import pytest
 from openai.types.responses import Response, ResponseStreamEvent
 
+from tests.fakes import fake_openai
 from tests.integration.matrix_cases import MODEL, WEATHER_CALL, World, open_world
 
 pytestmark = pytest.mark.integration
@@ -215,3 +216,17 @@ def test_unknown_previous_response_is_refused(w: World) -> None:
         w.oa.responses.create(model=MODEL["openai"], input="Hi", previous_response_id="resp_nope")
     assert info.value.response.json()["error"]["param"] == "previous_response_id"
     assert w.received("openai") == []
+
+
+def test_a_stream_cut_upstream_fails_in_band(w: World) -> None:
+    events = [fake_openai.chunk({"role": "assistant", "content": "Hel"}, model="gpt-4o-mini")]
+    w.openai_fake.push(fake_openai.Reply.stream(events, cut=True))
+    got = list(w.oa.responses.create(model=MODEL["openai"], input="Hi", stream=True))
+    for event in got:
+        EVENT.validate_python(event.to_dict())
+    assert [e.type for e in got[-2:]] == ["error", "response.failed"]
+    assert [e.sequence_number for e in got] == list(range(len(got)))
+    failed = got[-1]
+    assert failed.type == "response.failed" and failed.response.error is not None
+    with pytest.raises(openai.NotFoundError):  # a failed turn is not stored
+        w.oa.responses.retrieve(failed.response.id)

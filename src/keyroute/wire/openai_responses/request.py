@@ -246,7 +246,8 @@ def _tool(raw: Any, i: int) -> ToolSpec:
     name = raw.get("name")
     if not isinstance(name, str) or not name:
         raise InvalidRequest(f"'{path}.name' must be a non-empty string.", param=f"{path}.name")
-    parameters = raw.get("parameters") or {}
+    parameters = raw.get("parameters")
+    parameters = {} if parameters is None else parameters
     if not isinstance(parameters, dict):
         raise InvalidRequest(f"'{path}.parameters' must be an object.", param=f"{path}.parameters")
     description = raw.get("description")

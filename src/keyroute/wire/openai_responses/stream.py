@@ -33,7 +33,6 @@ from keyroute.core.stream import (
     RefusalDelta,
     StreamEnd,
     StreamEvent,
-    StreamStart,
     TextDelta,
     ThinkingDelta,
     ToolCallArgs,
@@ -124,9 +123,7 @@ class ResponsesStreamEncoder:
             self._usage = event.usage
         elif isinstance(event, StreamEnd):
             self._finish = event.finish_reason
-        elif isinstance(event, StreamStart):
-            pass
-        return out
+        return out  # StreamStart: the head was sent by ``_begin``
 
     def _add(self, prefix: str, item: dict[str, Any]) -> int:
         position = len(self._items)

@@ -54,3 +54,18 @@ def test_text_after_calls_starts_a_new_turn() -> None:
         {"role": "assistant", "content": "Then this."},
     ]
     assert [len(m.tool_calls) for m in to_messages(items)] == [1, 0]
+
+
+def test_calls_only_and_unsigned_reasoning() -> None:
+    resp = ChatResponse(
+        id="x",
+        model="m",
+        created=1,
+        text=None,
+        finish_reason="tool_calls",
+        thinking=(ThinkingPart(text="plan"),),
+        tool_calls=(ToolCall(id="c1", name="f", arguments="{}"),),
+    )
+    items = output_items(resp, ["rs_1", "fc_1"])
+    assert [i["type"] for i in items] == ["reasoning", "function_call"]
+    assert "encrypted_content" not in items[0]

@@ -127,6 +127,11 @@ def test_parameters_map() -> None:
     ("body", "param"),
     [
         ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
+        ({"tool_choice": {"type": "allowed_tools", "tools": []}}, "tool_choice.type"),
+        (
+            {"input": [{"role": "assistant", "content": [{"type": "audio"}]}]},
+            "input[0].content[0].type",
+        ),
         ({"tools": [{"type": "computer_use_preview"}]}, "tools[0].type"),
         ({"tool_choice": {"type": "file_search"}}, "tool_choice.type"),
         ({"conversation": {"id": "conv_1"}}, "conversation"),
@@ -167,10 +172,64 @@ def test_unsupported_by_name(body: dict[str, Any], param: str) -> None:
         ({"truncation": "sometimes"}, "truncation"),
         ({"store": "yes"}, "store"),
         ({"metadata": {"a": 1}}, "metadata"),
+        ({"input": None}, "input"),
+        ({"tools": ["f"]}, "tools[0]"),
+        ({"tools": [{"type": "function", "name": ""}]}, "tools[0].name"),
+        ({"tools": [{"type": "function", "name": "f", "parameters": []}]}, "tools[0].parameters"),
+        ({"tool_choice": {"type": "function"}}, "tool_choice.name"),
+        ({"tool_choice": 3}, "tool_choice"),
+        ({"text": {"format": "json"}}, "text.format"),
+        ({"text": {"format": {"type": "yaml"}}}, "text.format.type"),
+        ({"text": {"format": {"type": "json_schema", "name": "x"}}}, "text.format.schema"),
+        (
+            {
+                "input": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "input_image", "image_url": "u", "detail": "max"}],
+                    }
+                ]
+            },
+            "input[0].content[0].detail",
+        ),
+        ({"input": [{"type": "reasoning", "summary": "x"}]}, "input[0].summary"),
     ],
 )
 def test_invalid_named(body: dict[str, Any], param: str) -> None:
     refused(param, **body)
+
+
+def test_missing_input() -> None:
+    with pytest.raises(InvalidRequest) as info:
+        decode_request(b'{"model": "m"}')
+    assert info.value.param == "input"
+
+
+def test_small_forms() -> None:
+    req = decode(
+        tool_choice="required",
+        text={"format": {"type": "json_object"}, "verbosity": "low"},
+        include=["reasoning.encrypted_content"],
+        input=[
+            {"role": "user", "content": [{"type": "input_image", "image_url": "https://x/y.png"}]},
+            {
+                "type": "reasoning",
+                "summary": [],
+                "content": [{"type": "reasoning_text", "text": "t"}],
+            },
+            {"type": "reasoning", "summary": [{"type": "other"}]},
+            {"role": "assistant", "content": "plain"},
+        ],
+    )
+    assert req.chat.tool_choice == ToolChoice(mode="required")
+    assert req.chat.response_format == ResponseFormat(type="json_object")
+    assert req.chat.passthrough == {"text.verbosity": "low"}
+    assert req.chat.messages[0].content == (ImagePart(url="https://x/y.png"),)
+    assert req.chat.messages[1].content == (
+        ThinkingPart(text="t"),
+        ThinkingPart(text=""),
+        TextPart(text="plain"),
+    )
 
 
 def test_bad_json() -> None:

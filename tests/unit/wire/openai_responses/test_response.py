@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 from openai.types.responses import Response
 
+from keyroute.core.chat import ToolCall
 from keyroute.core.response import ChatResponse, Usage
 from keyroute.wire.openai_responses import decode_request, encode_response
 
@@ -52,3 +53,17 @@ def test_cut_answers_are_incomplete() -> None:
     got = encode("length")
     assert got.status == "incomplete" and got.incomplete_details is not None
     assert got.incomplete_details.reason == "max_output_tokens"
+
+
+def test_calls_only() -> None:
+    resp = ChatResponse(
+        id="x",
+        model="m",
+        created=1,
+        text=None,
+        finish_reason="tool_calls",
+        tool_calls=(ToolCall(id="c1", name="f", arguments="{}"),),
+    )
+    body = encode_response(resp, REQ, response_id="resp_abc", model="m", created_at=5)
+    got = Response.model_validate(body)
+    assert [i.id for i in got.output] == ["fc_abc_0"] and got.usage is None

@@ -53,7 +53,8 @@ def test_text_thinking_and_calls() -> None:
     events, enc = run(
         [
             START,
-            ThinkingDelta(text="hm"),
+            ThinkingDelta(text="h"),
+            ThinkingDelta(text="m"),
             ThinkingDelta(signature="sig"),
             TextDelta(text="Hel"),
             TextDelta(text="lo"),
@@ -71,6 +72,7 @@ def test_text_thinking_and_calls() -> None:
         "response.in_progress",
         "response.output_item.added",
         "response.reasoning_summary_part.added",
+        "response.reasoning_summary_text.delta",
         "response.reasoning_summary_text.delta",
         "response.reasoning_summary_text.done",
         "response.reasoning_summary_part.done",
@@ -121,3 +123,23 @@ def test_empty_stream_still_completes() -> None:
         "response.in_progress",
         "response.completed",
     ]
+
+
+def test_redacted_thinking_and_an_empty_reasoning_item() -> None:
+    events, enc = run(
+        [
+            ThinkingDelta(text="ZZ", redacted=True),
+            TextDelta(text="a"),
+            ThinkingDelta(signature="only"),
+        ]
+    )
+    assert enc.final is not None
+    redacted, _, signed = enc.final["output"]
+    assert redacted == {
+        "id": "rs_1_0",
+        "type": "reasoning",
+        "summary": [],
+        "encrypted_content": "redacted:ZZ",
+    }
+    assert signed["encrypted_content"] == "only" and signed["summary"] == []
+    assert "response.reasoning_summary_part.added" not in [e["type"] for e in events]
