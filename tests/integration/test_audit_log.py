@@ -271,3 +271,61 @@ def test_a_workspace_never_sees_another_workspaces_log(gateway: Gateway) -> None
     ]
     actors = {r["actor"] for r in exports}
     assert "admin-token" in actors and any(str(a).startswith("cli") for a in actors)
+
+
+def test_no_prompt_or_completion_text_is_stored_anywhere_in_the_data_directory(
+    gateway: Gateway,
+) -> None:
+    """Body logging is off by default: after traffic and a clean stop, no file under the data
+    directory (database, WAL, spill files, logs) holds the prompt or the completion."""
+    fake = FakeOpenAI()
+    prompt = (
+        "planted-prompt-7f3e9c: my key is sk-proj-PLANTEDplanted0123456789 mail ada@example.org"
+    )
+    completion = "planted-completion-4b1d2a"
+    fake.push(*[Reply.json(200, _completion(completion)) for _ in range(5)])
+    with serve(fake.app) as upstream:
+        gateway.control(
+            lambda c: c.add_provider_key(
+                "default", "openai", UPSTREAM_KEY, base_url=upstream + "/v1"
+            )
+        )
+        with served(gateway) as (url, proc):
+            for _ in range(5):
+                resp = httpx.post(
+                    url + "/v1/chat/completions",
+                    json={
+                        "model": "openai/gpt-4o-mini",
+                        "messages": [{"role": "user", "content": prompt}],
+                        "user": "end-user-1",
+                    },
+                    headers={"authorization": f"Bearer {gateway.api_key}"},
+                    timeout=30,
+                )
+                assert resp.status_code == 200 and completion in resp.text
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) in (0, -signal.SIGTERM)
+    logged = _requests(_exported(gateway, "--workspace", "default"))
+    assert len(logged) == 5
+    needles = [b"planted-prompt-7f3e9c", completion.encode(), b"PLANTEDplanted", b"ada@example.org"]
+    for path in gateway.data_dir.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert not any(needle in content for needle in needles), path
+
+
+def _completion(text: str) -> dict[str, object]:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o-mini",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15},
+    }
