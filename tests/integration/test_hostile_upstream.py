@@ -1,9 +1,10 @@
 """Every mode of the hostile upstream, through a real gateway process, for every provider format.
 
 The gateway runs as ``keyroute serve`` in a subprocess (the production server stack) with small
-upstream time limits, so each hostile answer ends within about a second. For each case the
-client gets its own format's error with the right status (502 or 504), or, once a stream's
-head is sent, an in-band error event of that kind; and the gateway process's peak memory
+upstream time limits (1 s to the head, 1 s between reads, 2.5 s in all), so each hostile
+answer ends within a few seconds. For each case the client gets its own format's error with the
+right status (502 or 504), or, once a stream's head is sent, an in-band error event of that
+kind; and the gateway process's peak memory
 (``VmHWM``, reset before each case through ``/proc/PID/clear_refs``) rises by less than 50 MB,
 whatever the upstream sent (64 MiB bodies, a 128 MiB gzip bomb, a 32 MiB error message); an
 error text the upstream wrote reaches the client cut to a few KB.
