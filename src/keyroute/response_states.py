@@ -66,16 +66,24 @@ class ResponseStates:
         self._fresh_wait = fresh_wait
         self._poll = poll
         self._sleep = sleep
-        self._queue: list[tuple[_Key, State, datetime]] = []
+        self._queue: list[tuple[_Key, State, datetime, datetime]] = []
         self._queued = asyncio.Event()
 
-    def save(self, workspace_id: str, response_id: str, state: State) -> None:
-        """Keep ``state`` now (this process) and queue it for storage."""
+    def save(
+        self,
+        workspace_id: str,
+        response_id: str,
+        state: State,
+        retention: timedelta | None = None,
+    ) -> None:
+        """Keep ``state`` now (this process) and queue it for storage, for ``retention`` (the
+        workspace's own; ``None``: the default)."""
         now = self._clock()
         key = (workspace_id, response_id)
-        self._remember(key, state, now + self.retention)
+        expires_at = now + (retention or self.retention)
+        self._remember(key, state, expires_at)
         if self._store is not None:
-            self._queue.append((key, state, now))
+            self._queue.append((key, state, now, expires_at))
             self._queued.set()
 
     async def get(self, workspace_id: str, response_id: str, *, wait: bool = False) -> State | None:
@@ -141,7 +149,7 @@ class ResponseStates:
             return 0
         batch, self._queue = self._queue, []
         records: list[ResponseStateRecord] = []
-        for (workspace_id, response_id), state, at in batch:
+        for (workspace_id, response_id), state, at, expires_at in batch:
             try:
                 workspace = await self._workspace_record(workspace_id)
             except GatewayError:  # the workspace is gone: nothing to keep
@@ -155,7 +163,7 @@ class ResponseStates:
                     nonce=nonce,
                     ciphertext=ciphertext,
                     created_at=at,
-                    expires_at=at + self.retention,
+                    expires_at=expires_at,
                 )
             )
         return await self._store.put_responses(records)

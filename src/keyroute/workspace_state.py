@@ -1,6 +1,7 @@
 """What the request path needs to know about a workspace, cached in memory.
 
-A ``WorkspaceState`` holds the workspace's active provider keys and aliases; provider keys are
+A ``WorkspaceState`` holds the workspace's active provider keys, aliases and Responses API
+storage policy; provider keys are
 decrypted on first use and kept (a ``Secret``) until the state is dropped.
 
 Invariants:
@@ -15,13 +16,41 @@ Invariants:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from keyroute.core.errors import AuthError
 from keyroute.core.secret import Secret
 from keyroute.single_flight import SingleFlight
-from keyroute.storage.base import ProviderKeyRecord, Store, WorkspaceRecord
+from keyroute.storage.base import (
+    ProviderKeyRecord,
+    Store,
+    WorkspaceRecord,
+    workspace_setting_key,
+)
 from keyroute.vault.keystore import KeyVault
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsePolicy:
+    """Whether the workspace keeps Responses API turns, and for how long (``None``: the
+    server's ``server.response_retention_days``)."""
+
+    store: bool = True
+    retention_days: float | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> ResponsePolicy:
+        if text is None:
+            return cls()
+        raw = json.loads(text)
+        return cls(store=bool(raw["store"]), retention_days=raw["retention_days"])
+
+    def dump(self) -> str:
+        return json.dumps({"store": self.store, "retention_days": self.retention_days})
+
+
+RESPONSE_POLICY = "responses"  # the workspace setting that holds its ``ResponsePolicy``
 
 
 @dataclass(slots=True)
@@ -29,6 +58,7 @@ class WorkspaceState:
     workspace: WorkspaceRecord
     provider_keys: list[ProviderKeyRecord]
     aliases: dict[str, str]
+    responses: ResponsePolicy = ResponsePolicy()
     _secrets: dict[str, Secret] = field(default_factory=dict)
 
 
@@ -65,7 +95,13 @@ class WorkspaceDirectory:
             k for k in await self._store.list_provider_keys(workspace_id) if k.revoked_at is None
         ]
         aliases = {a.alias: a.target for a in await self._store.list_aliases(workspace_id)}
-        return WorkspaceState(workspace=workspace, provider_keys=keys, aliases=aliases)
+        policy = await self._store.get_setting(workspace_setting_key(workspace_id, RESPONSE_POLICY))
+        return WorkspaceState(
+            workspace=workspace,
+            provider_keys=keys,
+            aliases=aliases,
+            responses=ResponsePolicy.parse(policy),
+        )
 
     def secret(self, state: WorkspaceState, record: ProviderKeyRecord) -> Secret:
         """The decrypted provider key, cached for the life of ``state``."""

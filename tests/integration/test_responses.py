@@ -17,6 +17,8 @@ import pytest
 from openai.types.responses import Response, ResponseStreamEvent
 
 from tests.fakes import fake_openai
+from tests.fakes.fake_openai import UPSTREAM_KEY, FakeOpenAI
+from tests.integration.conftest import Gateway
 from tests.integration.matrix_cases import MODEL, WEATHER_CALL, World, open_world
 
 pytestmark = pytest.mark.integration
@@ -230,3 +232,25 @@ def test_a_stream_cut_upstream_fails_in_band(w: World) -> None:
     assert failed.type == "response.failed" and failed.response.error is not None
     with pytest.raises(openai.NotFoundError):  # a failed turn is not stored
         w.oa.responses.retrieve(failed.response.id)
+
+
+def test_a_workspace_that_does_not_store(
+    gateway: Gateway, fake_openai: tuple[FakeOpenAI, str]
+) -> None:
+    _, url = fake_openai
+    gateway.control(lambda c: c.add_provider_key("default", "openai", UPSTREAM_KEY, base_url=url))
+    shown = gateway.cli_json("workspace", "responses", "default", "--no-store")
+    assert shown == {"workspace": "default", "store": False, "retention_days": None}
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=gateway.api_key, max_retries=0)
+    with client:
+        got = client.responses.create(model=MODEL["openai"], input="Hi")
+        assert got.output_text
+        with pytest.raises(openai.NotFoundError):
+            client.responses.retrieve(got.id)
+        with pytest.raises(openai.BadRequestError) as info:
+            client.responses.create(model=MODEL["openai"], input="Hi", previous_response_id=got.id)
+        error = info.value.response.json()["error"]
+        assert error["param"] == "previous_response_id" and "does not store" in error["message"]
+        gateway.cli_json("workspace", "responses", "default", "--store", "--retention-days", "1")
+        kept = client.responses.create(model=MODEL["openai"], input="Hi")
+        assert client.responses.retrieve(kept.id).id == kept.id

@@ -7,12 +7,12 @@ import anyio.lowlevel
 import pytest
 
 from keyroute.control.plane import ControlPlane
-from keyroute.core.errors import AuthError
+from keyroute.core.errors import AuthError, InvalidRequest
 from keyroute.storage.base import ProviderKeyRecord
 from keyroute.storage.memory import MemoryStore
 from keyroute.vault.keystore import KeyVault
 from keyroute.vault.masterkey import MasterKeyring, new_master_key
-from keyroute.workspace_state import WorkspaceDirectory, WorkspaceState
+from keyroute.workspace_state import ResponsePolicy, WorkspaceDirectory, WorkspaceState
 
 pytestmark = pytest.mark.anyio
 KEY = "sk-proj-0123456789abcdef"
@@ -123,3 +123,15 @@ async def test_concurrent_misses_share_one_load(setup: Setup) -> None:
             group.start_soon(get)
     assert store.loads == 1
     assert all(s is states[0] for s in states)
+
+
+async def test_the_response_policy_reloads_with_the_workspace(setup: Setup) -> None:
+    _, plane, directory = setup
+    ws = await plane.create_workspace("w")
+    assert (await directory.get(ws.id)).responses == ResponsePolicy()
+    assert await plane.response_storage("w") == ResponsePolicy()
+    await plane.set_response_storage("w", store=False, retention_days=2.5)
+    assert (await directory.get(ws.id)).responses == ResponsePolicy(store=False, retention_days=2.5)
+    assert await plane.response_storage("w") == ResponsePolicy(store=False, retention_days=2.5)
+    with pytest.raises(InvalidRequest):
+        await plane.set_response_storage("w", store=True, retention_days=0)

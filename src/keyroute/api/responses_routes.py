@@ -7,7 +7,8 @@ decoded into a canonical request and run as ``Chat`` or ``ChatStream`` through
 a ``Response`` object or the typed event stream. Errors before a stream starts are OpenAI error
 JSON (the Responses API's own); after, an ``error`` event and ``response.failed``.
 
-State: with ``store`` (the default) the turn is kept per workspace (``Services.responses``,
+State: with ``store`` (the default) and unless the workspace turned storing off (then
+``previous_response_id`` is a 400), the turn is kept per workspace (``Services.responses``,
 sealed, off the request path); ``previous_response_id`` puts the stored conversation before the
 new input, whichever provider served it. A response id carries its creation time, so a
 follow-up that arrives on another worker before the turn is stored waits for it briefly, while
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
@@ -78,18 +80,28 @@ class Responses(Endpoint):
     ) -> None:
         req = decode_request(await self.body(scope, receive))
         workspace_id = ctx.principal.workspace_id
+        policy = (await self.services.directory.get(workspace_id)).responses
         now = time.time()
         history: list[Any] = []
+        if req.previous_response_id is not None and not policy.store:
+            raise InvalidRequest(
+                "This workspace does not store responses, so 'previous_response_id' cannot be "
+                "used: send the whole conversation in 'input'.",
+                param="previous_response_id",
+            )
         if req.previous_response_id is not None:
             history = await self._history(workspace_id, req.previous_response_id, now)
             req = with_history(req, history)
         response_id, created = new_response_id(now), int(now)
         inputs = input_items(req, response_id)
 
+        days = policy.retention_days
+        retention = timedelta(days=days) if days is not None else None
+
         def keep(response: dict[str, Any]) -> None:
-            if req.store:
+            if req.store and policy.store:
                 state = {"response": response, "input": inputs, "history": history}
-                self.services.responses.save(workspace_id, response_id, state)
+                self.services.responses.save(workspace_id, response_id, state, retention)
 
         if not req.chat.stream:
             resp = await self.run(ctx, meter, receive, Chat(req.chat))

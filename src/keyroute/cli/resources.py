@@ -8,7 +8,9 @@ import click
 
 from keyroute.cli.group import cli, control, json_option, workspace_option
 from keyroute.cli.output import emit
+from keyroute.control.plane import ControlPlane
 from keyroute.control.views import alias_view, api_key_view, provider_key_view, workspace_view
+from keyroute.workspace_state import ResponsePolicy
 
 
 # --- workspaces ---------------------------------------------------------------------------
@@ -52,6 +54,40 @@ def workspace_delete(ctx: click.Context, name: str, yes: bool, as_json: bool) ->
         click.confirm(f"Delete workspace '{name}' and all its keys?", abort=True)
     record = control(ctx, as_json, lambda c: c.delete_workspace(name))
     emit({**workspace_view(record), "deleted": True}, as_json)
+
+
+@workspace.command("responses")
+@click.argument("name")
+@click.option(
+    "--store/--no-store",
+    default=None,
+    help="Keep Responses API turns for previous_response_id (the default), or not.",
+)
+@click.option(
+    "--retention-days",
+    type=float,
+    default=None,
+    help="How long stored turns are kept (default: server.response_retention_days).",
+)
+@json_option
+@click.pass_context
+def workspace_responses(
+    ctx: click.Context, name: str, store: bool | None, retention_days: float | None, as_json: bool
+) -> None:
+    """Show or set whether workspace NAME stores Responses API turns, and for how long."""
+
+    async def work(c: ControlPlane) -> ResponsePolicy:
+        if store is None and retention_days is None:
+            return await c.response_storage(name)
+        current = await c.response_storage(name)
+        keep = current.store if store is None else store
+        days = current.retention_days if retention_days is None else retention_days
+        return await c.set_response_storage(name, store=keep, retention_days=days)
+
+    policy = control(ctx, as_json, work)
+    emit(
+        {"workspace": name, "store": policy.store, "retention_days": policy.retention_days}, as_json
+    )
 
 
 # --- provider keys ------------------------------------------------------------------------

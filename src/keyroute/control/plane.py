@@ -37,8 +37,10 @@ from keyroute.storage.base import (
     ProviderKeyRecord,
     Store,
     WorkspaceRecord,
+    workspace_setting_key,
 )
 from keyroute.vault.keystore import KeyVault
+from keyroute.workspace_state import RESPONSE_POLICY, ResponsePolicy
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 
@@ -358,6 +360,23 @@ class ControlPlane:
 
     # Admin token
     # Usage
+    async def set_response_storage(
+        self, name_or_id: str, *, store: bool, retention_days: float | None = None
+    ) -> ResponsePolicy:
+        """Whether the workspace keeps Responses API turns (``previous_response_id``), and for
+        how long (``None``: the server's default); effective on the next request."""
+        if retention_days is not None and not 0 < retention_days <= 3650:
+            raise InvalidRequest("retention_days must be above 0 and at most 3650.")
+        workspace = await self.workspace(name_or_id)
+        policy = ResponsePolicy(store=store, retention_days=retention_days)
+        await self.store.set_workspace_setting(workspace.id, RESPONSE_POLICY, policy.dump())
+        return policy
+
+    async def response_storage(self, name_or_id: str) -> ResponsePolicy:
+        workspace = await self.workspace(name_or_id)
+        key = workspace_setting_key(workspace.id, RESPONSE_POLICY)
+        return ResponsePolicy.parse(await self.store.get_setting(key))
+
     async def usage(
         self,
         name_or_id: str,

@@ -325,6 +325,11 @@ class ResponseStateStore(Protocol):
         ...
 
 
+def workspace_setting_key(workspace_id: str, key: str) -> str:
+    """The ``settings`` key of a workspace's own setting ``key``."""
+    return f"workspace:{workspace_id}:{key}"
+
+
 class Store(Protocol):
     """Everything keyroute persists. All methods are coroutines.
 
@@ -428,4 +433,9 @@ class Store(Protocol):
 
     # Settings (admin token hash, instance metadata)
     async def get_setting(self, key: str) -> str | None: ...
+    async def set_workspace_setting(self, workspace_id: str, key: str, value: str) -> None:
+        """Set a workspace's setting (read with ``get_setting(workspace_setting_key(...))``); a
+        configuration change of that workspace, gone with it."""
+        ...
+
     async def set_setting(self, key: str, value: str) -> None: ...

@@ -23,6 +23,7 @@ from keyroute.storage.base import (
     PriceOverrideRecord,
     ProviderKeyRecord,
     WorkspaceRecord,
+    workspace_setting_key,
 )
 from keyroute.storage.changes import LocalChangeFeed
 from keyroute.storage.memory_audit import MemoryAuditStore
@@ -133,6 +134,8 @@ class MemoryStore:
         self._prices = {k: v for k, v in self._prices.items() if k[0] != workspace_id}
         self._usage.forget_workspace(workspace_id)
         self._signatures.forget_workspace(workspace_id)
+        prefix = workspace_setting_key(workspace_id, "")
+        self._settings = {k: v for k, v in self._settings.items() if not k.startswith(prefix)}
         self._responses.forget_workspace(workspace_id)
         self._changed(workspace_id)
         return True
@@ -277,6 +280,12 @@ class MemoryStore:
 
     async def get_setting(self, key: str) -> str | None:
         return self._settings.get(key)
+
+    async def set_workspace_setting(self, workspace_id: str, key: str, value: str) -> None:
+        if workspace_id not in self._workspaces:
+            raise NotFound(f"workspace {workspace_id!r} does not exist")
+        self._settings[workspace_setting_key(workspace_id, key)] = value
+        self._changed(workspace_id)
 
     async def set_setting(self, key: str, value: str) -> None:
         self._settings[key] = value

@@ -45,6 +45,7 @@ from keyroute.storage.base import (
     PriceOverrideRecord,
     ProviderKeyRecord,
     WorkspaceRecord,
+    workspace_setting_key,
 )
 from keyroute.storage.file_modes import secure_files
 from keyroute.storage.migrations import alembic_config, head_revision
@@ -311,6 +312,8 @@ class SqliteStore:
         # foreign_keys=ON makes the ON DELETE CASCADE clauses remove every row of the workspace.
         async with self._write(workspace_id) as conn:
             result = await conn.execute(delete(workspaces).where(workspaces.c.id == workspace_id))
+            prefix = workspace_setting_key(workspace_id, "")
+            await conn.execute(delete(settings).where(settings.c.key.startswith(prefix)))
         return result.rowcount > 0
 
     async def rewrap_data_keys(
@@ -519,6 +522,16 @@ class SqliteStore:
     async def get_setting(self, key: str) -> str | None:
         row = await self._one(select(settings.c.value).where(settings.c.key == key))
         return None if row is None else str(row.value)
+
+    async def set_workspace_setting(self, workspace_id: str, key: str, value: str) -> None:
+        name = workspace_setting_key(workspace_id, key)
+        statement = sqlite_insert(settings).values(key=name, value=value)
+        statement = statement.on_conflict_do_update(
+            index_elements=[settings.c.key], set_={"value": statement.excluded.value}
+        )
+        async with self._write(workspace_id) as conn:
+            await self._require_workspace(conn, workspace_id)
+            await conn.execute(statement)
 
     async def set_setting(self, key: str, value: str) -> None:
         statement = sqlite_insert(settings).values(key=key, value=value)

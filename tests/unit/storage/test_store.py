@@ -23,6 +23,7 @@ from keyroute.storage.base import (
     ProviderKeyRecord,
     Store,
     WorkspaceRecord,
+    workspace_setting_key,
 )
 from keyroute.storage.registry import open_store
 from keyroute.storage.schema import metadata
@@ -349,6 +350,20 @@ async def test_settings(store: Store) -> None:
     await store.set_setting("admin_token_hash", "abc")
     await store.set_setting("admin_token_hash", "def")
     assert await store.get_setting("admin_token_hash") == "def"
+
+
+async def test_workspace_settings_are_changes_of_their_workspace(store: Store) -> None:
+    await store.create_workspace(workspace("w1"))
+    await store.create_workspace(workspace("w2"))
+    before = store.changes.revision("w1"), store.changes.revision("w2")
+    await store.set_workspace_setting("w1", "responses", "off")
+    assert await store.get_setting(workspace_setting_key("w1", "responses")) == "off"
+    assert store.changes.revision("w1") > before[0]
+    assert store.changes.revision("w2") == before[1]
+    with pytest.raises(NotFound):
+        await store.set_workspace_setting("nope", "responses", "off")
+    await store.delete_workspace("w1")
+    assert await store.get_setting(workspace_setting_key("w1", "responses")) is None
 
 
 # Change feed
