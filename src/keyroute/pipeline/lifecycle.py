@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar, overload
 
 from keyroute.catalogue import Catalogue, builtin
-from keyroute.catalogue.limits import lower_output_limit
+from keyroute.catalogue.limits import lower_output_limit, without_reasoning
 from keyroute.core.chat import ChatRequest, Message, ToolCall
 from keyroute.core.errors import GatewayError
 from keyroute.core.record import Attempt
@@ -228,6 +228,13 @@ class Pipeline:
         if fitted is not req:
             lowered = f"{req.max_tokens} -> {fitted.max_tokens}"
             ctx.response_headers.append(("x-keyroute-max-tokens-lowered", lowered))
+        if entry is not None and not entry.capabilities.reasoning:
+            plain = without_reasoning(fitted)
+            if plain is not fitted:
+                ctx.response_headers.append(
+                    ("x-keyroute-reasoning-ignored", "model-does-not-reason")
+                )
+            fitted = plain
         return fitted
 
     async def _load_signatures(

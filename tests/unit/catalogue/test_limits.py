@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from keyroute.catalogue.limits import lower_output_limit
+from keyroute.catalogue.limits import lower_output_limit, without_reasoning
 from keyroute.core.chat import ChatRequest, Message
 
 
@@ -30,3 +30,24 @@ def test_lower_output_limit(asked: int | None, maximum: int | None, sent: int | 
 def test_a_request_within_the_limit_is_the_same_object() -> None:
     asked = req(100)
     assert lower_output_limit(asked, 200) is asked
+
+
+def test_without_reasoning_clears_every_reasoning_setting() -> None:
+    turn = Message(role="user", reasoning_effort="high")
+    asked = ChatRequest(
+        model="m",
+        messages=(turn, Message(role="user")),
+        reasoning_effort="medium",
+        thinking="adaptive",
+        thinking_display="omitted",
+        thinking_budget=None,
+    )
+    plain = without_reasoning(asked)
+    assert plain.effort() is None and [m.reasoning_effort for m in plain.messages] == [None, None]
+    assert (plain.thinking, plain.thinking_budget, plain.thinking_display) == (None, None, None)
+    assert plain.messages[1] is asked.messages[1]
+
+
+def test_without_reasoning_keeps_a_request_without_any() -> None:
+    asked = req(100)
+    assert without_reasoning(asked) is asked

@@ -107,3 +107,13 @@ async def test_an_output_limit_above_the_model_maximum_is_lowered_and_said(
     ctx, meter = harness.context()
     await harness.pipeline.run(ctx, Chat(chat(max_tokens=maximum.max_output_tokens)), meter)
     assert ctx.response_headers == []
+
+
+async def test_reasoning_settings_for_a_model_that_does_not_reason_are_left_out_and_said(
+    harness: Harness,
+) -> None:
+    entry = builtin().get("demo", "fast")
+    assert entry is not None and not entry.capabilities.reasoning
+    ctx, meter = harness.context()
+    await harness.pipeline.run(ctx, Chat(chat(reasoning_effort="high")), meter)
+    assert ctx.response_headers == [("x-keyroute-reasoning-ignored", "model-does-not-reason")]

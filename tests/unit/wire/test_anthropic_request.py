@@ -717,3 +717,11 @@ def test_turn_fields_stay_on_their_turn_for_an_anthropic_client_only() -> None:
         {"role": "user", "content": [{"type": "text", "text": "u"}], "later": 1},
     ]
     fails(req(USER, tail), UnsupportedFeature, "messages[1].later")
+
+
+def test_a_leading_system_turn_with_its_own_fields_stays_in_messages() -> None:
+    first = Message(role="system", content=(TextPart(text="s"),), reasoning_effort="low")
+    sent = encode(req(first, USER, source_format="anthropic"))
+    turn = {"role": "system", "content": [{"type": "text", "text": "s"}]}
+    assert sent["messages"] == [{**turn, "output_config": {"effort": "low"}}, *HI]
+    assert "system" not in sent

@@ -158,8 +158,8 @@ def _in_place(messages: tuple[Message, ...], native: bool) -> set[int]:
     for i, message in enumerate(messages):
         if message.role not in ("system", "developer"):
             started = True
-        elif started:
-            kept.add(i)
+        elif started or message.extra or message.reasoning_effort is not None:
+            kept.add(i)  # a turn's own fields exist only on turns from ``messages``
     return kept
 
 
