@@ -56,6 +56,7 @@ from keyroute.core.chat import (
 )
 from keyroute.core.errors import InvalidRequest, UnsupportedFeature
 from keyroute.core.json import JsonValue
+from keyroute.wire import json_budget
 from keyroute.wire.anthropic.schema import (
     REQUEST_FIELDS,
     Base64SourceParam,
@@ -87,6 +88,7 @@ OPTIONAL_TOOL_FIELDS = frozenset({"defer_loading", "eager_input_streaming"})
 """Tool fields that only tune Anthropic's serving (see the module docstring)."""
 _TOOL_FIELDS = fields_of(ToolParam)
 _TURN_FIELDS = fields_of(MessageParam)
+_HEAVY_FIELDS = ("messages", "system", "tools", "output_config", "metadata")
 
 _CHOICES: dict[str, Literal["auto", "none", "required", "tool"]] = {
     "auto": "auto",
@@ -102,6 +104,7 @@ def decode_request(body: bytes) -> ChatRequest:
     Raises:
         InvalidRequest: Malformed JSON or a field of the wrong shape; ``param`` is its JSON path.
     """
+    json_budget.check(body, json_budget.MAX_REQUEST_VALUES, _HEAVY_FIELDS)
     try:
         raw = msgspec.json.decode(body)
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:

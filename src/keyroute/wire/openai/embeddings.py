@@ -10,6 +10,7 @@ import msgspec
 
 from keyroute.core.embeddings import EmbeddingRequest, EmbeddingResponse
 from keyroute.core.errors import InvalidRequest, UpstreamError
+from keyroute.wire import json_budget
 
 
 class _EmbeddingsRequestS(msgspec.Struct, forbid_unknown_fields=True):
@@ -21,6 +22,7 @@ class _EmbeddingsRequestS(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def decode_embeddings_request(body: bytes) -> EmbeddingRequest:
+    json_budget.check(body, json_budget.MAX_EMBEDDING_VALUES, ("input",))
     try:
         r = msgspec.json.decode(body, type=_EmbeddingsRequestS)
     except msgspec.ValidationError as exc:  # a subclass of DecodeError: catch it first

@@ -34,14 +34,17 @@ from keyroute.core.chat import (
     ToolSpec,
 )
 from keyroute.core.errors import InvalidRequest, UnsupportedFeature
+from keyroute.wire import json_budget
 from keyroute.wire.openai import _schema as s
 
 _PATH = re.compile(r"`\$\.?([^`]*)`")
 _DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+);base64,(.*)$", re.DOTALL)
+_HEAVY_FIELDS = ("messages", "tools", "response_format", "metadata")
 
 
 def decode_request(body: bytes) -> ChatRequest:
     """Parse and validate a client's chat-completions body."""
+    json_budget.check(body, json_budget.MAX_REQUEST_VALUES, _HEAVY_FIELDS)
     try:
         raw = msgspec.json.decode(body)
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
@@ -221,7 +224,8 @@ def _assistant(m: s.AssistantMessageS, i: int) -> Message:
     transcript = (m.audio or {}).get("transcript")
     if isinstance(transcript, str) and transcript and not m.content:
         parts.append(TextPart(text=transcript))
-    refusals = [p.refusal for p in m.content or () if isinstance(p, s.RefusalPartS)]
+    parts_in = m.content if isinstance(m.content, list) else ()  # never a string's characters
+    refusals = [p.refusal for p in parts_in if isinstance(p, s.RefusalPartS)]
     if m.refusal:
         refusals.insert(0, m.refusal)
     calls = tuple(

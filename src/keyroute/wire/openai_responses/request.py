@@ -24,6 +24,7 @@ import msgspec
 from keyroute.core.chat import ChatRequest, Message, ResponseFormat, TextPart, ToolChoice, ToolSpec
 from keyroute.core.errors import InvalidRequest, UnsupportedFeature
 from keyroute.core.json import JsonObject, JsonValue
+from keyroute.wire import json_budget
 from keyroute.wire.openai_responses.items import text_item, to_messages
 
 WIRE_FORMAT: Final = "openai_responses"
@@ -56,6 +57,7 @@ _REFUSED = {
     "chain turns with 'previous_response_id'.",
     "prompt": "Reusable prompt templates ('prompt') are not supported by keyroute.",
 }
+_HEAVY_FIELDS = ("input", "tools", "text", "metadata", "include")
 _INCLUDABLE = frozenset({"reasoning.encrypted_content"})
 _EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 
@@ -74,6 +76,7 @@ class ResponsesRequest:
 
 def decode_request(body: bytes) -> ResponsesRequest:
     """Parse and validate a client's ``POST /v1/responses`` body."""
+    json_budget.check(body, json_budget.MAX_REQUEST_VALUES, _HEAVY_FIELDS)
     try:
         raw = msgspec.json.decode(body)
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
