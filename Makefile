@@ -60,11 +60,11 @@ integration: install-dev ## Integration tests only (real sockets)
 	$(BIN)/pytest -q tests/integration
 
 # Branch coverage gates (STYLE.md): 100 % for core, providers and vault; wire at its measured
-# level (98.7 %: the Responses API codec's error paths and a few lines of the other codecs are
-# not covered yet) until its last lines are covered; 90 % overall.
+# level (99.8 %: 3 lines and 5 branches of the anthropic, gemini and openai codecs are not
+# covered yet) until its last lines are covered; 90 % overall.
 COVERAGE_FULL := src/keyroute/core/*,src/keyroute/providers/*,src/keyroute/vault/*
 COVERAGE_WIRE := src/keyroute/wire/*
-COVERAGE_WIRE_MIN := 98.7
+COVERAGE_WIRE_MIN := 99.8
 COVERAGE_TOTAL_MIN := 90
 
 test: lint typecheck ## Lint, types, the whole suite but the real clients (test-clients), coverage gates
