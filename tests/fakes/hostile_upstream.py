@@ -25,6 +25,8 @@ Modes (``MODES``):
 - ``empty``: a 200 with an empty body.
 - ``garbage``: bytes that are not an HTTP response at all.
 - ``bad_encoding``: ``content-encoding: gzip`` on bytes that are not gzip.
+- ``flood`` (not in ``MODES``: it is for slow-client tests, not an upstream fault): a valid
+  OpenAI stream of 16 KiB text deltas that never ends (up to 1 GiB), as fast as it is read.
 
 Everything is bounded: bodies stop when the client stops reading, silences end when the client
 closes or the server stops, and ``running()`` closes every connection on exit.
@@ -330,6 +332,15 @@ async def _bad_encoding(x: Exchange, reader: asyncio.StreamReader) -> None:
     await x.send(body)
 
 
+async def _flood(x: Exchange, reader: asyncio.StreamReader) -> None:
+    first = stream_events("openai")[0]
+    await x.head(200, {"content-type": "text/event-stream"})
+    await x.send(first)
+    big = first.replace(b'"hi"', b'"' + b"a" * 16384 + b'"')
+    for _ in range(1024 * MiB // len(big)):
+        await x.send(big)
+
+
 HANDLERS: dict[str, Handler] = {
     "ok": _ok,
     "redirect": _redirect,
@@ -347,6 +358,7 @@ HANDLERS: dict[str, Handler] = {
     "empty": _empty,
     "garbage": _garbage,
     "bad_encoding": _bad_encoding,
+    "flood": _flood,
 }
 
 
@@ -364,6 +376,11 @@ class HostileUpstream:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, bool]] = []
         self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def open_connections(self) -> int:
+        """Connections the server still holds (a client's request being answered)."""
+        return len(self._writers)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)

@@ -3,9 +3,11 @@ and cancelling work the client no longer waits for.
 
 ``until_disconnect`` runs a request's work while watching for the client to leave, and cancels
 the work (an upstream request included) the moment it does. ``send_stream`` relays a stream
-until it ends or the client leaves; when the server cancels it at shutdown (past its grace
-period), it ends the stream with ``abort`` (an in-band error in the client's format) instead
-of cutting it.
+until it ends, the client leaves, or the client stops reading: a chunk the client does not
+take within ``write_timeout`` ends the relay (``ClientStalled``) and closes the upstream stream,
+so a client that stops reading holds neither its connection nor a provider's stream. When the
+server cancels it at shutdown (past its grace period), it ends the stream with ``abort`` (an
+in-band error in the client's format) instead of cutting it.
 
 Invariant: a response header value is sent as given only when it is printable ASCII; anything
 else (non-latin-1 text, CR, LF, NUL, other control characters) is percent-encoded as UTF-8, so
@@ -37,6 +39,10 @@ _HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 
 class ClientDisconnected(Exception):
     """The client went away before its answer was sent."""
+
+
+class ClientStalled(ClientDisconnected):
+    """The client stopped reading a streamed answer: its connection is given up."""
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -170,8 +176,13 @@ async def send_stream(
     body: AsyncIterator[bytes],
     headers: Iterable[tuple[str, str]],
     abort: Callable[[], bytes],
+    write_timeout: float | None = None,
 ) -> None:
     """Send an SSE response chunk by chunk; stop (and close ``body``) when the client leaves.
+
+    A chunk the client does not take within ``write_timeout`` seconds (it stopped reading and
+    the connection's buffers are full) raises ``ClientStalled`` after ``body`` is closed; the
+    response is left unfinished, so the server closes the connection.
 
     Cancelled from outside (the server shutting down past its grace period), it sends
     ``abort()`` as the stream's last event and ends the response cleanly, then re-raises.
@@ -185,7 +196,7 @@ async def send_stream(
         nonlocal finished
         async for chunk in body:
             if chunk:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await _write(send, chunk, write_timeout)
         finished = True
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
@@ -211,6 +222,14 @@ async def send_stream(
         exc = pump_task.exception()
         if exc is not None:
             raise exc
+
+
+async def _write(send: Send, chunk: bytes, limit: float | None) -> None:
+    try:
+        async with asyncio.timeout(limit):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    except TimeoutError:
+        raise ClientStalled(f"The client took no data for {limit:g} s.") from None
 
 
 async def _stop(

@@ -22,6 +22,7 @@ from typing import ClassVar, Protocol, TypeVar, runtime_checkable
 
 from keyroute.api.asgi import (
     ClientDisconnected,
+    ClientStalled,
     Receive,
     Scope,
     Send,
@@ -113,6 +114,8 @@ class Endpoint:
                 request_id=request_id, principal=principal, record=record, started=started
             )
             await self.handle(ctx, meter, scope, receive, send)
+        except ClientStalled:  # a stream's client stopped reading: the relay was ended
+            record.status, record.error_code = _CLIENT_CLOSED, "client_stalled"
         except ClientDisconnected:
             record.status, record.error_code = _CLIENT_CLOSED, "client_disconnected"
         except Exception as exc:  # the request boundary: every failure becomes an answer
@@ -227,6 +230,7 @@ class Endpoint:
                 message = "The gateway is shutting down; the stream was ended. Retry the request."
                 return stream_error(ShuttingDown(message))
 
-            await send_stream(receive, send, relay(), self.headers(ctx), abort)
+            write_timeout = self.services.config.server.stream_write_timeout_seconds
+            await send_stream(receive, send, relay(), self.headers(ctx), abort, write_timeout)
         finally:
             await events.aclose()

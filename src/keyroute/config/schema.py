@@ -36,6 +36,9 @@ class ServerConfig(_Section):
     keep_alive_seconds: int = Field(default=5, ge=1)
     body_timeout_seconds: float = Field(default=20.0, gt=0)
     body_min_rate_bytes: int = Field(default=1024, ge=1)
+    # A streamed answer's client must take each chunk within this, or the stream is ended and
+    # the connection closed (a client that stops reading holds nothing longer).
+    stream_write_timeout_seconds: float = Field(default=30.0, gt=0, allow_inf_nan=False)
     access_log: bool = False
     # On SIGTERM: how long open requests and streams may finish before streams are ended with
     # an in-band error and the process flushes its background writers and exits.

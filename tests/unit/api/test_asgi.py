@@ -12,6 +12,7 @@ import pytest
 
 from keyroute.api.asgi import (
     ClientDisconnected,
+    ClientStalled,
     Message,
     Scope,
     header,
@@ -295,6 +296,51 @@ async def test_send_stream_stops_and_closes_the_body_when_the_client_leaves() ->
     bodies = [m.get("body") for m in send.messages[1:]]
     assert b"never sent" not in bodies
     assert all(m.get("more_body") for m in send.messages[1:])  # no clean end was sent
+
+
+class StallingSend:
+    """A client that takes ``taken`` body chunks, then stops reading: every later send blocks."""
+
+    def __init__(self, taken: int) -> None:
+        self.messages: list[Message] = []
+        self.taken = taken
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.body" and self.taken == 0:
+            await anyio.Event().wait()
+        self.taken -= message["type"] == "http.response.body"
+        self.messages.append(message)
+
+
+async def test_send_stream_gives_up_on_a_client_that_stops_reading() -> None:
+    closed: list[bool] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                yield b"data: more\n\n"
+        finally:
+            closed.append(True)
+
+    send = StallingSend(taken=3)
+    with pytest.raises(ClientStalled):
+        await send_stream(Idle(), send, chunks(), [], ABORT, write_timeout=0.01)
+    assert closed == [True]  # the upstream stream is closed
+    assert [m.get("more_body") for m in send.messages[1:]] == [True, True, True]
+
+
+async def test_send_stream_without_a_write_timeout_waits_for_a_slow_client() -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"data: 1\n\n"
+
+    send = StallingSend(taken=1)
+    task = asyncio.ensure_future(send_stream(Idle(), send, chunks(), [], ABORT))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not task.done()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
 
 async def test_send_stream_reraises_a_failing_body() -> None:
