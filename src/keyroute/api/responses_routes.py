@@ -42,6 +42,11 @@ _FRESH_SECONDS = 10.0  # a follow-up to a response younger than this may wait fo
 _ITEM_PREFIX = {"message": "msg", "function_call": "fc", "function_call_output": "fco"}
 
 
+def shown(value: str, limit: int = 64) -> str:
+    """A client-sent id as an error message may quote it: cut to ``limit`` characters."""
+    return value if len(value) <= limit else value[:limit] + "..."
+
+
 def new_response_id(now: float) -> str:
     """``resp_``, the creation time in milliseconds (12 hex digits) and 20 random hex digits."""
     return f"resp_{int(now * 1000):012x}{secrets.token_hex(10)}"
@@ -130,7 +135,7 @@ class Responses(Endpoint):
         state = await self.services.responses.get(workspace_id, previous, wait=fresh)
         if state is None:
             raise InvalidRequest(
-                f"Previous response with id '{previous}' not found (never stored, deleted, "
+                f"Previous response with id '{shown(previous)}' not found (never stored, deleted, "
                 "expired, or stored with 'store': false).",
                 param="previous_response_id",
             )
@@ -152,7 +157,9 @@ class StoredResponse(Endpoint):
         response_id = str(scope.get("path_params", {}).get("response_id", ""))
         workspace_id = ctx.principal.workspace_id
         states = self.services.responses
-        missing = NotFound(f"No response found with id '{response_id}'.", param="response_id")
+        missing = NotFound(
+            f"No response found with id '{shown(response_id)}'.", param="response_id"
+        )
         if scope["method"] == "DELETE" and not self.listing:
             if not await states.delete(workspace_id, response_id):
                 raise missing

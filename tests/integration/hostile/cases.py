@@ -55,6 +55,7 @@ GPT = "openai/gpt-4o-mini"
 MESSAGES = {"model": "anthropic/claude-sonnet-4-5", "max_tokens": 16, "messages": USER}
 COUNT = {"model": "anthropic/claude-sonnet-4-5", "messages": USER}
 EMBED = {"model": "openai/text-embedding-3-small", "input": "hi"}
+RESPONSES = {"model": "openai/gpt-4o-mini", "input": "hi"}
 
 # Model ids that must be refused (400, ``model``) before any provider is asked.
 BAD_MODEL_IDS: dict[str, str] = {
@@ -103,6 +104,12 @@ def embed(name: str, body: bytes, status: int = 400, param: str | None = ANY, **
     return Case(f"embeddings/{name}", "POST", "/v1/embeddings", body, status, "openai", param, **kw)
 
 
+def responses(
+    name: str, body: bytes, status: int = 400, param: str | None = ANY, **kw: Any
+) -> Case:
+    return Case(f"responses/{name}", "POST", "/v1/responses", body, status, "openai", param, **kw)
+
+
 def models(name: str, path: str | bytes, status: int = 400, **kw: Any) -> Case:
     kw.setdefault("param", "model" if status == 400 else ANY)
     return Case(f"models/{name}", "GET", path, status=status, **kw)
@@ -128,6 +135,7 @@ def _model_id_cases() -> list[Case]:
         out.append(messages(f"model-{label}", change(MESSAGES, model=model)))
         out.append(count(f"model-{label}", change(COUNT, model=model)))
         out.append(embed(f"model-{label}", change(EMBED, model=model), param="model"))
+        out.append(responses(f"model-{label}", change(RESPONSES, model=model), param="model"))
     for label, value in BAD_MODEL_TYPES.items():
         out.append(chat(label, change(CHAT, model=value), param="model"))
         out.append(messages(label, change(MESSAGES, model=value)))
@@ -347,6 +355,46 @@ EMBED_CASES = [
     ),
     embed("user-number", change(EMBED, user=123), param="user"),
     Case("embeddings/method-get", "GET", "/v1/embeddings", status=405),
+]
+
+IMAGE = {"type": "input_image", "image_url": "data:xx"}
+RESPONSES_CASES = [
+    responses("auth-missing", j(RESPONSES), 401, auth="none"),
+    responses("body-empty", b""),
+    responses("body-not-json", b"respond please"),
+    responses("body-invalid-utf8", b'{"model":"openai/gpt-4o-mini","input":"\xff\xfe"}'),
+    responses("body-over-the-limit", ELEVEN_MB, 413),
+    responses("input-missing", change(RESPONSES, input=DROP), param="input"),
+    responses("input-empty-list", change(RESPONSES, input=[]), param="input"),
+    responses("input-object", change(RESPONSES, input={}), param="input"),
+    responses(
+        "input-image-bad-data-url",
+        change(RESPONSES, input=[{"role": "user", "content": [IMAGE]}]),
+        param="input[0].content[0].image_url",
+    ),
+    responses(
+        "call-id-number",
+        change(RESPONSES, input=[{"type": "function_call_output", "call_id": 5, "output": "x"}]),
+        param="input[0].call_id",
+    ),
+    responses("max-output-tokens-negative", change(RESPONSES, max_output_tokens=-1)),
+    responses("temperature-string", change(RESPONSES, temperature="hot"), param="temperature"),
+    responses("stream-string", change(RESPONSES, stream="yes"), param="stream"),
+    responses("truncation-unknown", change(RESPONSES, truncation="maybe"), param="truncation"),
+    responses("conversation-refused", change(RESPONSES, conversation="conv_1")),
+    responses(
+        "previous-response-id-100kb",
+        change(RESPONSES, previous_response_id="x" * 100_000),
+        param="previous_response_id",
+    ),
+    responses(
+        "previous-response-id-control-characters",
+        change(RESPONSES, previous_response_id="resp_\u0000\r\n"),
+        param="previous_response_id",
+    ),
+    Case("responses/get-unknown-id", "GET", "/v1/responses/resp_x", status=404),
+    Case("responses/get-control-characters", "GET", "/v1/responses/%00%0d%0a", status=404),
+    Case("responses/delete-long-id", "DELETE", "/v1/responses/" + "y" * 5000, status=404),
 ]
 
 MODELS_CASES = [
@@ -712,6 +760,7 @@ CASES: list[Case] = [
     *MESSAGES_CASES,
     *COUNT_CASES,
     *EMBED_CASES,
+    *RESPONSES_CASES,
     *MODELS_CASES,
     *HTTP_CASES,
     *ADMIN_CASES,

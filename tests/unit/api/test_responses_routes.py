@@ -8,7 +8,13 @@ import msgspec
 import pytest
 from openai.types.responses import ResponseItemList
 
-from keyroute.api.responses_routes import _listing, input_items, new_response_id, response_age
+from keyroute.api.responses_routes import (
+    _listing,
+    input_items,
+    new_response_id,
+    response_age,
+    shown,
+)
 from keyroute.core.errors import InvalidRequest
 from keyroute.wire.openai_responses import decode_request
 
@@ -56,3 +62,8 @@ def test_input_items_get_ids_and_list_shapes() -> None:
 def test_listing_refuses_bad_queries(query: bytes) -> None:
     with pytest.raises(InvalidRequest):
         _listing([], {"query_string": query})
+
+
+def test_an_id_quoted_in_an_error_is_cut() -> None:
+    assert shown("resp_1") == "resp_1"
+    assert shown("x" * 100_000) == "x" * 64 + "..."

@@ -19,6 +19,7 @@ Invariants:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,8 @@ from keyroute.core.chat import ContentPart, ImagePart, Message, TextPart, Thinki
 from keyroute.core.errors import InvalidRequest, UnsupportedFeature
 from keyroute.core.json import JsonObject
 from keyroute.core.response import ChatResponse
+
+_MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
 
 REDACTED = "redacted:"  # marks a redacted thinking block carried as ``encrypted_content``
 _ROLES = ("user", "assistant", "system", "developer")
@@ -159,8 +162,13 @@ def _input_part(raw: Any, path: str) -> ContentPart:
             raise InvalidRequest(
                 f"'{path}.detail' must be auto, low or high.", param=f"{path}.detail"
             )
-        if url.startswith("data:") and ";base64," in url:
-            head, data = url.split(";base64,", 1)
+        if url.startswith("data:"):
+            head, sep, data = url.partition(";base64,")
+            if not sep or not _MEDIA_TYPE.fullmatch(head[5:]):
+                raise InvalidRequest(
+                    "Image data URLs must look like 'data:<mime>;base64,<data>'.",
+                    param=f"{path}.image_url",
+                )
             return ImagePart(data=data, media_type=head[5:], detail=detail)
         return ImagePart(url=url, detail=detail)
     raise UnsupportedFeature(

@@ -4,9 +4,11 @@ read back as the same canonical turn."""
 from __future__ import annotations
 
 import pydantic
+import pytest
 from openai.types.responses import ResponseOutputItem
 
 from keyroute.core.chat import Message, TextPart, ThinkingPart, ToolCall
+from keyroute.core.errors import InvalidRequest
 from keyroute.core.response import ChatResponse
 from keyroute.wire.openai_responses.items import output_items, to_messages
 
@@ -69,3 +71,11 @@ def test_calls_only_and_unsigned_reasoning() -> None:
     items = output_items(resp, ["rs_1", "fc_1"])
     assert [i["type"] for i in items] == ["reasoning", "function_call"]
     assert "encrypted_content" not in items[0]
+
+
+def test_an_image_data_url_that_is_not_base64_with_a_media_type_is_refused() -> None:
+    for url in ("data:xx", "data:image/png,abc", "data:;base64,abc"):
+        item = {"role": "user", "content": [{"type": "input_image", "image_url": url}]}
+        with pytest.raises(InvalidRequest) as caught:
+            to_messages([item])
+        assert caught.value.param is not None and caught.value.param.endswith(".image_url")
