@@ -91,7 +91,9 @@ class Services:
         self.principals = PrincipalCache(store)
         self.directory = WorkspaceDirectory(store, self.vault)
         self.resolver = ModelResolver(
-            timeouts=config.upstream.timeouts(), options=config.providers.model_dump()
+            timeouts=config.upstream.timeouts(),
+            options=config.providers.model_dump(),
+            catalogue=self.catalogue,
         )
         self.signatures = SignatureCache(
             store=store.signatures,

@@ -42,11 +42,12 @@ from keyroute.api.errors import (
     render_stream_error,
 )
 from keyroute.api.request_ids import new_request_id
-from keyroute.core.errors import GatewayError, ShuttingDown
+from keyroute.core.errors import GatewayError, InvalidRequest, ShuttingDown
 from keyroute.core.record import RequestRecord
 from keyroute.core.stream import StreamEvent
 from keyroute.pipeline import ChatStream, ListModels, Meter, ModelList, RequestContext
 from keyroute.pipeline.operations import WholeOperation
+from keyroute.routing.model_id import check_model_id
 from keyroute.services import Services
 
 R = TypeVar("R")
@@ -70,6 +71,25 @@ class MethodNotAllowed(GatewayError):
     status = 405
     code = "method_not_allowed"
     type = "invalid_request_error"
+
+
+_MAX_FALLBACKS = 5
+
+
+def fallback_header(scope: Scope) -> tuple[str, ...]:
+    """The request's own fallback models: ``x-keyroute-fallback: model-a, model-b``."""
+    value = header(scope, b"x-keyroute-fallback")
+    if not value:
+        return ()
+    models = tuple(m.strip() for m in value.split(",") if m.strip())
+    if len(models) > _MAX_FALLBACKS:
+        raise InvalidRequest(
+            f"At most {_MAX_FALLBACKS} fallback models in x-keyroute-fallback.",
+            param="x-keyroute-fallback",
+        )
+    for model in models:
+        check_model_id(model, param="x-keyroute-fallback")
+    return models
 
 
 class Endpoint:
@@ -111,7 +131,11 @@ class Endpoint:
             record.api_key_id = principal.api_key_id
             record.api_key_name = principal.api_key_name
             ctx = RequestContext(
-                request_id=request_id, principal=principal, record=record, started=started
+                request_id=request_id,
+                principal=principal,
+                record=record,
+                started=started,
+                fallbacks=fallback_header(scope),
             )
             await self.handle(ctx, meter, scope, receive, send)
         except ClientStalled:  # a stream's client stopped reading: the relay was ended
@@ -127,6 +151,7 @@ class Endpoint:
                 ("x-request-id", request_id),
                 ("x-keyroute-overhead-ms", f"{overhead:.3f}"),
                 *error_headers(err),
+                *(ctx.response_headers if ctx else ()),
             ]
             await send_bytes(send, status, body, headers)
         finally:

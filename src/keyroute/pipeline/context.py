@@ -23,6 +23,7 @@ class RequestContext:
     upstream_seconds: float = 0.0
     model_id: str = ""  # the served model id as the client sees it, once routed
     response_headers: list[tuple[str, str]] = field(default_factory=list)
+    fallbacks: tuple[str, ...] = ()  # the request's own fallback models (x-keyroute-fallback)
 
     def overhead_ms(self) -> float:
         return max(0.0, (time.perf_counter() - self.started - self.upstream_seconds) * 1000.0)

@@ -1,4 +1,5 @@
-"""``DecodedStream``: an open upstream stream read as canonical events.
+"""``DecodedStream``: an open upstream stream read as canonical events; ``first_content`` reads
+one up to its first content event, so a stream that fails before that can still fail over.
 
 It owns the upstream connection (an ``AsyncExitStack``) from the moment the stream is open:
 ``aclose`` closes it however the relay ends, even before the first event was asked for, so a
@@ -14,7 +15,15 @@ from contextlib import AsyncExitStack
 
 from keyroute.core.errors import GatewayError, UpstreamError
 from keyroute.core.secret import REDACTED, Secret
-from keyroute.core.stream import StreamEvent
+from keyroute.core.stream import (
+    RefusalDelta,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallArgs,
+    ToolCallStart,
+)
 from keyroute.providers.base import StreamDecoder
 from keyroute.wire.sse import SSEParser
 
@@ -81,3 +90,52 @@ class DecodedStream:
                 yield event
         except UpstreamError as exc:
             raise scrub(exc, secret) from None
+
+
+_CONTENT = (TextDelta, ThinkingDelta, RefusalDelta, ToolCallStart, ToolCallArgs)
+
+
+async def first_content(stream: DecodedStream) -> PrefetchedStream:
+    """Read ``stream`` up to its first content event (or its end) and hold what was read.
+
+    Until this returns nothing has reached the client, so a failure here (an error status in
+    the stream, a malformed or stalled first event) can still fail over to another candidate.
+    The stream is closed if reading fails.
+    """
+    head: list[StreamEvent] = []
+    try:
+        while True:
+            try:
+                event = await stream.__anext__()
+            except StopAsyncIteration:
+                return PrefetchedStream(head, stream, ended=True)
+            head.append(event)
+            if isinstance(event, (*_CONTENT, StreamEnd)):
+                return PrefetchedStream(head, stream, ended=False)
+    except BaseException:
+        await stream.aclose()
+        raise
+
+
+class PrefetchedStream:
+    """The events already read, then the rest of the stream; ``aclose`` closes the stream."""
+
+    __slots__ = ("_ended", "_head", "_stream")
+
+    def __init__(self, head: list[StreamEvent], stream: DecodedStream, *, ended: bool) -> None:
+        self._head = head
+        self._stream = stream
+        self._ended = ended
+
+    def __aiter__(self) -> PrefetchedStream:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        if self._head:
+            return self._head.pop(0)
+        if self._ended:
+            raise StopAsyncIteration
+        return await self._stream.__anext__()
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()

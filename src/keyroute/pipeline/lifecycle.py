@@ -1,43 +1,47 @@
 """``Pipeline.run``: the request lifecycle, and nothing else.
 
-    workspace -> admission -> response cache -> plan -> fit to the model -> prompt-cache
-    preparation -> attempts
+    workspace -> admission -> response cache -> plan (candidates) -> attempts, each one:
+    signatures -> fit to the model -> prompt-cache preparation -> upstream
 
-Each stage lives in its own package behind a narrow protocol; stages never call each other and
-only this module sequences them. Usage, cost and the hand-off of the request record happen in
-the ``Meter`` (``pipeline/meter.py``) when the frame finishes the request, whatever its outcome.
-Slots marked "issue" are where the coming stages go; until then the request passes through.
+Each stage lives in its own package or module behind a narrow protocol; stages never call each
+other and only this module sequences them. The attempt loop (``resilience.attempts``) walks
+the plan's candidates: retries, failover, circuit breakers; a stream fails over until its first
+content event. Usage, cost and the hand-off of the request record happen in the ``Meter``
+(``pipeline/meter.py``) when the frame finishes the request, whatever its outcome. Slots marked
+"issue" are where the coming stages go; until then the request passes through.
 """
 
 from __future__ import annotations
 
-import time
-from contextlib import AsyncExitStack
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import TypeVar, overload
+from typing import Any, TypeVar, overload
 
 from keyroute.catalogue import Catalogue, builtin
 from keyroute.catalogue.limits import lower_output_limit, without_reasoning
-from keyroute.core.chat import ChatRequest, Message, ToolCall
+from keyroute.core.chat import ChatRequest
 from keyroute.core.errors import GatewayError
-from keyroute.core.record import Attempt
 from keyroute.core.response import ChatResponse
-from keyroute.core.secret import Secret
-from keyroute.core.stream import StreamEvent, ToolCallStart
 from keyroute.pipeline.context import RequestContext
-from keyroute.pipeline.decoding import DecodedStream, scrub
+from keyroute.pipeline.decoding import PrefetchedStream, first_content
+from keyroute.pipeline.exchange import Exchange
 from keyroute.pipeline.listing import HostedModels, catalogue
 from keyroute.pipeline.meter import Meter, MeteredStream, Pricer
 from keyroute.pipeline.operations import ChatStream, ListModels, WholeOperation
-from keyroute.providers.base import UpstreamRequest, UpstreamResponse
+from keyroute.pipeline.signing import Signing
 from keyroute.providers.single_call import needs_single_call
+from keyroute.resilience.attempts import AttemptPolicy, run_attempts
+from keyroute.resilience.breakers import HealthBoard
+from keyroute.resilience.classify import Decision
 from keyroute.routing.resolver import ModelResolver, Route
-from keyroute.signatures import SignatureCache, signature_model
+from keyroute.signatures import SignatureCache
 from keyroute.storage.base import WorkspaceRecord
 from keyroute.upstream import UpstreamSender
 from keyroute.workspace_state import WorkspaceDirectory, WorkspaceState
 
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +63,20 @@ class Pipeline:
         hosted: HostedModels,
         prices: Pricer | None = None,
         catalogue: Catalogue | None = None,
+        health: HealthBoard | None = None,
+        attempts: AttemptPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._directory = directory
         self._resolver = resolver
-        self._sender = sender
-        self._signatures = signatures
+        self._exchange = Exchange(sender)
+        self._signing = Signing(signatures)
         self._hosted = hosted
         self._prices = prices
         self._catalogue = catalogue or builtin()
+        self.health = health or HealthBoard()
+        self._attempts = attempts or AttemptPolicy()
+        self._sleep = sleep
 
     @overload
     async def run(self, ctx: RequestContext, op: ListModels, meter: Meter) -> ModelList: ...
@@ -87,22 +97,17 @@ class Pipeline:
             )
         # admission (quota, rate limit, budget hold): the plans issue
         # response cache lookup: the caching issue
-        route = self._plan(ctx, state, op.model)
-        await self._load_signatures(ctx, route, op)
-        op = op.rewrite(lambda req: self._with_signatures(ctx, route, req))
-        op = op.rewrite(lambda req: self._fit(ctx, route, req))
-        # prompt-cache preparation: the caching issue
-        # attempts (retries, failover across candidates): the fallback issue
-        secret = self._directory.secret(state, route.key)
+        routes = self._plan(ctx, state, op.model)
         if isinstance(op, ChatStream):
-            events = await self._open(ctx, route, op, secret)
+            stream_op = op
+            events = await self._walk(
+                ctx, routes, lambda route: self._stream(ctx, state, route, stream_op)
+            )
             return meter.stream(events, estimated_input=op.estimate().input_tokens)
-        request = op.build(route, secret)
-        if request is None:  # answered without the provider (a local token estimate)
-            return op.local(route)
-        result = op.parse(route, await self._send(ctx, route, request, secret))
-        if isinstance(result, ChatResponse):
-            self._capture(ctx, route, result.tool_calls)
+        whole_op = op
+        result = await self._walk(
+            ctx, routes, lambda route: self._whole(ctx, state, route, whole_op)
+        )
         meter.whole(op.usage(result))
         return result
 
@@ -121,102 +126,73 @@ class Pipeline:
             await self._prices.prepare(workspace_id)  # so that settlement prices without waiting
         return await self._directory.get(workspace_id)
 
-    def _plan(self, ctx: RequestContext, state: WorkspaceState, model: str) -> Route:
-        """The route for this request (the router chooses among candidates: the routing issue)."""
-        route = self._resolver.resolve(state, model)
-        ctx.model_id = route.model_id
-        record = ctx.record
-        record.served_model = route.model_id
-        record.provider = route.target.provider
-        record.upstream_model = route.target.model
-        record.provider_key_id = route.key.id
-        return route
+    def _plan(self, ctx: RequestContext, state: WorkspaceState, model: str) -> list[Route]:
+        """The candidates for this request, in order (the router will rank them: the routing
+        issue): the model, its other keys, then the request's fallbacks."""
+        routes = self._resolver.candidates(state, model, ctx.fallbacks)
+        self._serve(ctx, routes[0])
+        return routes
 
-    async def _send(
-        self, ctx: RequestContext, route: Route, request: UpstreamRequest, secret: Secret
-    ) -> UpstreamResponse:
-        """Send a whole request; non-2xx raises the provider's typed error, scrubbed."""
-        t0 = time.perf_counter()
-        status = 0
-        error: GatewayError | None = None
+    async def _walk(
+        self, ctx: RequestContext, routes: list[Route], call: Callable[[Route], Awaitable[T]]
+    ) -> T:
+        """The attempts: ``call`` over the candidates, as ``resilience.attempts`` decides."""
+
+        def failed(route: Route, error: GatewayError, decision: Decision) -> None:
+            attempts = ctx.record.attempts
+            if attempts and attempts[-1].provider_key_id == route.key.id:
+                attempts[-1] = replace(
+                    attempts[-1], error_code=error.code, error_class=decision.value
+                )
+
         try:
-            resp = await self._sender.send(request, provider=route.target.provider)
-            status = resp.status
-            if not 200 <= status < 300:
-                error = scrub(route.provider.parse_error(resp), secret)
-                raise error
-            return resp
-        except GatewayError as exc:
-            error = exc
-            raise
+            return await run_attempts(
+                routes,
+                call,
+                policy=self._attempts,
+                board=self.health,
+                sleep=self._sleep,
+                on_failure=failed,
+            )
         finally:
-            self._attempted(ctx, route, t0, status, error)
+            ctx.response_headers.append(("x-keyroute-attempts", str(len(ctx.record.attempts))))
 
-    async def _open(
-        self, ctx: RequestContext, route: Route, op: ChatStream, secret: Secret
-    ) -> DecodedStream:
-        """Open the upstream stream; a refusal (non-2xx) raises before any event."""
+    async def _whole(
+        self, ctx: RequestContext, state: WorkspaceState, route: Route, op: WholeOperation[R]
+    ) -> R:
+        """One attempt of a whole operation on ``route``."""
+        op = await self._prepare(ctx, route, op)
+        secret = self._directory.secret(state, route.key)
+        request = op.build(route, secret)
+        if request is None:  # answered without the provider (a local token estimate)
+            self._serve(ctx, route)
+            return op.local(route)
+        result = op.parse(route, await self._exchange.send(ctx, route, request, secret))
+        if isinstance(result, ChatResponse):
+            self._signing.capture(ctx, route, result.tool_calls)
+        self._serve(ctx, route)
+        return result
+
+    async def _stream(
+        self, ctx: RequestContext, state: WorkspaceState, route: Route, op: ChatStream
+    ) -> PrefetchedStream:
+        """One attempt of a stream on ``route``: open, and read up to its first content, so a
+        failure before anything reached the client can still fail over."""
+        op = await self._prepare(ctx, route, op)
+        secret = self._directory.secret(state, route.key)
         decoder = op.decoder(route)
         request = op.build(route, secret)
-        t0 = time.perf_counter()
-        status = 0
-        error: GatewayError | None = None
-        stack = AsyncExitStack()
-        try:
-            up = await stack.enter_async_context(
-                self._sender.stream(request, provider=route.target.provider)
-            )
-            status = up.status
-            if not 200 <= status < 300:
-                body = await up.read_all()
-                error = scrub(
-                    route.provider.parse_error(
-                        UpstreamResponse(status=up.status, headers=up.headers, body=body)
-                    ),
-                    secret,
-                )
-                raise error
-        except BaseException as exc:
-            if isinstance(exc, GatewayError):
-                error = exc
-            await stack.aclose()
-            self._attempted(ctx, route, t0, status, error)
-            raise
-        self._attempted(ctx, route, t0, status, None)
-        ws = ctx.principal.workspace_id
-        model = signature_model(route.target.provider, route.target.model)
+        on_event = self._signing.on_event(ctx, route)
+        events = await self._exchange.open(ctx, route, request, decoder, secret, on_event)
+        prefetched = await first_content(events)
+        self._serve(ctx, route)
+        return prefetched
 
-        def capture(event: StreamEvent) -> None:
-            if isinstance(event, ToolCallStart) and event.signature:
-                self._signatures.put(ws, event.id, model, event.signature)
-
-        return DecodedStream(
-            stack=stack, chunks=up.chunks(), decoder=decoder, secret=secret, on_event=capture
-        )
-
-    def _capture(self, ctx: RequestContext, route: Route, calls: tuple[ToolCall, ...]) -> None:
-        ws = ctx.principal.workspace_id
-        model = signature_model(route.target.provider, route.target.model)
-        for call in calls:
-            if call.signature:
-                self._signatures.put(ws, call.id, model, call.signature)
-
-    @staticmethod
-    def _attempted(
-        ctx: RequestContext, route: Route, t0: float, status: int, error: GatewayError | None
-    ) -> None:
-        elapsed = time.perf_counter() - t0
-        ctx.upstream_seconds += elapsed
-        ctx.record.attempts.append(
-            Attempt(
-                provider=route.target.provider,
-                model=route.model_id,
-                provider_key_id=route.key.id,
-                status=status,
-                error_code=error.code if error is not None else None,
-                duration_ms=elapsed * 1000.0,
-            )
-        )
+    async def _prepare(self, ctx: RequestContext, route: Route, op: _Op) -> _Op:
+        """The request as ``route``'s model takes it: signatures, then fitted to the model."""
+        op = await self._signing.prepare(ctx, route, op)
+        # prompt-cache preparation for this target: the caching issue
+        return op.rewrite(lambda req: self._fit(ctx, route, req))  # type: ignore[return-value]
 
     def _fit(self, ctx: RequestContext, route: Route, req: ChatRequest) -> ChatRequest:
         """The request fitted to the routed model (``catalogue.limits``, ``single_call``); what
@@ -237,40 +213,18 @@ class Pipeline:
             fitted = plain
         return fitted
 
-    async def _load_signatures(
-        self, ctx: RequestContext, route: Route, op: WholeOperation[R] | ChatStream
-    ) -> None:
-        """Bring the signatures this request replays into the local cache: a storage read only
-        for calls this process has not seen (turn 2 on another worker, or after a restart)."""
-        unsigned: list[str] = []
-        op.rewrite(lambda req: _collect_unsigned(req, unsigned))
-        if unsigned:
-            model = signature_model(route.target.provider, route.target.model)
-            await self._signatures.load(ctx.principal.workspace_id, model, unsigned)
-
-    def _with_signatures(self, ctx: RequestContext, route: Route, req: ChatRequest) -> ChatRequest:
-        """Put back the tool-call signatures a client dropped (see ``signatures.py``), only
-        those recorded for the model this request goes to."""
-        if not any(m.tool_calls for m in req.messages):
-            return req
-        ws = ctx.principal.workspace_id
-        model = signature_model(route.target.provider, route.target.model)
-        messages: list[Message] = []
-        for m in req.messages:
-            if m.tool_calls and any(c.signature is None for c in m.tool_calls):
-                calls = tuple(
-                    c
-                    if c.signature is not None
-                    else replace(c, signature=self._signatures.get(ws, c.id, model))
-                    for c in m.tool_calls
-                )
-                m = replace(m, tool_calls=calls)
-            messages.append(m)
-        return replace(req, messages=tuple(messages))
+    @staticmethod
+    def _serve(ctx: RequestContext, route: Route) -> None:
+        """``route`` answers this request (or, before the attempts, is the first to try)."""
+        first = ctx.model_id
+        ctx.model_id = route.model_id
+        record = ctx.record
+        if first and first != route.model_id:
+            ctx.response_headers.append(("x-keyroute-fallback-from", first))
+        record.served_model = route.model_id
+        record.provider = route.target.provider
+        record.upstream_model = route.target.model
+        record.provider_key_id = route.key.id
 
 
-def _collect_unsigned(req: ChatRequest, into: list[str]) -> ChatRequest:
-    """Note the ids of the replayed tool calls that carry no signature; ``req`` unchanged."""
-    for m in req.messages:
-        into.extend(c.id for c in m.tool_calls if c.signature is None)
-    return req
+_Op = TypeVar("_Op", bound=WholeOperation[Any] | ChatStream)

@@ -12,10 +12,11 @@ OpenAI Agents SDK) work unchanged. Every id (and what an alias expands to) is ch
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from keyroute.core.errors import InvalidRequest, ModelNotFound
+from keyroute.catalogue import Catalogue
+from keyroute.core.errors import GatewayError, InvalidRequest, ModelNotFound
 from keyroute.providers import registry
 from keyroute.providers.base import Provider, Target, Timeouts
 from keyroute.routing.model_id import check_model_id
@@ -31,6 +32,17 @@ class Route:
     target: Target
     key: ProviderKeyRecord
     model_id: str  # provider-prefixed id shown to the client
+    context_window: int | None = None  # from the catalogue; None when the model is unknown
+
+    @property
+    def health_key(self) -> tuple[str, str]:
+        """The circuit breaker of this route: one per (provider key, model)."""
+        return (self.key.id, self.target.model)
+
+    @property
+    def group(self) -> tuple[str, str]:
+        """Routes to one model through different keys of one provider share a group."""
+        return (self.target.provider, self.target.model)
 
 
 def model_prefixes(keys: Sequence[ProviderKeyRecord]) -> list[tuple[str, ProviderKeyRecord]]:
@@ -50,7 +62,9 @@ class ModelResolver:
         *,
         timeouts: Timeouts | None = None,
         options: Mapping[str, Mapping[str, Any]] | None = None,
+        catalogue: Catalogue | None = None,
     ) -> None:
+        self._catalogue = catalogue
         self._timeouts = timeouts or Timeouts()
         self._options = options or {}
         self._providers: dict[str, Provider] = {}
@@ -61,6 +75,39 @@ class ModelResolver:
             adapter = registry.create(name, self._options.get(name))
             self._providers[name] = adapter
         return adapter
+
+    def candidates(
+        self, state: WorkspaceState, model: str, fallbacks: Sequence[str] = ()
+    ) -> list[Route]:
+        """Every route that may answer ``model``, in the order to try them: its route, the same
+        model through the provider's other keys (when the id named the provider, not one key),
+        then each fallback's routes. A fallback that does not resolve is left out."""
+        first = self.resolve(state, model)
+        routes = [first, *self._siblings(state, first, model)]
+        for other in fallbacks:
+            try:
+                route = self.resolve(state, other)
+            except GatewayError:
+                continue
+            routes.extend([route, *self._siblings(state, route, other)])
+        seen: set[tuple[str, str]] = set()
+        unique = []
+        for route in routes:
+            if route.health_key not in seen:
+                seen.add(route.health_key)
+                unique.append(route)
+        return unique
+
+    def _siblings(self, state: WorkspaceState, route: Route, model: str) -> list[Route]:
+        """The same model through the provider's other keys, unless the id named one key."""
+        prefix = route.model_id.partition("/")[0]
+        if prefix != route.key.provider or prefix != route.target.provider:
+            return []
+        return [
+            replace(route, key=key, target=self.target(key, route.target.model))
+            for key in state.provider_keys
+            if key.provider == route.key.provider and key.id != route.key.id
+        ]
 
     def resolve(self, state: WorkspaceState, model: str) -> Route:
         """The route for ``model``; a malformed id is refused (400 ``model``) before any lookup."""
@@ -78,11 +125,13 @@ class ModelResolver:
                 param="model",
             )
         key = self._key(state, prefix, model)
+        entry = self._catalogue.get(key.provider, upstream_model) if self._catalogue else None
         return Route(
             provider=self.provider(key.provider),
             target=self.target(key, upstream_model),
             key=key,
             model_id=f"{prefix}/{upstream_model}",
+            context_window=entry.context_window if entry is not None else None,
         )
 
     def target(self, key: ProviderKeyRecord, model: str) -> Target:

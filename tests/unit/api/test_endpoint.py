@@ -153,15 +153,15 @@ async def test_a_refused_key_is_recorded_without_a_workspace(gateway: Any) -> No
 
 async def test_an_upstream_error_is_mirrored_and_recorded(gateway: Any) -> None:
     services, key, sink, transport = gateway
-    error = {"error": {"message": "slow down", "type": "rate_limit_error", "code": None}}
-    transport.answers.append(
-        Reply(status=429, headers={"retry-after": "3"}, body=msgspec.json.encode(error))
-    )
+    error = {"error": {"message": "bad temperature", "type": "invalid_request_error", "code": None}}
+    transport.answers.append(Reply(status=400, body=msgspec.json.encode(error)))
     client = Client(chat())
     await ChatCompletions(services)(scope("/v1/chat/completions", key), client.receive, client.send)
-    assert client.status == 429
+    assert client.status == 400
+    assert dict(client.sent[0]["headers"])[b"x-keyroute-attempts"] == b"1"
     [record] = sink.records
-    assert record.status == 429 and [a.status for a in record.attempts] == [429]
+    assert record.status == 400 and [a.status for a in record.attempts] == [400]
+    assert record.attempts[0].error_class == "fatal"
     assert record.cost is not None and record.cost.paid_pico == 0
 
 

@@ -83,3 +83,22 @@ async def harness() -> AsyncIterator[Harness]:
         )
     finally:
         await tasks.close()
+
+
+@pytest.fixture
+def ctx_factory() -> object:
+    """A fresh ``RequestContext`` for workspace ``ws``."""
+
+    def make() -> RequestContext:
+        record = RequestRecord(
+            request_id="req_1",
+            started_at=datetime.now(UTC),
+            endpoint="/v1/chat/completions",
+            inbound_format="openai",
+        )
+        principal = Principal(
+            workspace_id="ws", workspace_name="w", api_key_id="k", api_key_name="n"
+        )
+        return RequestContext(request_id="req_1", principal=principal, record=record)
+
+    return make

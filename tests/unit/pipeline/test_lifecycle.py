@@ -3,13 +3,32 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
 import pytest
 
+from keyroute.accounting.pricebook import PriceBook
 from keyroute.catalogue import builtin
+from keyroute.control.plane import ControlPlane
 from keyroute.core.chat import ChatRequest, Message, TextPart
-from keyroute.core.errors import ModelNotFound
+from keyroute.core.errors import ModelNotFound, UpstreamRejected
 from keyroute.core.stream import StreamEnd, TextDelta
-from keyroute.pipeline import Chat, ChatStream, CountTokens, ListModels
+from keyroute.pipeline import Chat, ChatStream, CountTokens, ListModels, Pipeline
+from keyroute.pipeline.listing import HostedModels
+from keyroute.principals import Principal
+from keyroute.providers.base import UpstreamRequest
+from keyroute.routing.resolver import ModelResolver
+from keyroute.signatures import SignatureCache
+from keyroute.storage.memory import MemoryStore
+from keyroute.tasks import TaskGroup
+from keyroute.upstream import UpstreamSender
+from keyroute.upstream.function import FunctionTransport, Reply
+from keyroute.vault.keystore import KeyVault
+from keyroute.vault.masterkey import MasterKeyring, new_master_key
+from keyroute.workspace_state import WorkspaceDirectory
+from tests.fakes.fake_anthropic import transcript_bytes
 from tests.unit.pipeline.conftest import Harness
 
 pytestmark = pytest.mark.anyio
@@ -103,10 +122,10 @@ async def test_an_output_limit_above_the_model_maximum_is_lowered_and_said(
     ctx, meter = harness.context()
     await harness.pipeline.run(ctx, Chat(chat(max_tokens=10**9)), meter)
     lowered = f"{10**9} -> {maximum.max_output_tokens}"
-    assert ctx.response_headers == [("x-keyroute-max-tokens-lowered", lowered)]
+    assert ("x-keyroute-max-tokens-lowered", lowered) in ctx.response_headers
     ctx, meter = harness.context()
     await harness.pipeline.run(ctx, Chat(chat(max_tokens=maximum.max_output_tokens)), meter)
-    assert ctx.response_headers == []
+    assert ctx.response_headers == [("x-keyroute-attempts", "1")]
 
 
 async def test_reasoning_settings_for_a_model_that_does_not_reason_are_left_out_and_said(
@@ -116,4 +135,139 @@ async def test_reasoning_settings_for_a_model_that_does_not_reason_are_left_out_
     assert entry is not None and not entry.capabilities.reasoning
     ctx, meter = harness.context()
     await harness.pipeline.run(ctx, Chat(chat(reasoning_effort="high")), meter)
-    assert ctx.response_headers == [("x-keyroute-reasoning-ignored", "model-does-not-reason")]
+    assert ("x-keyroute-reasoning-ignored", "model-does-not-reason") in ctx.response_headers
+
+
+# --- attempts: retries and failover through a function transport ------------------------------
+
+COMPLETION = {
+    "id": "c",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "gpt-4o-mini",
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}
+    ],
+    "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
+}
+STREAM = (
+    b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}\n\n'  # noqa: E501
+    b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'  # noqa: E501
+    b"data: [DONE]\n\n"
+)
+
+
+class Upstreams:
+    """Scripted answers per upstream host; what each host was asked."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, list[Reply]] = {}
+        self.asked: list[str] = []
+
+    def __call__(self, request: UpstreamRequest) -> Reply:
+        host = request.url.split("/")[2]
+        self.asked.append(host)
+        return self.answers[host].pop(0)
+
+
+@pytest.fixture
+async def failover() -> AsyncIterator[tuple[Pipeline, Harness, Upstreams, list[float]]]:
+    store = MemoryStore()
+    vault = KeyVault(store, MasterKeyring.from_env(new_master_key().hex()))
+    plane = ControlPlane(store, vault)
+    ws = await plane.create_workspace("w")
+    for name, host in (("openai", "one.test"), ("second", "two.test")):
+        await plane.add_provider_key(
+            "w", "openai", "sk-k-0123456789", name=name, base_url=f"http://{host}/v1"
+        )
+    await plane.add_provider_key(
+        "w", "anthropic", "sk-ant-0123456789", base_url="http://three.test"
+    )
+    upstreams = Upstreams()
+    sender = UpstreamSender(mounts={"http://": FunctionTransport(upstreams)})
+    directory = WorkspaceDirectory(store, vault)
+    resolver = ModelResolver(catalogue=builtin())
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    tasks = TaskGroup()
+    pipeline = Pipeline(
+        directory=directory,
+        resolver=resolver,
+        sender=sender,
+        signatures=SignatureCache(),
+        hosted=HostedModels(directory=directory, resolver=resolver, sender=sender, tasks=tasks),
+        sleep=sleep,
+    )
+    principal = Principal(workspace_id=ws.id, workspace_name="w", api_key_id="k", api_key_name="n")
+    harness = Harness(
+        pipeline=pipeline,
+        prices=PriceBook(builtin(), store),
+        plane=plane,
+        principal=principal,
+        records=[],
+    )
+    try:
+        yield pipeline, harness, upstreams, slept
+    finally:
+        await tasks.close()
+
+
+def error(status: int, message: str = "boom") -> Reply:
+    return Reply(
+        status=status, body=msgspec.json.encode({"error": {"message": message, "type": "x"}})
+    )
+
+
+async def test_a_transient_error_moves_to_the_models_other_key(failover: Any) -> None:
+    pipeline, harness, upstreams, slept = failover
+    upstreams.answers = {
+        "one.test": [error(503)],
+        "two.test": [Reply(body=msgspec.json.encode(COMPLETION))],
+    }
+    ctx, meter = harness.context()
+    result = await pipeline.run(ctx, Chat(chat("openai/gpt-4o-mini")), meter)
+    assert result.text == "hi" and upstreams.asked == ["one.test", "two.test"] and slept == []
+    assert [(a.status, a.error_class) for a in ctx.record.attempts] == [(503, "retry"), (200, None)]
+    assert ctx.model_id == "openai/gpt-4o-mini"  # the same model: no fallback header
+    assert ("x-keyroute-attempts", "2") in ctx.response_headers
+    assert not any(name == "x-keyroute-fallback-from" for name, _ in ctx.response_headers)
+
+
+async def test_a_request_fallback_answers_when_the_model_is_down(failover: Any) -> None:
+    pipeline, harness, upstreams, slept = failover
+    upstreams.answers = {
+        "one.test": [error(401, "bad key")],
+        "two.test": [error(401, "bad key")],
+        "three.test": [Reply(body=transcript_bytes("simple", "response.json"))],
+    }
+    ctx, meter = harness.context()
+    ctx.fallbacks = ("anthropic/claude-sonnet-4-5",)
+    result = await pipeline.run(ctx, Chat(chat("openai/gpt-4o-mini")), meter)
+    assert result.text
+    assert ctx.record.served_model == "anthropic/claude-sonnet-4-5"
+    assert ("x-keyroute-fallback-from", "openai/gpt-4o-mini") in ctx.response_headers
+    assert [a.error_class for a in ctx.record.attempts] == ["failover", "failover", None]
+
+
+async def test_a_stream_that_fails_before_its_first_content_fails_over(failover: Any) -> None:
+    pipeline, harness, upstreams, _ = failover
+    cut = b'data: {"error": {"message": "overloaded", "type": "server_error"}}\n\n'
+    upstreams.answers = {"one.test": [Reply(body=cut)], "two.test": [Reply(body=STREAM)]}
+    ctx, meter = harness.context()
+    events = await pipeline.run(ctx, ChatStream(chat("openai/gpt-4o-mini", stream=True)), meter)
+    seen = [e async for e in events]
+    await events.aclose()
+    assert [e.text for e in seen if isinstance(e, TextDelta)] == ["hi"]
+    assert upstreams.asked == ["one.test", "two.test"]
+
+
+async def test_a_bad_request_is_not_retried(failover: Any) -> None:
+    pipeline, harness, upstreams, _ = failover
+    upstreams.answers = {"one.test": [error(400, "temperature too high")]}
+    ctx, meter = harness.context()
+    with pytest.raises(UpstreamRejected):
+        await pipeline.run(ctx, Chat(chat("openai/gpt-4o-mini")), meter)
+    assert upstreams.asked == ["one.test"]
