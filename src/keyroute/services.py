@@ -26,6 +26,9 @@ from keyroute.core.record import RecordSink
 from keyroute.pipeline import Pipeline, Pricer
 from keyroute.pipeline.listing import HostedModels
 from keyroute.principals import PrincipalCache
+from keyroute.resilience.attempts import AttemptPolicy
+from keyroute.resilience.backoff import Backoff
+from keyroute.resilience.breakers import BreakerPolicy, HealthBoard
 from keyroute.response_states import ResponseStates
 from keyroute.routing.resolver import ModelResolver
 from keyroute.signatures import SignatureCache
@@ -109,7 +112,24 @@ class Services:
             retention=timedelta(days=config.server.response_retention_days),
         )
         self.tasks = TaskGroup()
+        resilience = config.resilience
+        self.health = HealthBoard(
+            BreakerPolicy(
+                enabled=resilience.breakers,
+                window=resilience.breaker_window,
+                min_calls=resilience.breaker_min_calls,
+                failure_rate=resilience.breaker_failure_rate,
+                open_seconds=resilience.breaker_open_seconds,
+            )
+        )
+        attempts = AttemptPolicy(
+            max_attempts=resilience.max_attempts,
+            max_retries=resilience.max_retries,
+            backoff=Backoff(max_retry_after=resilience.max_retry_after_seconds),
+        )
         self.pipeline = Pipeline(
+            health=self.health,
+            attempts=attempts,
             directory=self.directory,
             resolver=self.resolver,
             sender=self.sender,

@@ -243,7 +243,7 @@ def test_upstream_errors_are_mapped_faithfully(
 ) -> None:
     fake, base = fake_openai
     with_openai_key(gateway, base)
-    fake.push(reply)
+    fake.push(reply, reply, reply)  # a transient error is retried twice before it is mapped
     with pytest.raises(sdk_error) as info:
         client(gateway).chat.completions.create(
             model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "x"}]
@@ -252,6 +252,10 @@ def test_upstream_errors_are_mapped_faithfully(
     assert isinstance(err, openai.APIStatusError)
     assert err.status_code == status
     assert "x-request-id" in err.response.headers
+    # 500 and 503 are retried; a bad request and a retry-after past the cap (7 s) are not.
+    tries = 3 if status in (502, 503) else 1
+    assert err.response.headers["x-keyroute-attempts"] == str(tries)
+    assert len(fake.requests) == tries
     if status == 429:
         assert err.response.headers["retry-after"] == "7"
 

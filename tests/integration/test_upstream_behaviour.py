@@ -34,7 +34,9 @@ def test_upstream_connections_are_pooled_and_reused(
 
 def test_upstream_timeout_is_504(tmp_path: Path, fake_openai: tuple[FakeOpenAI, str]) -> None:
     fake, base = fake_openai
-    with running_gateway(tmp_path, KEYROUTE__UPSTREAM__TIMEOUT_SECONDS="0.5") as gw:
+    with running_gateway(
+        tmp_path, KEYROUTE__UPSTREAM__TIMEOUT_SECONDS="0.5", KEYROUTE__RESILIENCE__MAX_RETRIES="0"
+    ) as gw:
         gw.control(lambda c: c.add_provider_key("default", "openai", UPSTREAM_KEY, base_url=base))
         fake.push(Reply(body=completion(), hang=2.0))
         with pytest.raises(openai.APIStatusError) as info:

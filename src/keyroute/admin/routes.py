@@ -190,6 +190,11 @@ async def rotate_master(request: Request, s: Services) -> Any:
     return {"rewrapped": result.rewrapped, "old_key_id": result.old_id, "new_key_id": result.new_id}
 
 
+async def health(request: Request, s: Services) -> Any:
+    """This process's circuit breakers and resting keys, per (provider key, model)."""
+    return {"data": s.health.snapshot()}
+
+
 async def check_config(request: Request, s: Services) -> Any:
     return await s.check()
 
@@ -329,4 +334,5 @@ def admin_routes(services: Services) -> list[Route]:
         r("/vault/rotate-master", rotate_master, ["POST"]),
         r("/providers", list_providers, ["GET"]),
         r("/check-config", check_config, ["GET"]),
+        r("/health", health, ["GET"]),
     ]

@@ -52,6 +52,19 @@ class ServerConfig(_Section):
     response_retention_days: float = Field(default=30.0, gt=0, le=3650)
 
 
+class ResilienceConfig(_Section):
+    """Retries, failover and circuit breakers (``keyroute.resilience``)."""
+
+    max_attempts: int = Field(default=5, ge=1, le=20)  # per request, every candidate included
+    max_retries: int = Field(default=2, ge=0, le=10)  # of one target, on transient errors
+    max_retry_after_seconds: float = Field(default=5.0, ge=0, le=300, allow_inf_nan=False)
+    breakers: bool = True
+    breaker_window: int = Field(default=20, ge=1, le=10_000)
+    breaker_min_calls: int = Field(default=5, ge=1, le=10_000)
+    breaker_failure_rate: float = Field(default=0.5, gt=0, le=1, allow_inf_nan=False)
+    breaker_open_seconds: float = Field(default=30.0, gt=0, le=86_400, allow_inf_nan=False)
+
+
 class UpstreamConfig(_Section):
     """Calls to providers: time limits (``keyroute.core.timeouts`` explains each), pool, sizes."""
 
@@ -111,6 +124,7 @@ class Config(_Section):
     master_key: SecretStr | None = None
     server: ServerConfig = ServerConfig()
     upstream: UpstreamConfig = UpstreamConfig()
+    resilience: ResilienceConfig = ResilienceConfig()
     providers: ProvidersConfig = ProvidersConfig()
     base_urls: BaseUrlConfig = BaseUrlConfig()
     logging: LoggingConfig = LoggingConfig()

@@ -25,6 +25,7 @@ State = Literal["closed", "open", "half_open"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BreakerPolicy:
+    enabled: bool = True  # False: nothing ever opens (rate-limit rests still apply)
     window: int = 20
     min_calls: int = 5
     failure_rate: float = 0.5
@@ -92,7 +93,8 @@ class HealthBoard:
         failed = breaker.outcomes.count(False)
         policy = self.policy
         if (
-            breaker.state == "closed"
+            policy.enabled
+            and breaker.state == "closed"
             and len(breaker.outcomes) >= policy.min_calls
             and failed / len(breaker.outcomes) >= policy.failure_rate
         ):
