@@ -98,7 +98,12 @@ def test_five_thousand_mixed_requests_are_five_thousand_audit_records(tmp_path: 
     slow.push(*[Reply.stream(default_stream(["w"] * 40, True), delay=0.02) for _ in range(100)])
     error = error_body("The server had an error.", "server_error")
     failing.push(*[Reply.json(500, error) for _ in range(300)])
-    env = {"KEYROUTE__AUDIT__GATEWAY_BURST": "1000"}
+    # Each upstream error is one answer here: not retried, not cut off by a breaker.
+    env = {
+        "KEYROUTE__AUDIT__GATEWAY_BURST": "1000",
+        "KEYROUTE__RESILIENCE__MAX_RETRIES": "0",
+        "KEYROUTE__RESILIENCE__BREAKERS": "false",
+    }
     with running_gateway(tmp_path, **env) as gateway:
         with serve(fast.app) as a, serve(slow.app) as b, serve(failing.app) as c:
             _providers(gateway, a, b, c)

@@ -43,7 +43,13 @@ def served(gateway: Gateway) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "keyroute", "serve", "--port", str(port), "--json"],
-        env={**os.environ, **gateway.env},
+        # A metering test: each upstream error is one answer, not retried or cut off by a breaker.
+        env={
+            **os.environ,
+            **gateway.env,
+            "KEYROUTE__RESILIENCE__MAX_RETRIES": "0",
+            "KEYROUTE__RESILIENCE__BREAKERS": "false",
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -66,11 +66,16 @@ class Cluster:
     def post(self, body: dict[str, Any], key: str | None = None) -> tuple[int, Any, int | None]:
         """One request on a fresh connection: (status, JSON body, pid of the worker)."""
         headers = {"authorization": f"Bearer {key or self.api_key}"}
-        with httpx.Client(timeout=30) as client:
+        ports: list[int] = []
+
+        def note_port(resp: httpx.Response) -> None:
+            # Read while the socket is open: after a refusal the server closes the connection,
+            # and the client closes its socket once the body is read.
+            ports.append(resp.extensions["network_stream"].get_extra_info("client_addr")[1])
+
+        with httpx.Client(timeout=30, event_hooks={"response": [note_port]}) as client:
             resp = client.post(self.server.url + "/v1/chat/completions", json=body, headers=headers)
-            stream = resp.extensions["network_stream"]
-            port = stream.get_extra_info("client_addr")[1]
-            pid = worker_pid(self.server, port)
+            pid = worker_pid(self.server, ports[0])
         return resp.status_code, resp.json(), pid
 
 
