@@ -28,6 +28,9 @@ class Signing:
 
     async def prepare(self, ctx: RequestContext, route: Route, op: Op) -> Op:
         """``op`` with the dropped signatures of ``route``'s model put back."""
+        request = getattr(op, "request", None)
+        if not isinstance(request, ChatRequest) or not any(m.tool_calls for m in request.messages):
+            return op  # nothing replayed: the common case costs one pass over the messages
         unsigned: list[str] = []
         op.rewrite(lambda req: _collect_unsigned(req, unsigned))
         if not unsigned:
