@@ -8,7 +8,9 @@ Invariants:
   strings (``None`` when the price is unknown), attempts, route, timings. No prompt or
   completion text, no provider key (only its id).
 - Admin events carry who, from where, what and the old and new values, secrets masked by the
-  caller (``AdminEvent`` is built by the control plane, which knows which fields are secret).
+  caller (``AdminEvent`` is built by the control plane, which knows which fields are secret),
+  and then every string in them redacted by the default rules of ``redact.py`` (a key pasted
+  into a name or a URL is not logged either).
 - Times are UTC.
 """
 
@@ -18,12 +20,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from keyroute.audit.redact import Redactor
 from keyroute.core.audit import GATEWAY_LOG, AuditEntry, canonical_json
 from keyroute.core.money import usd_text
 from keyroute.core.record import RequestRecord
 from keyroute.core.response import Usage
 
 _NO_USAGE = Usage()
+_REDACT = Redactor()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,15 +121,16 @@ def request_entry(
 
 
 def admin_entry(event: AdminEvent, row_id: str) -> AuditEntry:
+    """The audit entry of an admin event; the values it carries are redacted (``redact.py``)."""
     data: dict[str, object] = {
         "action": event.action,
         "workspace": event.workspace_id,
         "actor": event.actor,
         "client_ip": event.client_ip,
-        "target": event.target,
-        "old": event.old,
-        "new": event.new,
-        "details": event.details or None,
+        "target": _REDACT.value(event.target),
+        "old": _REDACT.value(event.old),
+        "new": _REDACT.value(event.new),
+        "details": _REDACT.value(event.details) or None,
     }
     return AuditEntry(
         id=row_id,

@@ -77,3 +77,17 @@ def test_an_admin_event_carries_who_what_and_the_change() -> None:
     assert data["old"] == {"target": "a/b"} and data["new"] == {"target": "c/d"}
     gateway = admin_entry(AdminEvent(action="x", time=T0, workspace_id=None, actor="cli"), "r")
     assert gateway.log == GATEWAY_LOG
+
+
+def test_admin_event_values_are_redacted() -> None:
+    key = "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q"
+    event = AdminEvent(
+        action="provider_key.add",
+        time=T0,
+        workspace_id="ws_a",
+        actor="admin-token",
+        new={"base_url": f"https://proxy.example/v1?key={key}", "name": "ops@example.com"},
+    )
+    data = admin_entry(event, "r").data
+    assert key not in data and "ops@example.com" not in data
+    assert "[REDACTED:google-key]" in data and "[REDACTED:email]" in data
