@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -19,6 +18,7 @@ import httpx
 import pytest
 
 from tests.fakes.fake_openai import UPSTREAM_KEY, FakeOpenAI, Reply, default_stream
+from tests.fakes.process import serve_process
 from tests.fakes.server import serve
 from tests.integration.conftest import Gateway
 
@@ -122,12 +122,6 @@ def test_a_silent_host_does_not_hold_the_model_listing(gateway: Gateway) -> None
         assert again.status_code == 200 and {m["id"] for m in again.json()["data"]} == ids
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_sigterm_ends_an_open_stream_with_an_error_and_exits(
     gateway: Gateway, tmp_path: Path
 ) -> None:
@@ -140,48 +134,24 @@ def test_sigterm_ends_an_open_stream_with_an_error_and_exits(
                 "default", "openai", UPSTREAM_KEY, base_url=upstream + "/v1"
             )
         )
-        port = _free_port()
         env = {**os.environ, **gateway.env, "KEYROUTE__SERVER__SHUTDOWN_GRACE_SECONDS": "1"}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "keyroute", "serve", "--port", str(port), "--json"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        try:
-            assert proc.stdout is not None
-            json.loads(proc.stdout.readline())
-            url = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                try:
-                    httpx.get(url + "/health", timeout=1)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+        with serve_process([sys.executable, "-m", "keyroute"], env) as server:
             body = {
                 "model": "openai/gpt-4o-mini",
                 "messages": [{"role": "user", "content": "x"}],
                 "stream": True,
             }
             lines: list[str] = []
-            with httpx.stream(
-                "POST", url + "/v1/chat/completions", json=body, headers=auth(gateway), timeout=30
-            ) as resp:
+            url = server.url + "/v1/chat/completions"
+            with httpx.stream("POST", url, json=body, headers=auth(gateway), timeout=30) as resp:
                 assert resp.status_code == 200
                 for line in resp.iter_lines():
                     if line.startswith("data:"):
                         lines.append(line)
                         if len(lines) == 3:
-                            proc.send_signal(signal.SIGTERM)
+                            os.killpg(server.proc.pid, signal.SIGTERM)
             # uvicorn re-raises the signal it handled once shut down: a clean SIGTERM exit.
-            assert proc.wait(timeout=20) in (0, -signal.SIGTERM)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
+            assert server.proc.wait(timeout=20) in (0, -signal.SIGTERM)
     last = json.loads(lines[-1].removeprefix("data:").strip())
     assert last["error"]["code"] == "shutting_down"
     assert len(lines) < 150  # the stream was ended, not relayed to its end

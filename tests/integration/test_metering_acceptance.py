@@ -8,14 +8,11 @@ client never sees a usage chunk."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -25,6 +22,7 @@ import pytest
 
 from keyroute.core.money import usd_text
 from tests.fakes.fake_openai import UPSTREAM_KEY, FakeOpenAI, Reply, default_stream, error_body
+from tests.fakes.process import serve_process
 from tests.fakes.server import serve
 from tests.integration.conftest import Gateway
 
@@ -32,45 +30,18 @@ pytestmark = pytest.mark.integration
 MESSAGES = [{"role": "user", "content": "count the tokens of this prompt, please"}]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def served(gateway: Gateway) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "keyroute", "serve", "--port", str(port), "--json"],
-        # A metering test: each upstream error is one answer, not retried or cut off by a breaker.
-        env={
-            **os.environ,
-            **gateway.env,
-            "KEYROUTE__RESILIENCE__MAX_RETRIES": "0",
-            "KEYROUTE__RESILIENCE__BREAKERS": "false",
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        json.loads(proc.stdout.readline())
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                httpx.get(url + "/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+    """``keyroute serve`` over the gateway's data dir; each upstream error is one answer here
+    (a metering test: no retries, no breaker cutting a failing upstream off)."""
+    env = {
+        **os.environ,
+        **gateway.env,
+        "KEYROUTE__RESILIENCE__MAX_RETRIES": "0",
+        "KEYROUTE__RESILIENCE__BREAKERS": "false",
+    }
+    with serve_process([sys.executable, "-m", "keyroute"], env) as server:
+        yield server.url, server.proc
 
 
 async def _traffic(url: str, key: str) -> tuple[set[str], dict[str, int]]:
