@@ -338,6 +338,7 @@ UNTESTED: dict[str, str] = {
     "storage/sqlite_signatures.py": "the shared suite tests/unit/storage/test_signature_store.py",
     "storage/memory_responses.py": "shared suite tests/unit/storage/test_response_state_store.py",
     "storage/sqlite_responses.py": "shared suite tests/unit/storage/test_response_state_store.py",
+    "storage/sqlite_upsert.py": "through the signature and response-state store suites",
     "storage/migrations/env.py": "alembic environment: run by the sqlite Store suite's migrate()",
     "wire/anthropic/schema.py": "msgspec schemas: covered through the anthropic codec tests",
     "wire/anthropic/stream_decoder.py": "covered by tests/unit/wire/test_anthropic_stream.py",

@@ -12,11 +12,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keyroute.storage.base import ResponseStateRecord
-from keyroute.storage.schema import response_states, workspaces
+from keyroute.storage.schema import response_states
+from keyroute.storage.sqlite_upsert import upsert_for_live_workspaces
 
 
 class SqliteResponseStateStore:
@@ -27,31 +27,13 @@ class SqliteResponseStateStore:
         if not records:
             return 0
         async with self._engines()[1].begin() as conn:
-            wanted = {r.workspace_id for r in records}
-            present = set(
-                (await conn.execute(select(workspaces.c.id).where(workspaces.c.id.in_(wanted))))
-                .scalars()
-                .all()
+            return await upsert_for_live_workspaces(
+                conn,
+                response_states,
+                [dataclasses.asdict(r) for r in records],
+                key=(response_states.c.workspace_id, response_states.c.response_id),
+                replace=("nonce", "ciphertext", "created_at", "expires_at"),
             )
-            kept = [dataclasses.asdict(r) for r in records if r.workspace_id in present]
-            if kept:
-                statement = sqlite_insert(response_states)
-                await conn.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=[
-                            response_states.c.workspace_id,
-                            response_states.c.response_id,
-                        ],
-                        set_={
-                            "nonce": statement.excluded.nonce,
-                            "ciphertext": statement.excluded.ciphertext,
-                            "created_at": statement.excluded.created_at,
-                            "expires_at": statement.excluded.expires_at,
-                        },
-                    ),
-                    kept,
-                )
-        return len(kept)
 
     async def get_response(self, workspace_id: str, response_id: str) -> ResponseStateRecord | None:
         async with self._engines()[0].connect() as conn:

@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keyroute.storage.base import SignatureRecord
-from keyroute.storage.schema import tool_signatures, workspaces
+from keyroute.storage.schema import tool_signatures
+from keyroute.storage.sqlite_upsert import upsert_for_live_workspaces
 
 
 class SqliteSignatureStore:
@@ -28,31 +28,17 @@ class SqliteSignatureStore:
         if not records:
             return 0
         async with self._engines()[1].begin() as conn:
-            wanted = {r.workspace_id for r in records}
-            present = set(
-                (await conn.execute(select(workspaces.c.id).where(workspaces.c.id.in_(wanted))))
-                .scalars()
-                .all()
+            return await upsert_for_live_workspaces(
+                conn,
+                tool_signatures,
+                [dataclasses.asdict(r) for r in records],
+                key=(
+                    tool_signatures.c.workspace_id,
+                    tool_signatures.c.call_id,
+                    tool_signatures.c.model,
+                ),
+                replace=("nonce", "ciphertext", "created_at"),
             )
-            kept = [dataclasses.asdict(r) for r in records if r.workspace_id in present]
-            if kept:
-                statement = sqlite_insert(tool_signatures)
-                await conn.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=[
-                            tool_signatures.c.workspace_id,
-                            tool_signatures.c.call_id,
-                            tool_signatures.c.model,
-                        ],
-                        set_={
-                            "nonce": statement.excluded.nonce,
-                            "ciphertext": statement.excluded.ciphertext,
-                            "created_at": statement.excluded.created_at,
-                        },
-                    ),
-                    kept,
-                )
-        return len(kept)
 
     async def get_signatures(
         self, workspace_id: str, model: str, call_ids: Sequence[str]
