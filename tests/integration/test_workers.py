@@ -66,16 +66,17 @@ class Cluster:
     def post(self, body: dict[str, Any], key: str | None = None) -> tuple[int, Any, int | None]:
         """One request on a fresh connection: (status, JSON body, pid of the worker)."""
         headers = {"authorization": f"Bearer {key or self.api_key}"}
-        ports: list[int] = []
+        pids: list[int | None] = []
 
-        def note_port(resp: httpx.Response) -> None:
-            # Read while the socket is open: after a refusal the server closes the connection,
-            # and the client closes its socket once the body is read.
-            ports.append(resp.extensions["network_stream"].get_extra_info("client_addr")[1])
+        def note_worker(resp: httpx.Response) -> None:
+            # Read while the connection is open on both sides: after a refusal the server
+            # closes it, and the client closes its socket once the body is read.
+            port = resp.extensions["network_stream"].get_extra_info("client_addr")[1]
+            pids.append(worker_pid(self.server, port))
 
-        with httpx.Client(timeout=30, event_hooks={"response": [note_port]}) as client:
+        with httpx.Client(timeout=30, event_hooks={"response": [note_worker]}) as client:
             resp = client.post(self.server.url + "/v1/chat/completions", json=body, headers=headers)
-            pid = worker_pid(self.server, ports[0])
+            pid = pids[0]
         return resp.status_code, resp.json(), pid
 
 
@@ -181,6 +182,8 @@ def test_a_key_revoked_from_the_cli_is_refused_by_both_workers(cluster: Cluster)
     deadline = time.monotonic() + 30
     while len(refused) < 2 and time.monotonic() < deadline:
         status, answer, pid = cluster.post(body, key)
+        if pid is None:
+            continue  # the worker could not be told from /proc: ask again
         if pid in refused:
             assert status == 401, "a worker that refused the key accepted it again"
         elif status == 401:
