@@ -88,6 +88,19 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule(
+        "keyroute.admission",
+        (
+            "keyroute.core",
+            "keyroute.config",
+            "keyroute.storage.base",
+            "keyroute.catalogue",
+            "keyroute.ledger",
+            STDLIB,
+        ),
+    ),
+    # The ledger: counters behind one protocol; its backends use their own drivers only.
+    Rule("keyroute.ledger", ("keyroute.core", "sqlalchemy", STDLIB)),
+    Rule(
         "keyroute.upstream", ("keyroute.core", "keyroute.providers", "aiohttp", "msgspec", STDLIB)
     ),
     Rule(
