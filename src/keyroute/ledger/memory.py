@@ -1,0 +1,95 @@
+"""``MemoryLedger``: the ledger of one process, exact, with no I/O.
+
+Every operation runs on the event loop without awaiting, so reserve's check-and-hold is atomic
+by construction. Counters of periods that ended are dropped once nothing is held on them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import cast
+
+from keyroute.ledger.base import Charge, Hold, Settled, Shortfall
+
+_SWEEP_EVERY = 1024  # new counters between sweeps of ended periods
+
+
+class _Counter:
+    __slots__ = ("held", "period_end", "settled")
+
+    def __init__(self, period_end: float) -> None:
+        self.settled = 0
+        self.held = 0
+        self.period_end = period_end
+
+
+class MemoryLedger:
+    def __init__(
+        self, *, on_settled: Settled | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._counters: dict[tuple[str, str], _Counter] = {}
+        self._on_settled = on_settled
+        self._clock = clock
+        self._created = 0
+
+    async def start(self, spawn: Callable[..., object]) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def reserve(self, charges: Sequence[Charge]) -> Hold | Shortfall:
+        return self.reserve_now(charges)
+
+    def reserve_now(self, charges: Sequence[Charge]) -> Hold | Shortfall:
+        counters = [self._counter(c) for c in charges]
+        for index, (charge, counter) in enumerate(zip(charges, counters, strict=True)):
+            used = counter.settled + counter.held
+            if used + charge.amount > charge.cap:
+                return Shortfall(index=index, charge=charge, used=used)
+        for charge, counter in zip(charges, counters, strict=True):
+            counter.held += charge.amount
+        return Hold(
+            charges=tuple(charges),
+            remaining=tuple(
+                c.cap - n.settled - n.held for c, n in zip(charges, counters, strict=True)
+            ),
+            handles=tuple(counters),
+        )
+
+    def settle(self, hold: Hold, amounts: Sequence[int]) -> None:
+        if not hold.open:
+            return
+        hold.open = False
+        for charge, counter, amount in zip(hold.charges, hold.handles, amounts, strict=True):
+            counter = cast(_Counter, counter)
+            counter.held -= charge.amount
+            if amount:
+                before = counter.settled
+                counter.settled += amount
+                if self._on_settled is not None:
+                    self._on_settled(charge, before, counter.settled)
+
+    def release(self, hold: Hold) -> None:
+        self.settle(hold, [0] * len(hold.charges))
+
+    async def read(self, counter: str, period: str) -> int:
+        found = self._counters.get((counter, period))
+        return 0 if found is None else found.settled
+
+    def _counter(self, charge: Charge) -> _Counter:
+        key = (charge.counter, charge.period)
+        counter = self._counters.get(key)
+        if counter is None:
+            self._created += 1
+            if self._created % _SWEEP_EVERY == 0:
+                self._sweep()
+            counter = self._counters[key] = _Counter(charge.period_end)
+        return counter
+
+    def _sweep(self) -> None:
+        now = self._clock()
+        ended = [k for k, c in self._counters.items() if c.period_end <= now and not c.held]
+        for key in ended:
+            del self._counters[key]

@@ -1,0 +1,270 @@
+"""``SqliteLedger``: the ledger shared by the worker processes of one host, through leases.
+
+Each process (a worker of ``keyroute serve --workers N``) leases room on a counter from the
+ledger file (``leases.py``: the transaction and why the cap holds) and reserves inside its lease
+in memory: a reservation that fits costs no I/O. When it does not fit, one transaction on a
+worker thread flushes what was settled, and asks for the reservation plus a share of the room
+left (a quarter of it divided by the number of workers), so leases shrink as the cap nears and
+the last reservations before the cap each take their own transaction. A refusal marks the
+counter tight: every worker's background pass then gives its unused room back, and a worker
+refused while others still hold unused room waits for that pass and asks again (a few times)
+before it answers ``Shortfall``, so room is never stranded in an idle worker.
+
+The background pass (every ``interval`` seconds) flushes settled amounts, renews leases (they
+expire after ``ttl`` seconds, which is how a crashed worker's reservations are released) and
+shrinks leases on tight counters. Settled amounts reach the file within one ``interval``; a
+process killed hard loses at most the amounts it settled in its last ``interval`` (the spend
+happened; the ledger under-counts it by that much).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TypeVar, cast
+
+from keyroute.ledger import leases
+from keyroute.ledger.base import Charge, Hold, Settled, Shortfall
+
+log = logging.getLogger("keyroute.ledger")
+_T = TypeVar("_T")
+_PRUNE_AFTER = 40 * 86400.0  # counters of periods ended this long ago are forgotten
+
+
+class _Slot:
+    """This worker's view of one counter in one period."""
+
+    __slots__ = ("busy", "charge", "held", "lease", "outside", "spent", "tight")
+
+    def __init__(self, charge: Charge) -> None:
+        self.charge = charge
+        self.lease = 0  # room granted by the file, not settled yet
+        self.held = 0  # reserved by requests in flight
+        self.spent = 0  # settled here, not flushed to the file yet
+        self.outside = 0  # settled plus other workers' leases, at the last transaction
+        self.tight = False
+        self.busy = False  # a transaction for it is in flight: no reservation meanwhile
+
+    def fits(self, amount: int) -> bool:
+        return not self.busy and self.held + self.spent + amount <= self.lease
+
+    def remaining(self) -> int:
+        return self.charge.cap - self.outside - self.held - self.spent
+
+
+class SqliteLedger:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        on_settled: Settled | None = None,
+        interval: float = 0.05,
+        ttl: float = 10.0,
+        retries: int = 8,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._path = path
+        self._on_settled = on_settled
+        self._interval = interval
+        self._ttl = ttl
+        self._retries = retries
+        self._clock = clock
+        self._sleep = sleep
+        self.worker = uuid.uuid4().hex
+        self._slots: dict[tuple[str, str], _Slot] = {}
+        self._conn: sqlite3.Connection | None = None
+        self._db_lock = threading.Lock()  # one user of the connection at a time
+        self._lock = asyncio.Lock()  # one transaction at a time from this process
+        self._pruned = 0.0
+
+    # Lifecycle
+
+    async def open(self) -> None:
+        if self._conn is None:
+            self._conn = await asyncio.to_thread(self._connect)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        leases.prepare(conn)
+        return conn
+
+    async def start(self, spawn: Callable[..., object]) -> None:
+        await self.open()
+        spawn(self.run(), name="ledger-leases")
+
+    async def run(self) -> None:
+        """The background pass, forever (cancelled at shutdown)."""
+        while True:
+            await self._sleep(self._interval)
+            try:
+                await self.sync()
+            except sqlite3.Error:
+                log.warning("ledger synchronisation failed; retrying", exc_info=True)
+
+    async def close(self) -> None:
+        """Flush, give every unused lease back, close the file."""
+        if self._conn is None:
+            return
+        try:
+            await self.sync(final=True)
+        finally:
+            conn, self._conn = self._conn, None
+            with self._db_lock:
+                conn.close()
+
+    # The protocol
+
+    async def reserve(self, charges: Sequence[Charge]) -> Hold | Shortfall:
+        slots = [self._slot(c) for c in charges]
+        waits = 0
+        while True:
+            hold = self._take(charges, slots)
+            if hold is not None:
+                return hold
+            refused = await self._grow(charges, slots)
+            if refused is None:
+                continue  # the leases grew (or another request grew them): take again
+            shortfall, waitable = refused
+            if not waitable or waits == self._retries:
+                return shortfall
+            waits += 1
+            await self._sleep(self._interval * 2)  # the others' next pass gives room back
+
+    def settle(self, hold: Hold, amounts: Sequence[int]) -> None:
+        if not hold.open:
+            return
+        hold.open = False
+        for charge, slot, amount in zip(hold.charges, hold.handles, amounts, strict=True):
+            slot = cast(_Slot, slot)
+            slot.held -= charge.amount
+            slot.spent += amount
+
+    def release(self, hold: Hold) -> None:
+        self.settle(hold, [0] * len(hold.charges))
+
+    async def read(self, counter: str, period: str) -> int:
+        await self.open()
+        local = self._slots.get((counter, period))
+        stored = await asyncio.to_thread(self._locked, leases.settled, counter, period)
+        return stored + (local.spent if local else 0)
+
+    # Reservations
+
+    def _slot(self, charge: Charge) -> _Slot:
+        key = (charge.counter, charge.period)
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = _Slot(charge)
+        elif slot.charge.cap != charge.cap:
+            slot.charge = charge  # the limit changed: the next transaction uses the new cap
+        return slot
+
+    @staticmethod
+    def _take(charges: Sequence[Charge], slots: list[_Slot]) -> Hold | None:
+        for charge, slot in zip(charges, slots, strict=True):
+            if not slot.fits(charge.amount):
+                return None
+        for charge, slot in zip(charges, slots, strict=True):
+            slot.held += charge.amount
+        return Hold(
+            charges=tuple(charges),
+            remaining=tuple(s.remaining() for s in slots),
+            handles=tuple(slots),
+        )
+
+    async def _grow(
+        self, charges: Sequence[Charge], slots: list[_Slot]
+    ) -> tuple[Shortfall, bool] | None:
+        """Grow the leases that are too small, in one transaction; the refusal if one cannot."""
+        async with self._lock:
+            wanted = [
+                (i, c, s)
+                for i, (c, s) in enumerate(zip(charges, slots, strict=True))
+                if s.held + s.spent + c.amount > s.lease
+            ]
+            if not wanted:
+                return None  # another request's transaction made room meanwhile
+            asks = [self._ask(s, need=c.amount) for _, c, s in wanted]
+            answers = await self._transaction([s for _, _, s in wanted], asks)
+        for (index, charge, slot), answer in zip(wanted, answers, strict=True):
+            if not answer.granted:
+                used = charge.cap - slot.remaining()
+                return Shortfall(index=index, charge=charge, used=used), answer.waitable
+        return None
+
+    @staticmethod
+    def _ask(slot: _Slot, *, need: int = 0, drop: bool = False) -> leases.Ask:
+        charge = slot.charge
+        return leases.Ask(
+            counter=charge.counter,
+            period=charge.period,
+            cap=charge.cap,
+            period_end=charge.period_end,
+            lease=slot.lease,
+            held=slot.held,
+            flush=slot.spent,
+            need=need,
+            drop=drop,
+        )
+
+    # Transactions
+
+    async def sync(self, *, final: bool = False) -> None:
+        """Flush settled amounts, renew leases, give back room on tight or ended counters."""
+        if self._conn is None:
+            return
+        now = self._clock()
+        async with self._lock:
+            tight = await asyncio.to_thread(self._locked, leases.tight_counters, now)
+            chosen: list[_Slot] = []
+            asks: list[leases.Ask] = []
+            for key, slot in self._slots.items():
+                if key in tight:
+                    slot.tight = True
+                ended = slot.charge.period_end <= now
+                if slot.spent or slot.lease > slot.held or ended or final or slot.tight:
+                    drop = final or ended
+                    chosen.append(slot)
+                    asks.append(self._ask(slot, drop=drop))
+            if chosen:
+                await self._transaction(chosen, asks)
+            if now - self._pruned > 3600.0:
+                self._pruned = now
+                await asyncio.to_thread(self._locked, leases.prune, now - _PRUNE_AFTER)
+        for key, slot in list(self._slots.items()):
+            if slot.charge.period_end <= now and not slot.held and not slot.spent:
+                del self._slots[key]
+
+    async def _transaction(self, slots: list[_Slot], asks: list[leases.Ask]) -> list[leases.Answer]:
+        await self.open()
+        for slot in slots:
+            slot.busy = True
+        try:
+            now = self._clock()
+            answers = await asyncio.to_thread(
+                self._locked, leases.sync, self.worker, asks, now, self._ttl
+            )
+        finally:
+            for slot in slots:
+                slot.busy = False
+        for slot, ask, answer in zip(slots, asks, answers, strict=True):
+            slot.spent -= ask.flush
+            slot.lease = answer.lease
+            slot.outside = answer.outside
+            slot.tight = answer.tight
+            if answer.settled_after != answer.settled_before and self._on_settled is not None:
+                self._on_settled(slot.charge, answer.settled_before, answer.settled_after)
+        return answers
+
+    def _locked(self, fn: Callable[..., _T], *args: object) -> _T:
+        with self._db_lock:
+            if self._conn is None:
+                raise sqlite3.ProgrammingError("the ledger is closed")
+            return fn(self._conn, *args)
