@@ -1,4 +1,8 @@
-"""Workspace plans and their monthly request quotas (enforced by the quota stage, next release)."""
+"""Workspace plans and their monthly request quotas (enforced by admission).
+
+The named plans have a fixed quota; ``custom`` takes any number of requests a month, or none
+(unlimited, for self-hosters), set with ``keyroute workspace set-plan W custom --quota N``.
+"""
 
 from __future__ import annotations
 
@@ -23,12 +27,21 @@ PLANS: dict[str, Plan] = {
     )
 }
 DEFAULT_PLAN = "free"
+CUSTOM = "custom"
+PLAN_NAMES: tuple[str, ...] = (*PLANS, CUSTOM)
 
 
 def plan(name: str) -> Plan:
+    """A named plan; ``custom`` is refused here, as it needs its quota (``set-plan``)."""
     try:
         return PLANS[name]
     except KeyError:
+        if name == CUSTOM:
+            raise InvalidRequest(
+                "The custom plan needs its quota: create the workspace on a named plan, then "
+                "run `keyroute workspace set-plan NAME custom --quota N` (or --quota unlimited).",
+                param="plan",
+            ) from None
         raise InvalidRequest(
-            f"Unknown plan '{name}'. Plans: {', '.join(PLANS)}.", param="plan"
+            f"Unknown plan {ascii(name[:40])}. Plans: {', '.join(PLAN_NAMES)}.", param="plan"
         ) from None

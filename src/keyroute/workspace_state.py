@@ -1,7 +1,8 @@
 """What the request path needs to know about a workspace, cached in memory.
 
-A ``WorkspaceState`` holds the workspace's active provider keys, aliases and Responses API
-storage policy; provider keys are
+A ``WorkspaceState`` holds the workspace's active provider keys, aliases, Responses API
+storage policy and the limits admission enforces (``limits``: plan quota, rate limits, budgets,
+from the governance settings); provider keys are
 decrypted on first use and kept (a ``Secret``) until the state is dropped.
 
 Invariants:
@@ -19,8 +20,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from keyroute.admission.policy import NO_LIMITS, Limits
 from keyroute.core.errors import AuthError
 from keyroute.core.secret import Secret
+from keyroute.governance.limits import limits_of
 from keyroute.single_flight import SingleFlight
 from keyroute.storage.base import (
     ProviderKeyRecord,
@@ -59,6 +62,7 @@ class WorkspaceState:
     provider_keys: list[ProviderKeyRecord]
     aliases: dict[str, str]
     responses: ResponsePolicy = ResponsePolicy()
+    limits: Limits = NO_LIMITS
     _secrets: dict[str, Secret] = field(default_factory=dict)
 
 
@@ -96,11 +100,13 @@ class WorkspaceDirectory:
         ]
         aliases = {a.alias: a.target for a in await self._store.list_aliases(workspace_id)}
         policy = await self._store.get_setting(workspace_setting_key(workspace_id, RESPONSE_POLICY))
+        governance = await self._store.governance.governance(workspace_id)
         return WorkspaceState(
             workspace=workspace,
             provider_keys=keys,
             aliases=aliases,
             responses=ResponsePolicy.parse(policy),
+            limits=limits_of(workspace, governance),
         )
 
     def secret(self, state: WorkspaceState, record: ProviderKeyRecord) -> Secret:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from keyroute.core.errors import InvalidRequest
-from keyroute.plans import DEFAULT_PLAN, PLANS, Plan, plan
+from keyroute.plans import DEFAULT_PLAN, PLAN_NAMES, PLANS, Plan, plan
 
 
 @pytest.mark.parametrize(
@@ -21,7 +21,7 @@ def test_unknown_plan(name: str) -> None:
     with pytest.raises(InvalidRequest) as info:
         plan(name)
     assert info.value.param == "plan"
-    assert "free, build, scale, business" in info.value.message
+    assert "free, build, scale, business, custom" in info.value.message
 
 
 def test_default_plan_exists() -> None:
@@ -31,3 +31,10 @@ def test_default_plan_exists() -> None:
 def test_quotas_grow_with_the_plan() -> None:
     quotas = [p.monthly_requests for p in PLANS.values()]
     assert quotas == sorted(quotas) and len(set(quotas)) == len(quotas)
+
+
+def test_custom_is_a_plan_name_but_needs_its_quota() -> None:
+    assert PLAN_NAMES == ("free", "build", "scale", "business", "custom")
+    with pytest.raises(InvalidRequest) as info:
+        plan("custom")
+    assert info.value.param == "plan" and "--quota" in info.value.message

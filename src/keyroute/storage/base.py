@@ -325,6 +325,102 @@ class ResponseStateStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanSettingsRecord:
+    """A workspace's plan settings beyond the plan's name (``WorkspaceRecord.plan``).
+
+    ``monthly_requests`` is the quota of the ``custom`` plan (``None``: unlimited) and is not
+    read for the named plans, whose quota is fixed. ``timezone`` is an IANA name: the calendar
+    month of the quota and the day and month of budgets are counted in it.
+    """
+
+    workspace_id: str
+    monthly_requests: int | None
+    timezone: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RateLimitRecord:
+    """Requests and tokens per minute for a workspace (``api_key_id == ""``) or one of its
+    gateway keys; ``None`` is no limit on that axis."""
+
+    workspace_id: str
+    api_key_id: str
+    requests_per_minute: int | None
+    tokens_per_minute: int | None
+    updated_at: datetime
+
+
+BudgetScope: TypeAlias = Literal["workspace", "key", "user"]
+BudgetAction: TypeAlias = Literal["block", "downgrade"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BudgetRecord:
+    """Daily and monthly USD caps in pico-dollars (``None``: no cap for that period) for the
+    workspace (``subject == ""``), a gateway key (its id) or an end-user tag (the tag).
+
+    ``action`` is ``block`` or ``downgrade`` (then ``downgrade_to`` names the model);
+    ``thresholds`` are the percentages of a cap whose crossing is recorded as an event.
+    """
+
+    workspace_id: str
+    scope: BudgetScope
+    subject: str
+    daily_pico: int | None
+    monthly_pico: int | None
+    action: BudgetAction
+    downgrade_to: str | None
+    thresholds: tuple[int, ...]
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GovernanceSettings:
+    """Everything a workspace has set about quotas, rate limits and budgets, read at once."""
+
+    plan: PlanSettingsRecord | None  # None: never set (the plan's quota, UTC)
+    rate_limits: tuple[RateLimitRecord, ...] = ()
+    budgets: tuple[BudgetRecord, ...] = ()
+
+
+_SCOPE_ORDER = {"workspace": 0, "key": 1, "user": 2}
+
+
+def budget_order(record: BudgetRecord) -> tuple[int, str]:
+    """The budgets' listing order, shared by every backend: workspace, key, user; subject."""
+    return _SCOPE_ORDER[record.scope], record.subject
+
+
+class GovernanceStore(Protocol):
+    """Plan settings, rate limits and budgets of workspaces: configuration, so every write
+    moves the workspace's revision in the change feed (caches reload them), and a write to a
+    workspace that does not exist raises ``NotFound``. Listing order: rate limits by key id (the
+    workspace's own first), budgets by scope (workspace, key, user), then subject.
+    """
+
+    async def set_plan(self, workspace_id: str, plan: str, settings: PlanSettingsRecord) -> None:
+        """Set the workspace's plan name and its settings in one transaction."""
+        ...
+
+    async def set_rate_limit(self, record: RateLimitRecord) -> None:
+        """Insert or replace the rate limit of (workspace, gateway key)."""
+        ...
+
+    async def delete_rate_limit(self, workspace_id: str, api_key_id: str) -> bool: ...
+
+    async def set_budget(self, record: BudgetRecord) -> None:
+        """Insert or replace the budget of (workspace, scope, subject)."""
+        ...
+
+    async def delete_budget(self, workspace_id: str, scope: BudgetScope, subject: str) -> bool: ...
+
+    async def governance(self, workspace_id: str) -> GovernanceSettings:
+        """The workspace's plan settings, rate limits and budgets, read consistently."""
+        ...
+
+
 def workspace_setting_key(workspace_id: str, key: str) -> str:
     """The ``settings`` key of a workspace's own setting ``key``."""
     return f"workspace:{workspace_id}:{key}"
@@ -352,6 +448,11 @@ class Store(Protocol):
     @property
     def audit(self) -> AuditStore:
         """The audit log of this database (usable while the store is open)."""
+        ...
+
+    @property
+    def governance(self) -> GovernanceStore:
+        """Plan settings, rate limits and budgets of this database."""
         ...
 
     @property

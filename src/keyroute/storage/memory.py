@@ -27,6 +27,7 @@ from keyroute.storage.base import (
 )
 from keyroute.storage.changes import LocalChangeFeed
 from keyroute.storage.memory_audit import MemoryAuditStore
+from keyroute.storage.memory_governance import MemoryGovernanceStore
 from keyroute.storage.memory_responses import MemoryResponseStateStore
 from keyroute.storage.memory_signatures import MemorySignatureStore
 from keyroute.storage.memory_usage import MemoryUsageStore
@@ -69,6 +70,9 @@ class MemoryStore:
         self._signatures = MemorySignatureStore(lambda ws: ws in self._workspaces)
         self._responses = MemoryResponseStateStore(lambda ws: ws in self._workspaces)
         self._audit = MemoryAuditStore()
+        self._governance = MemoryGovernanceStore(
+            lambda ws: ws in self._workspaces, self._replace_plan, self._changed
+        )
 
     @property
     def usage(self) -> MemoryUsageStore:
@@ -85,6 +89,15 @@ class MemoryStore:
     @property
     def audit(self) -> MemoryAuditStore:
         return self._audit
+
+    @property
+    def governance(self) -> MemoryGovernanceStore:
+        return self._governance
+
+    def _replace_plan(self, workspace_id: str, plan: str) -> None:
+        self._workspaces[workspace_id] = dataclasses.replace(
+            self._workspaces[workspace_id], plan=plan
+        )
 
     async def open(self) -> None:
         return None
@@ -137,6 +150,7 @@ class MemoryStore:
         prefix = workspace_setting_key(workspace_id, "")
         self._settings = {k: v for k, v in self._settings.items() if not k.startswith(prefix)}
         self._responses.forget_workspace(workspace_id)
+        self._governance.forget_workspace(workspace_id)
         self._changed(workspace_id)
         return True
 

@@ -297,3 +297,45 @@ audit_log = Table(
 Index("ix_audit_log_log_time", audit_log.c.log, audit_log.c.time)
 Index("ix_audit_log_log_api_key_id_time", audit_log.c.log, audit_log.c.api_key_id, audit_log.c.time)
 Index("ix_audit_log_log_model_time", audit_log.c.log, audit_log.c.model, audit_log.c.time)
+
+# Quotas, rate limits and budgets (``GovernanceStore``): configuration of a workspace.
+# The plan's name stays in ``workspaces.plan``; this row holds the custom plan's quota (NULL:
+# unlimited; not read for the named plans) and the workspace's time zone (an IANA name).
+workspace_plans = Table(
+    "workspace_plans",
+    metadata,
+    _workspace_fk(),
+    Column("monthly_requests", BigInteger, nullable=True),
+    Column("timezone", String, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("workspace_id"),
+)
+
+# One row per workspace ("" api_key_id) or gateway key; NULL: no limit on that axis.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    _workspace_fk(),
+    Column("api_key_id", String, nullable=False),
+    Column("requests_per_minute", BigInteger, nullable=True),
+    Column("tokens_per_minute", BigInteger, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "api_key_id"),
+)
+
+# One row per (workspace, scope, subject): scope workspace (subject ""), key (its id) or user
+# (the end-user tag). Caps in pico-dollars, NULL: no cap; thresholds "50,80,100".
+budgets = Table(
+    "budgets",
+    metadata,
+    _workspace_fk(),
+    Column("scope", String, nullable=False),
+    Column("subject", String, nullable=False),
+    Column("daily_pico", BigInteger, nullable=True),
+    Column("monthly_pico", BigInteger, nullable=True),
+    Column("action", String, nullable=False),
+    Column("downgrade_to", String, nullable=True),
+    Column("thresholds", String, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "scope", "subject"),
+)

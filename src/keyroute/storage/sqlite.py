@@ -61,6 +61,7 @@ from keyroute.storage.schema import (
 )
 from keyroute.storage.sqlite_audit import SqliteAuditStore
 from keyroute.storage.sqlite_changes import SqliteChangeFeed
+from keyroute.storage.sqlite_governance import SqliteGovernanceStore
 from keyroute.storage.sqlite_responses import SqliteResponseStateStore
 from keyroute.storage.sqlite_signatures import SqliteSignatureStore
 from keyroute.storage.sqlite_usage import SqliteUsageStore
@@ -159,6 +160,7 @@ class SqliteStore:
         self._signatures = SqliteSignatureStore(self._engines)
         self._responses = SqliteResponseStateStore(self._engines)
         self._audit = SqliteAuditStore(self._engines)
+        self._governance = SqliteGovernanceStore(self._engines, self._write)
         self.changes = SqliteChangeFeed(self._path)
 
     @property
@@ -176,6 +178,10 @@ class SqliteStore:
     @property
     def audit(self) -> SqliteAuditStore:
         return self._audit
+
+    @property
+    def governance(self) -> SqliteGovernanceStore:
+        return self._governance
 
     @property
     def path(self) -> Path:

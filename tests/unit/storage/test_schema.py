@@ -51,6 +51,9 @@ def test_every_workspace_row_cascades_with_its_workspace() -> None:
         "usage",
         "tool_signatures",
         "response_states",
+        "workspace_plans",
+        "rate_limits",
+        "budgets",
     }
     # The audit log outlives its workspace on purpose (its deletion is the log's last record).
     assert set(tables) == {"workspaces", "settings", "workspace_changes", "audit_log", *owned}
