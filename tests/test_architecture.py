@@ -112,6 +112,17 @@ RULES: tuple[Rule, ...] = (
         ("keyroute.core", "keyroute.config", "keyroute.storage.base", "cryptography", STDLIB),
     ),
     Rule("keyroute.config", ("keyroute.core", "pydantic", STDLIB)),
+    # Governance settings: checks and the mapping to the limits admission enforces.
+    Rule(
+        "keyroute.governance",
+        (
+            "keyroute.core",
+            "keyroute.storage.base",
+            "keyroute.admission.policy",
+            "keyroute.plans",
+            STDLIB,
+        ),
+    ),
     Rule(
         "keyroute.routing",
         (
@@ -356,6 +367,8 @@ UNTESTED: dict[str, str] = {
     "storage/memory_responses.py": "shared suite tests/unit/storage/test_response_state_store.py",
     "storage/sqlite_responses.py": "shared suite tests/unit/storage/test_response_state_store.py",
     "storage/sqlite_upsert.py": "through the signature and response-state store suites",
+    "storage/memory_governance.py": "shared suite tests/unit/storage/test_governance_store.py",
+    "storage/sqlite_governance.py": "shared suite tests/unit/storage/test_governance_store.py",
     "storage/migrations/env.py": "alembic environment: run by the sqlite Store suite's migrate()",
     "wire/anthropic/schema.py": "msgspec schemas: covered through the anthropic codec tests",
     "wire/anthropic/stream_decoder.py": "covered by tests/unit/wire/test_anthropic_stream.py",

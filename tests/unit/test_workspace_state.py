@@ -6,6 +6,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
+from keyroute.admission.policy import Budget, Limits, PlanQuota, RateLimit
 from keyroute.control.plane import ControlPlane
 from keyroute.core.errors import AuthError, InvalidRequest
 from keyroute.storage.base import ProviderKeyRecord
@@ -135,3 +136,24 @@ async def test_the_response_policy_reloads_with_the_workspace(setup: Setup) -> N
     assert await plane.response_storage("w") == ResponsePolicy(store=False, retention_days=2.5)
     with pytest.raises(InvalidRequest):
         await plane.set_response_storage("w", store=True, retention_days=0)
+
+
+async def test_limits_follow_the_governance_settings(setup: Setup) -> None:
+    _, plane, directory = setup
+    ws = await plane.create_workspace("w")
+    key = await plane.create_api_key("w", "ci")
+    state = await directory.get(ws.id)
+    assert state.limits == Limits(plan=PlanQuota(name="free", monthly_requests=2_500))
+    gov = plane.governance
+    await gov.set_plan("w", "custom", quota="unlimited", timezone="Europe/Paris")
+    await gov.set_rate_limit("w", "ci", requests_per_minute=60)
+    await gov.set_budget("w", monthly="100", action="downgrade", downgrade_to="demo/fast")
+    state = await directory.get(ws.id)  # every change moved the revision: reloaded
+    assert state.limits == Limits(
+        plan=PlanQuota(name="custom", monthly_requests=None),
+        timezone="Europe/Paris",
+        rate_limits=(RateLimit(scope="key", subject=key.record.id, requests_per_minute=60),),
+        budgets=(Budget(monthly_pico=100 * 10**12, action="downgrade", downgrade_to="demo/fast"),),
+    )
+    await gov.clear_budget("w")
+    assert (await directory.get(ws.id)).limits.budgets == ()
