@@ -2,7 +2,7 @@
 
 A ``WorkspaceState`` holds the workspace's active provider keys, aliases, Responses API
 storage policy and the limits admission enforces (``limits``: plan quota, rate limits, budgets,
-from the governance settings); provider keys are
+from the governance settings) and caching settings; provider keys are
 decrypted on first use and kept (a ``Secret``) until the state is dropped.
 
 Invariants:
@@ -26,6 +26,7 @@ from keyroute.core.secret import Secret
 from keyroute.governance.limits import limits_of
 from keyroute.single_flight import SingleFlight
 from keyroute.storage.base import (
+    CachingSettingsRecord,
     ProviderKeyRecord,
     Store,
     WorkspaceRecord,
@@ -63,6 +64,7 @@ class WorkspaceState:
     aliases: dict[str, str]
     responses: ResponsePolicy = ResponsePolicy()
     limits: Limits = NO_LIMITS
+    caching: CachingSettingsRecord = CachingSettingsRecord()
     _secrets: dict[str, Secret] = field(default_factory=dict)
 
 
@@ -107,6 +109,7 @@ class WorkspaceDirectory:
             aliases=aliases,
             responses=ResponsePolicy.parse(policy),
             limits=limits_of(workspace, governance),
+            caching=await self._store.caching.get_caching(workspace_id),
         )
 
     def secret(self, state: WorkspaceState, record: ProviderKeyRecord) -> Secret:

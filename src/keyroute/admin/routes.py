@@ -20,6 +20,7 @@ from keyroute.api.asgi import ClientDisconnected, read_body
 from keyroute.api.errors import as_gateway_error, render_error
 from keyroute.api.request_ids import new_request_id
 from keyroute.control.audit_log import Actor, ExportFilters, acting_as
+from keyroute.control.caching import caching_view
 from keyroute.control.usage_views import usage_csv, usage_document
 from keyroute.control.views import (
     alias_view,
@@ -304,6 +305,15 @@ async def get_audit(request: Request, s: Services) -> Any:
     return StreamingResponse(lines, media_type=media)
 
 
+async def get_caching(request: Request, s: Services) -> Any:
+    return caching_view(*await s.control.caching.show(_ws(request)))
+
+
+async def put_caching(request: Request, s: Services) -> Any:
+    data = await _payload(request, s)
+    return caching_view(*await s.control.caching.update(_ws(request), data))
+
+
 def admin_routes(services: Services) -> list[Route]:
     def r(path: str, handler: Handler, methods: list[str], status: int = 200) -> Route:
         return Route("/admin/v1" + path, _endpoint(handler, services, status), methods=methods)
@@ -329,6 +339,8 @@ def admin_routes(services: Services) -> list[Route]:
         r(ws + "/prices", clear_prices, ["DELETE"]),
         r(ws + "/usage", get_usage, ["GET"]),
         r(ws + "/audit", get_audit, ["GET"]),
+        r(ws + "/caching", get_caching, ["GET"]),
+        r(ws + "/caching", put_caching, ["PUT"]),
         r("/models", list_models, ["GET"]),
         r("/models/{model:path}", get_model, ["GET"]),
         r("/vault/rotate-master", rotate_master, ["POST"]),

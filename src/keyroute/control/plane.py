@@ -25,6 +25,7 @@ from keyroute.catalogue import Catalogue, builtin
 from keyroute.control import prices as price_rules
 from keyroute.control.audit_log import AuditLog, EventSink
 from keyroute.control.base_url import BaseUrlPolicy
+from keyroute.control.caching import CachingSettings
 from keyroute.control.governance import Governance
 from keyroute.core.errors import Conflict, InvalidRequest, NotFound
 from keyroute.plans import DEFAULT_PLAN, plan
@@ -112,6 +113,7 @@ class ControlPlane:
         self._clock = clock or (lambda: datetime.now(UTC))
         self.audit = AuditLog(store, self.workspace, events, self._clock)
         self.governance = Governance(store, self.workspace, self.audit, self.catalogue, self._clock)
+        self.caching = CachingSettings(store, self.workspace, self.audit.emit)
 
     # Workspaces
     async def create_workspace(self, name: str, plan_name: str | None = None) -> WorkspaceRecord:

@@ -192,6 +192,9 @@ class ChatRequest:
     optional: frozenset[str] = frozenset()
     provider_headers: Mapping[str, str] = field(default_factory=dict)
     source_format: WireFormat = "openai"
+    prompt_cache_key: str | None = None
+    """A prompt-cache routing key keyroute chose (``keyroute.caching``), sent by a provider that
+    takes one (OpenAI's ``prompt_cache_key``) unless the client sent its own; no codec sets it."""
 
     def effort(self) -> str | None:
         """The reasoning effort that governs the answer: the last turn's, else the request's."""

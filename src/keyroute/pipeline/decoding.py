@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AsyncExitStack
 
 from keyroute.core.errors import GatewayError, UpstreamError
+from keyroute.core.response import Usage
 from keyroute.core.secret import REDACTED, Secret
 from keyroute.core.stream import (
     RefusalDelta,
@@ -23,6 +24,7 @@ from keyroute.core.stream import (
     ThinkingDelta,
     ToolCallArgs,
     ToolCallStart,
+    UsageReport,
 )
 from keyroute.providers.base import StreamDecoder
 from keyroute.wire.sse import SSEParser
@@ -136,6 +138,12 @@ class PrefetchedStream:
         if self._ended:
             raise StopAsyncIteration
         return await self._stream.__anext__()
+
+    def usage(self) -> Usage | None:
+        """The usage reported in the events read so far (Anthropic reports the prompt's, cache
+        reads and writes included, before the first content), else None."""
+        reports = [e.usage for e in self._head if isinstance(e, UsageReport)]
+        return reports[-1] if reports else None
 
     async def aclose(self) -> None:
         await self._stream.aclose()

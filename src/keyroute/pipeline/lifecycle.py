@@ -18,11 +18,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar, overload
 
+from keyroute.caching.prompt import PromptCaching
+from keyroute.caching.status import HEADER as CACHE_HEADER
+from keyroute.caching.status import cache_status
 from keyroute.catalogue import Catalogue, builtin
 from keyroute.catalogue.limits import lower_output_limit, without_reasoning
 from keyroute.core.chat import ChatRequest
 from keyroute.core.errors import GatewayError
-from keyroute.core.response import ChatResponse
+from keyroute.core.response import ChatResponse, Usage
 from keyroute.pipeline.context import RequestContext
 from keyroute.pipeline.decoding import PrefetchedStream, first_content
 from keyroute.pipeline.exchange import Exchange
@@ -74,6 +77,7 @@ class Pipeline:
         self._hosted = hosted
         self._prices = prices
         self._catalogue = catalogue or builtin()
+        self._prompt_cache = PromptCaching(self._catalogue)
         self.health = health or HealthBoard()
         self._attempts = attempts or AttemptPolicy()
         self._sleep = sleep
@@ -108,7 +112,10 @@ class Pipeline:
         result = await self._walk(
             ctx, routes, lambda route: self._whole(ctx, state, route, whole_op)
         )
-        meter.whole(op.usage(result))
+        usage = op.usage(result)
+        meter.whole(usage)
+        if isinstance(result, ChatResponse) and usage is not None:
+            self._tell_cache(ctx, usage)
         return result
 
     async def _start(
@@ -161,7 +168,7 @@ class Pipeline:
         self, ctx: RequestContext, state: WorkspaceState, route: Route, op: WholeOperation[R]
     ) -> R:
         """One attempt of a whole operation on ``route``."""
-        op = await self._prepare(ctx, route, op)
+        op = await self._prepare(ctx, state, route, op)
         secret = self._directory.secret(state, route.key)
         request = op.build(route, secret)
         if request is None:  # answered without the provider (a local token estimate)
@@ -178,7 +185,7 @@ class Pipeline:
     ) -> PrefetchedStream:
         """One attempt of a stream on ``route``: open, and read up to its first content, so a
         failure before anything reached the client can still fail over."""
-        op = await self._prepare(ctx, route, op)
+        op = await self._prepare(ctx, state, route, op)
         secret = self._directory.secret(state, route.key)
         decoder = op.decoder(route)
         request = op.build(route, secret)
@@ -186,13 +193,35 @@ class Pipeline:
         events = await self._exchange.open(ctx, route, request, decoder, secret, on_event)
         prefetched = await first_content(events)
         self._serve(ctx, route)
+        usage = prefetched.usage()  # known before the content when the provider says it first
+        if usage is not None:
+            self._tell_cache(ctx, usage)
         return prefetched
 
-    async def _prepare(self, ctx: RequestContext, route: Route, op: _Op) -> _Op:
-        """The request as ``route``'s model takes it: signatures, then fitted to the model."""
+    async def _prepare(
+        self, ctx: RequestContext, state: WorkspaceState, route: Route, op: _Op
+    ) -> _Op:
+        """The request as ``route``'s model takes it: signatures, fitted to the model, then
+        prepared for the provider's prompt cache."""
         op = await self._signing.prepare(ctx, route, op)
-        # prompt-cache preparation for this target: the caching issue
-        return op.rewrite(lambda req: self._fit(ctx, route, req))  # type: ignore[return-value]
+        target = route.target
+        return op.rewrite(  # type: ignore[return-value]
+            lambda req: self._prompt_cache.prepare(
+                self._fit(ctx, route, req),
+                style=route.provider.capabilities.prompt_cache,
+                provider=target.provider,
+                model=target.model,
+                workspace_id=state.workspace.id,
+                settings=state.caching,
+            )
+        )
+
+    @staticmethod
+    def _tell_cache(ctx: RequestContext, usage: Usage) -> None:
+        """How the answer used the provider's prompt cache: the header and the record."""
+        status = cache_status(usage)
+        ctx.record.cache = status
+        ctx.response_headers.append((CACHE_HEADER, status))
 
     def _fit(self, ctx: RequestContext, route: Route, req: ChatRequest) -> ChatRequest:
         """The request fitted to the routed model (``catalogue.limits``, ``single_call``); what

@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
+from keyroute.caching.status import cache_status
 from keyroute.core.money import FREE, UNKNOWN, Cost
 from keyroute.core.record import RecordSink, RequestRecord, StreamOutcome
 from keyroute.core.response import Usage
@@ -32,6 +33,7 @@ from keyroute.core.stream import (
 )
 
 log = logging.getLogger("keyroute.pipeline")
+_CHAT = frozenset({"chat", "chat_stream"})
 _CONTENT = (TextDelta, ThinkingDelta, RefusalDelta, ToolCallStart, ToolCallArgs)
 
 
@@ -132,6 +134,8 @@ class Meter:
         if record.stream and record.stream_outcome is None:
             self.stream_ended("cancelled")
         record.cost = self._price(record)
+        if record.cache is None and record.usage is not None and record.operation in _CHAT:
+            record.cache = cache_status(record.usage)  # a stream whose usage came at its end
         for sink in self._sinks:
             try:
                 sink.submit(record)

@@ -51,7 +51,9 @@ class AnthropicProvider:
     """Adapter for Anthropic's Messages API."""
 
     name: ClassVar[str] = "anthropic"
-    capabilities: ClassVar[Capabilities] = Capabilities(embeddings=False)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        embeddings=False, prompt_cache="breakpoints"
+    )
     default_base_url: ClassVar[str] = DEFAULT_BASE_URL
     default_max_tokens: int = 4096
     """``max_tokens`` sent when the client set none (the API requires one)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from keyroute.core.chat import ChatRequest
 from keyroute.core.embeddings import EmbeddingRequest, EmbeddingResponse
@@ -54,6 +54,10 @@ class Capabilities:
     parallel_tool_calls_switch: bool = True
     """False: the API cannot be told to make at most one tool call per answer; keyroute then
     keeps the first call of each answer (``keyroute.providers.single_call``)."""
+    prompt_cache: Literal["none", "breakpoints", "key", "implicit"] = "none"
+    """How the API caches prompt prefixes: ``breakpoints`` placed in the request (Anthropic
+    ``cache_control``), a routing ``key`` (OpenAI ``prompt_cache_key``), ``implicit`` (by itself,
+    Gemini), or ``none`` known; ``keyroute.caching`` prepares requests accordingly."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -53,7 +53,7 @@ class GeminiProvider:
 
     name: ClassVar[str] = "gemini"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        embeddings=True, parallel_tool_calls_switch=False
+        embeddings=True, parallel_tool_calls_switch=False, prompt_cache="implicit"
     )
 
     def build_request(self, req: ChatRequest, target: Target, key: Secret) -> UpstreamRequest:

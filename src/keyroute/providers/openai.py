@@ -24,7 +24,7 @@ from keyroute.wire.openai.response import decode_response
 from keyroute.wire.openai.stream import OpenAIStreamDecoder
 
 _JSON = "application/json"
-_OPENAI_CAPABILITIES = Capabilities(embeddings=True)
+_OPENAI_CAPABILITIES = Capabilities(embeddings=True, prompt_cache="key")
 
 
 class OpenAIProvider:

@@ -426,6 +426,38 @@ def workspace_setting_key(workspace_id: str, key: str) -> str:
     return f"workspace:{workspace_id}:{key}"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CachingSettingsRecord:
+    """A workspace's caching settings; the defaults are those of a workspace that set none.
+
+    ``prompt_cache``: ``auto`` lets keyroute place provider prompt-cache markers (Anthropic
+    breakpoints, OpenAI ``prompt_cache_key``); ``off`` sends the client's own markers only.
+    ``prompt_cache_ttl``: the lifetime of the breakpoints keyroute places (``5m`` or ``1h``).
+    ``response_cache``: answer identical deterministic requests from keyroute's own cache, for
+    ``response_cache_ttl_seconds``; ``response_cache_nondeterministic`` lets it also serve
+    requests whose sampling is not deterministic (temperature above 0 without a seed).
+    """
+
+    prompt_cache: Literal["auto", "off"] = "auto"
+    prompt_cache_ttl: Literal["5m", "1h"] = "5m"
+    response_cache: bool = False
+    response_cache_ttl_seconds: int = 300
+    response_cache_nondeterministic: bool = False
+
+
+class CachingSettingsStore(Protocol):
+    """Per-workspace caching settings; writing them is a configuration change of the workspace
+    (the change feed moves, so every process reloads its ``WorkspaceState``)."""
+
+    async def get_caching(self, workspace_id: str) -> CachingSettingsRecord:
+        """The workspace's settings (the defaults when it never set any)."""
+        ...
+
+    async def put_caching(self, workspace_id: str, record: CachingSettingsRecord) -> None:
+        """Replace the workspace's settings. Raises ``NotFound`` for an unknown workspace."""
+        ...
+
+
 class Store(Protocol):
     """Everything keyroute persists. All methods are coroutines.
 
@@ -453,6 +485,11 @@ class Store(Protocol):
     @property
     def governance(self) -> GovernanceStore:
         """Plan settings, rate limits and budgets of this database."""
+        ...
+
+    @property
+    def caching(self) -> CachingSettingsStore:
+        """Per-workspace caching settings."""
         ...
 
     @property

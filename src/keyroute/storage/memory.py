@@ -25,6 +25,7 @@ from keyroute.storage.base import (
     WorkspaceRecord,
     workspace_setting_key,
 )
+from keyroute.storage.caching_settings import SettingsCachingStore
 from keyroute.storage.changes import LocalChangeFeed
 from keyroute.storage.memory_audit import MemoryAuditStore
 from keyroute.storage.memory_governance import MemoryGovernanceStore
@@ -73,6 +74,7 @@ class MemoryStore:
         self._governance = MemoryGovernanceStore(
             lambda ws: ws in self._workspaces, self._replace_plan, self._changed
         )
+        self._caching = SettingsCachingStore(self.get_setting, self.set_workspace_setting)
 
     @property
     def usage(self) -> MemoryUsageStore:
@@ -85,6 +87,10 @@ class MemoryStore:
     @property
     def responses(self) -> MemoryResponseStateStore:
         return self._responses
+
+    @property
+    def caching(self) -> SettingsCachingStore:
+        return self._caching
 
     @property
     def audit(self) -> MemoryAuditStore:

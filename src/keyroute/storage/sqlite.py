@@ -47,6 +47,7 @@ from keyroute.storage.base import (
     WorkspaceRecord,
     workspace_setting_key,
 )
+from keyroute.storage.caching_settings import SettingsCachingStore
 from keyroute.storage.file_modes import secure_files
 from keyroute.storage.migrations import alembic_config, head_revision
 from keyroute.storage.schema import (
@@ -161,6 +162,7 @@ class SqliteStore:
         self._responses = SqliteResponseStateStore(self._engines)
         self._audit = SqliteAuditStore(self._engines)
         self._governance = SqliteGovernanceStore(self._engines, self._write)
+        self._caching = SettingsCachingStore(self.get_setting, self.set_workspace_setting)
         self.changes = SqliteChangeFeed(self._path)
 
     @property
@@ -174,6 +176,10 @@ class SqliteStore:
     @property
     def responses(self) -> SqliteResponseStateStore:
         return self._responses
+
+    @property
+    def caching(self) -> SettingsCachingStore:
+        return self._caching
 
     @property
     def audit(self) -> SqliteAuditStore:

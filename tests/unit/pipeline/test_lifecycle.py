@@ -125,7 +125,7 @@ async def test_an_output_limit_above_the_model_maximum_is_lowered_and_said(
     assert ("x-keyroute-max-tokens-lowered", lowered) in ctx.response_headers
     ctx, meter = harness.context()
     await harness.pipeline.run(ctx, Chat(chat(max_tokens=maximum.max_output_tokens)), meter)
-    assert ctx.response_headers == [("x-keyroute-attempts", "1")]
+    assert ctx.response_headers == [("x-keyroute-attempts", "1"), ("x-keyroute-cache", "miss")]
 
 
 async def test_reasoning_settings_for_a_model_that_does_not_reason_are_left_out_and_said(

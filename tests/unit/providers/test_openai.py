@@ -184,4 +184,4 @@ def test_embeddings() -> None:
 def test_defaults() -> None:
     provider = OpenAIProvider()
     assert (provider.name, provider.max_tokens_field) == ("openai", "max_completion_tokens")
-    assert provider.capabilities == Capabilities(embeddings=True)
+    assert provider.capabilities == Capabilities(embeddings=True, prompt_cache="key")

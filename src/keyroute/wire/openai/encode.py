@@ -93,6 +93,8 @@ def encode_request(
         body["stream_options"] = {"include_usage": True}
     if req.source_format == "openai":
         body.update(req.passthrough)
+    if req.prompt_cache_key is not None:
+        body.setdefault("prompt_cache_key", req.prompt_cache_key)  # the client's own wins
     return body
 
 
