@@ -43,6 +43,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.fakes.fake_anthropic_cache import CacheRuleError, PromptCacheSim
+
 TRANSCRIPTS = Path(__file__).resolve().parents[1] / "transcripts" / "anthropic"
 
 
@@ -104,6 +106,9 @@ class FakeAnthropic:
     app: Starlette = field(init=False)
     received: list[Received] = field(default_factory=list)
     replies: deque[Reply] = field(default_factory=deque)
+    cache: PromptCacheSim | None = None
+    """Caching mode: with no scripted reply left, answer by itself with the cache reads and
+    writes the real API would report (``tests/fakes/fake_anthropic_cache.py``)."""
 
     def __post_init__(self) -> None:
         self.app = Starlette(
@@ -124,6 +129,8 @@ class FakeAnthropic:
         problem = validate_messages_body(body)
         if problem is not None:
             return error_response(400, "invalid_request_error", problem)
+        if not self.replies and self.cache is not None:
+            return self._cached_answer(body)
         if not self.replies:
             return error_response(500, "api_error", "fake: no scripted reply left")
         reply = self.replies.popleft()
@@ -134,6 +141,64 @@ class FakeAnthropic:
         return StreamingResponse(
             _chunks(reply.body), reply.status, headers=headers, media_type="text/event-stream"
         )
+
+    def _cached_answer(self, body: dict[str, Any]) -> Response:
+        assert self.cache is not None
+        try:
+            outcome = self.cache.account(body)
+        except CacheRuleError as exc:
+            return error_response(400, "invalid_request_error", str(exc))
+        text = f"answer {len(self.cache.outcomes)}"
+        usage = self.cache.usage(outcome, output_tokens=3)
+        message = {
+            "id": f"msg_{len(self.cache.outcomes)}",
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": usage,
+        }
+        if not body.get("stream"):
+            return Response(json.dumps(message), media_type="application/json")
+        start = {
+            **message,
+            "content": [],
+            "stop_reason": None,
+            "usage": {**usage, "output_tokens": 1},
+        }
+        events = [
+            ("message_start", {"type": "message_start", "message": start}),
+            (
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
+            ),
+            (
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": text},
+                },
+            ),
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            (
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": 3},
+                },
+            ),
+            ("message_stop", {"type": "message_stop"}),
+        ]
+        sse = b"".join(f"event: {n}\ndata: {json.dumps(d)}\n\n".encode() for n, d in events)
+        return StreamingResponse(_chunks(sse), media_type="text/event-stream")
 
     async def _count_tokens(self, request: Request) -> Response:
         body, rejected = await self._receive(request)

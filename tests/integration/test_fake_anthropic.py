@@ -298,3 +298,41 @@ def test_fake_rejects_invalid_bodies(fake: FakeAnthropic, base_url: str) -> None
     assert (err.upstream_status, err.upstream_type) == (400, "invalid_request_error")
     empty = send(UpstreamRequest(method="POST", url=up.url, headers=up.headers, body=up.body))
     assert PROVIDER.parse_error(empty).upstream_status == 500  # nothing scripted
+
+
+def _cache_body(*blocks: dict[str, object], auto: bool = False) -> dict[str, object]:
+    body: dict[str, object] = {
+        "model": "claude-sonnet-5",
+        "max_tokens": 5,
+        "system": [{"type": "text", "text": "s" * 8000, "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": list(blocks) or "hi"}],
+    }
+    if auto:
+        body["cache_control"] = {"type": "ephemeral"}
+    return body
+
+
+def test_the_cache_simulator_follows_the_providers_rules() -> None:
+    from tests.fakes.fake_anthropic_cache import CacheRuleError, PromptCacheSim
+
+    sim = PromptCacheSim(clock=lambda: now[0])
+    now = [0.0]
+    first = sim.account(_cache_body())
+    assert (first.read, first.written) == (0, 0 + 2000)
+    again = sim.account(_cache_body())
+    assert (again.read, again.written) == (2000, 0)
+    now[0] = 301.0  # past the five-minute lifetime (a read at 0 refreshed it to 300)
+    assert sim.account(_cache_body()).read == 0
+    short = {"type": "text", "text": "x", "cache_control": {"type": "ephemeral"}}
+    with pytest.raises(CacheRuleError, match="maximum of 4"):
+        sim.account(_cache_body(short, short, short, short))
+    long_after = {"type": "text", "text": "y", "cache_control": {"type": "ephemeral", "ttl": "1h"}}
+    with pytest.raises(CacheRuleError, match="1h"):
+        sim.account(_cache_body(long_after))
+    small = PromptCacheSim()
+    body = _cache_body()
+    body["system"] = [{"type": "text", "text": "tiny", "cache_control": {"type": "ephemeral"}}]
+    assert small.account(body).written == 0  # below the model's minimum: nothing cached
+    auto = PromptCacheSim()
+    auto.account(_cache_body({"type": "text", "text": "z" * 400}, auto=True))
+    assert auto.account(_cache_body({"type": "text", "text": "z" * 400}, auto=True)).read == 2100
