@@ -84,6 +84,7 @@ RULES: tuple[Rule, ...] = (
             "keyroute.config",
             "keyroute.storage.base",
             "keyroute.batching",
+            "msgspec",
             STDLIB,
         ),
     ),

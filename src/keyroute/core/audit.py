@@ -76,8 +76,14 @@ class AuditQuery:
     kind: AuditKind | None = None
 
 
+# ``json.dumps`` with these arguments builds this very encoder on every call; building it once
+# gives the same bytes for about half the CPU.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: object) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """``value`` as canonical JSON text: sorted keys, no spaces, non-ASCII as is."""
+    return _CANONICAL.encode(value)
 
 
 def canonical(entry: AuditEntry, seq: int) -> bytes:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import delete, insert, or_, select
@@ -30,13 +31,24 @@ _ENTRY_FIELDS = (
 ).split()
 
 
+# ``_values`` lays a row out in column order: the entry's fields with ``seq`` at its place and
+# the two hashes last (checked here, so a new column cannot go to the wrong place unnoticed).
+_SEQ = _COLUMNS.index("seq")
+_ENTRY_COLUMNS = tuple(name for name in _COLUMNS if name not in ("seq", "prev_hash", "hash"))
+if _COLUMNS[-2:] != ("prev_hash", "hash") or set(_ENTRY_COLUMNS) != set(_ENTRY_FIELDS):
+    raise RuntimeError("audit_log's columns do not match AuditEntry's fields")  # pragma: no cover
+_ENTRY_VALUES = attrgetter(*_ENTRY_COLUMNS)
+_TIME = _ENTRY_COLUMNS.index("time")
+
+
 def _values(row: AuditRow) -> tuple[Any, ...]:
-    entry = row.entry
-    values: dict[str, Any] = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
-    utc = entry.time.astimezone(UTC).replace(tzinfo=None)
-    values["time"] = utc.isoformat(sep=" ", timespec="microseconds")
-    values.update(seq=row.seq, prev_hash=row.prev_hash, hash=row.hash)
-    return tuple(values[name] for name in _COLUMNS)
+    values = list(_ENTRY_VALUES(row.entry))
+    when = row.entry.time
+    utc = (when if when.tzinfo is UTC else when.astimezone(UTC)).replace(tzinfo=None)
+    values[_TIME] = utc.isoformat(sep=" ", timespec="microseconds")
+    values.insert(_SEQ, row.seq)
+    values += (row.prev_hash, row.hash)
+    return tuple(values)
 
 
 def _row(found: Any) -> AuditRow:

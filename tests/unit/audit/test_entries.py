@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from datetime import timedelta, timezone
 
-from keyroute.audit.entries import AdminEvent, admin_entry, request_entry
-from keyroute.core.audit import GATEWAY_LOG
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keyroute.audit.entries import AdminEvent, admin_entry, data_json, request_entry
+from keyroute.core.audit import GATEWAY_LOG, canonical_json
 from keyroute.core.money import Cost
 from keyroute.core.record import Attempt
 from keyroute.core.response import Usage
@@ -91,3 +94,22 @@ def test_admin_event_values_are_redacted() -> None:
     data = admin_entry(event, "r").data
     assert key not in data and "ops@example.com" not in data
     assert "[REDACTED:google-key]" in data and "[REDACTED:email]" in data
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def test_data_json_is_canonical_json_for_every_character() -> None:
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    value = {"z": every, "a": [1, -2, True, None, {"y": 12.345, "b": 0.5}], "\u00e9": "x"}
+    assert data_json(value) == canonical_json(value)
+
+
+@settings(max_examples=50)
+@given(st.dictionaries(st.text(), _JSON, max_size=6))
+def test_data_json_is_canonical_json(value: dict[str, object]) -> None:
+    assert data_json(value) == canonical_json(value)
