@@ -30,6 +30,7 @@ from keyroute.resilience.attempts import AttemptPolicy
 from keyroute.resilience.backoff import Backoff
 from keyroute.resilience.breakers import BreakerPolicy, HealthBoard
 from keyroute.response_states import ResponseStates
+from keyroute.routing.feedback import FeedbackBook, RecentRequests
 from keyroute.routing.resolver import ModelResolver
 from keyroute.signatures import SignatureCache
 from keyroute.storage.base import Store, WorkspaceRecord
@@ -146,7 +147,14 @@ class Services:
         # Stores each request's usage in batches, off the request path.
         self.usage_writer = UsageWriter(store.usage, UsageSpill(config.data_dir / "spill"))
         # Every finished request record goes to each sink (usage, audit, metrics, alerts).
-        self.record_sinks: list[RecordSink] = [self.usage_writer, self.audit_writer]
+        # Requests answered lately, so feedback on them needs no database read.
+        self.recent_requests = RecentRequests()
+        self.feedback = FeedbackBook(store.routing, self.recent_requests)
+        self.record_sinks: list[RecordSink] = [
+            self.usage_writer,
+            self.audit_writer,
+            self.recent_requests,
+        ]
         # Prices each request's usage at the workspace's prices, list and paid.
         self.pricer: Pricer = self.prices
         self._connected = False

@@ -2,7 +2,7 @@
 
 A ``WorkspaceState`` holds the workspace's active provider keys, aliases, Responses API
 storage policy and the limits admission enforces (``limits``: plan quota, rate limits, budgets,
-from the governance settings) and caching settings; provider keys are
+from the governance settings), caching settings and routing policies; provider keys are
 decrypted on first use and kept (a ``Secret``) until the state is dropped.
 
 Invariants:
@@ -28,6 +28,7 @@ from keyroute.single_flight import SingleFlight
 from keyroute.storage.base import (
     CachingSettingsRecord,
     ProviderKeyRecord,
+    RoutingPolicyRecord,
     Store,
     WorkspaceRecord,
     workspace_setting_key,
@@ -65,6 +66,7 @@ class WorkspaceState:
     responses: ResponsePolicy = ResponsePolicy()
     limits: Limits = NO_LIMITS
     caching: CachingSettingsRecord = CachingSettingsRecord()
+    routing: tuple[RoutingPolicyRecord, ...] = ()  # the workspace's own routing policies
     _secrets: dict[str, Secret] = field(default_factory=dict)
 
 
@@ -103,6 +105,7 @@ class WorkspaceDirectory:
         aliases = {a.alias: a.target for a in await self._store.list_aliases(workspace_id)}
         policy = await self._store.get_setting(workspace_setting_key(workspace_id, RESPONSE_POLICY))
         governance = await self._store.governance.governance(workspace_id)
+        routing = tuple(await self._store.routing.list_routing_policies(workspace_id))
         return WorkspaceState(
             workspace=workspace,
             provider_keys=keys,
@@ -110,6 +113,7 @@ class WorkspaceDirectory:
             responses=ResponsePolicy.parse(policy),
             limits=limits_of(workspace, governance),
             caching=await self._store.caching.get_caching(workspace_id),
+            routing=routing,
         )
 
     def secret(self, state: WorkspaceState, record: ProviderKeyRecord) -> Secret:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from keyroute.admin.routing_routes import routing_handlers
 from keyroute.api.asgi import ClientDisconnected, read_body
 from keyroute.api.errors import as_gateway_error, render_error
 from keyroute.api.request_ids import new_request_id
@@ -319,6 +320,7 @@ def admin_routes(services: Services) -> list[Route]:
         return Route("/admin/v1" + path, _endpoint(handler, services, status), methods=methods)
 
     ws = "/workspaces/{workspace}"
+    routing = routing_handlers(_payload)
     return [
         r("/workspaces", list_workspaces, ["GET"]),
         r("/workspaces", create_workspace, ["POST"], 201),
@@ -338,6 +340,12 @@ def admin_routes(services: Services) -> list[Route]:
         r(ws + "/prices", import_prices, ["POST"]),
         r(ws + "/prices", clear_prices, ["DELETE"]),
         r(ws + "/usage", get_usage, ["GET"]),
+        r(ws + "/routing", routing["list"], ["GET"]),
+        r(ws + "/routing", routing["create"], ["POST"]),
+        r(ws + "/routing/report", routing["report"], ["GET"]),
+        r(ws + "/routing/{policy}", routing["get"], ["GET"]),
+        r(ws + "/routing/{policy}", routing["put"], ["PUT"]),
+        r(ws + "/routing/{policy}", routing["delete"], ["DELETE"]),
         r(ws + "/audit", get_audit, ["GET"]),
         r(ws + "/caching", get_caching, ["GET"]),
         r(ws + "/caching", put_caching, ["PUT"]),

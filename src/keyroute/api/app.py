@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from keyroute import __version__
 from keyroute.admin.routes import admin_routes
+from keyroute.api.feedback_routes import Feedback
 from keyroute.api.models_routes import Models
 from keyroute.api.openai_routes import ChatCompletions, Embeddings
 from keyroute.api.request_ids import new_request_id
@@ -54,7 +55,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     message = (
         f"Unknown path {request.url.path}. keyroute serves POST /v1/chat/completions, "
         "POST /v1/responses, GET|DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items, "
-        "POST /v1/embeddings, GET /v1/models, GET /v1/models/{id}, "
+        "POST /v1/embeddings, POST /v1/feedback, GET /v1/models, GET /v1/models/{id}, "
         "POST /v1/messages, POST /v1/messages/count_tokens and GET /health."
     )
     return _error(exc.status_code, message, "not_found", started)
@@ -101,6 +102,7 @@ def create_app(
             methods=None,
         ),
         Route("/v1/embeddings", Embeddings(services), methods=None),
+        Route("/v1/feedback", Feedback(services), methods=None),
         Route("/v1/models", models, methods=None),
         Route("/v1/models/{model:path}", models, methods=None),
         Route("/health", health, methods=["GET"]),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from keyroute.cli import audit, caching, catalogue, resources, system, usage
+from keyroute.cli import audit, caching, catalogue, resources, routing, system, usage
 from keyroute.cli.group import cli
 
-__all__ = ["audit", "caching", "catalogue", "main", "resources", "system", "usage"]
+__all__ = ["audit", "caching", "catalogue", "main", "resources", "routing", "system", "usage"]
 
 
 def main() -> None:

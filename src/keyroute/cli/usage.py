@@ -25,6 +25,8 @@ _TABLE = (
     "cost_usd",
     "list_cost_usd",
     "discount_saving_usd",
+    "reference_cost_usd",
+    "routing_saving_usd",
     "cost_unknown_requests",
 )
 

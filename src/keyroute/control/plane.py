@@ -27,6 +27,7 @@ from keyroute.control.audit_log import AuditLog, EventSink
 from keyroute.control.base_url import BaseUrlPolicy
 from keyroute.control.caching import CachingSettings
 from keyroute.control.governance import Governance
+from keyroute.control.routing import RoutingControl
 from keyroute.core.errors import Conflict, InvalidRequest, NotFound
 from keyroute.plans import DEFAULT_PLAN, plan
 from keyroute.principals import display_prefix, hash_api_key, new_api_key
@@ -114,6 +115,7 @@ class ControlPlane:
         self.audit = AuditLog(store, self.workspace, events, self._clock)
         self.governance = Governance(store, self.workspace, self.audit, self.catalogue, self._clock)
         self.caching = CachingSettings(store, self.workspace, self.audit.emit)
+        self.routing = RoutingControl(store, self.workspace, self.audit, self._clock)
 
     # Workspaces
     async def create_workspace(self, name: str, plan_name: str | None = None) -> WorkspaceRecord:

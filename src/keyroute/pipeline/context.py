@@ -24,6 +24,7 @@ class RequestContext:
     model_id: str = ""  # the served model id as the client sees it, once routed
     response_headers: list[tuple[str, str]] = field(default_factory=list)
     fallbacks: tuple[str, ...] = ()  # the request's own fallback models (x-keyroute-fallback)
+    downgrade_to: str | None = None  # a budget downgrade in force: the model it allows
 
     def overhead_ms(self) -> float:
         return max(0.0, (time.perf_counter() - self.started - self.upstream_seconds) * 1000.0)

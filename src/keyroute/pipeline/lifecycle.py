@@ -24,7 +24,7 @@ from keyroute.caching.status import cache_status
 from keyroute.catalogue import Catalogue, builtin
 from keyroute.catalogue.limits import lower_output_limit, without_reasoning
 from keyroute.core.chat import ChatRequest
-from keyroute.core.errors import GatewayError
+from keyroute.core.errors import GatewayError, InvalidRequest
 from keyroute.core.response import ChatResponse, Usage
 from keyroute.pipeline.context import RequestContext
 from keyroute.pipeline.decoding import PrefetchedStream, first_content
@@ -37,7 +37,9 @@ from keyroute.providers.single_call import needs_single_call
 from keyroute.resilience.attempts import AttemptPolicy, run_attempts
 from keyroute.resilience.breakers import HealthBoard
 from keyroute.resilience.classify import Decision
+from keyroute.routing.policy import routed_models
 from keyroute.routing.resolver import ModelResolver, Route
+from keyroute.routing.selection import AutoRouter
 from keyroute.signatures import SignatureCache
 from keyroute.storage.base import WorkspaceRecord
 from keyroute.upstream import UpstreamSender
@@ -68,6 +70,7 @@ class Pipeline:
         catalogue: Catalogue | None = None,
         health: HealthBoard | None = None,
         attempts: AttemptPolicy | None = None,
+        router: AutoRouter | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._directory = directory
@@ -80,6 +83,7 @@ class Pipeline:
         self._prompt_cache = PromptCaching(self._catalogue)
         self.health = health or HealthBoard()
         self._attempts = attempts or AttemptPolicy()
+        self._router = router
         self._sleep = sleep
 
     @overload
@@ -95,13 +99,18 @@ class Pipeline:
         """Run one request. A stream comes back open: the caller must ``aclose`` it."""
         state = await self._start(ctx, op)
         if isinstance(op, ListModels):
+            routed = (
+                routed_models(state.routing, (k.provider for k in state.provider_keys))
+                if self._router is not None
+                else {}
+            )
             return ModelList(
                 workspace=state.workspace,
-                models={**catalogue(state), **await self._hosted.models(state)},
+                models={**routed, **catalogue(state), **await self._hosted.models(state)},
             )
         # admission (quota, rate limit, budget hold): the plans issue
         # response cache lookup: the caching issue
-        routes = self._plan(ctx, state, op.model)
+        routes = self._plan(ctx, state, op)
         if isinstance(op, ChatStream):
             stream_op = op
             events = await self._walk(
@@ -133,10 +142,30 @@ class Pipeline:
             await self._prices.prepare(workspace_id)  # so that settlement prices without waiting
         return await self._directory.get(workspace_id)
 
-    def _plan(self, ctx: RequestContext, state: WorkspaceState, model: str) -> list[Route]:
-        """The candidates for this request, in order (the router will rank them: the routing
-        issue): the model, its other keys, then the request's fallbacks."""
-        routes = self._resolver.candidates(state, model, ctx.fallbacks)
+    def _plan(
+        self, ctx: RequestContext, state: WorkspaceState, op: WholeOperation[Any] | ChatStream
+    ) -> list[Route]:
+        """The candidates for this request, in order: for ``auto``, as the router ranks them
+        (``routing.selection``); otherwise the model, its other keys, then the request's
+        fallbacks."""
+        router = self._router
+        if router is not None and router.routes(op.model):
+            request = getattr(op, "request", None)
+            if not isinstance(request, ChatRequest):
+                raise InvalidRequest("'auto' routes chat requests only.", param="model")
+            plan = router.plan(
+                state,
+                op.model,
+                request,
+                fallbacks=ctx.fallbacks,
+                circuits=self.health,
+                downgrade_to=ctx.downgrade_to,
+            )
+            ctx.record.route = plan.decision.record()
+            ctx.response_headers.append(("x-keyroute-route", plan.decision.header()))
+            routes = plan.routes
+        else:
+            routes = self._resolver.candidates(state, op.model, ctx.fallbacks)
         self._serve(ctx, routes[0])
         return routes
 

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from keyroute.caching.status import cache_status
@@ -151,9 +152,15 @@ class Meter:
         if record.provider is None or record.upstream_model is None:
             return UNKNOWN
         try:
-            return self._pricer.cost(
+            cost = self._pricer.cost(
                 record.workspace_id, record.provider, record.upstream_model, usage
             )
+            reference = record.route.get("reference") if record.route else None
+            if isinstance(reference, str):  # routed: the same tokens at the reference model
+                provider, _, model = reference.partition("/")
+                at_reference = self._pricer.cost(record.workspace_id, provider, model, usage)
+                cost = replace(cost, reference_pico=at_reference.paid_pico)
+            return cost
         except (LookupError, ValueError):  # prices not loaded, or usage a provider got wrong
             log.warning("request %s could not be priced", record.request_id, exc_info=True)
             return UNKNOWN

@@ -79,6 +79,17 @@ class HealthBoard:
         breaker.probing = True  # the one probe of a half-open circuit
         return True
 
+    def blocked(self, key: tuple[str, str]) -> bool:
+        """Whether ``key`` is unavailable now (resting, or open and not yet due a probe),
+        without changing any state: what the router asks before it chooses."""
+        breaker = self._breakers.get(key)
+        if breaker is None:
+            return False
+        now = self._clock()
+        if now < breaker.resting_until:
+            return True
+        return breaker.state == "open" and now - breaker.opened_at < self.policy.open_seconds
+
     def record(self, key: tuple[str, str], ok: bool) -> None:
         breaker = self._get(key)
         if breaker.state == "half_open":

@@ -223,6 +223,100 @@ class UsageStore(Protocol):
         """Totals per group, in group-key order (``None`` values first)."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoutingPolicyRecord:
+    """A workspace's routing policy for ``model: "auto:<name>"``.
+
+    ``candidates`` are model ids from the cheapest to the strongest; ``reference`` is the
+    ``provider/model`` the workspace would otherwise use (the routing saving is measured
+    against it). One quality knob is set: ``quality`` (0 < q <= 1, the share of the strongest
+    model's expected quality to keep) or ``max_strong_share`` (0 <= s <= 1). At most one policy
+    of a workspace ``is_default`` (what ``model: "auto"`` uses).
+    """
+
+    workspace_id: str
+    name: str
+    candidates: tuple[str, ...]
+    reference: str
+    quality: float | None = None
+    max_strong_share: float | None = None
+    is_default: bool = False
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestSummary:
+    """What feedback needs to know of a request the usage table holds."""
+
+    workspace_id: str
+    request_id: str
+    time: datetime
+    policy: str | None  # the routing policy, for a routed request
+    model: str | None  # the served model (the requested one when none served)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedbackRecord:
+    """A client's verdict on one answer: ``score`` from 0 (bad) to 1 (good); ``thumbs``
+    (``up``/``down``) when it was given that way. ``policy``, ``model`` and ``request_time``
+    are copied from the request's usage row, so reports group feedback without a join."""
+
+    workspace_id: str
+    request_id: str
+    score: float
+    thumbs: str | None = None
+    label: str | None = None
+    policy: str | None = None
+    model: str | None = None
+    request_time: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedbackTotals:
+    """Feedback over one (policy, model) group."""
+
+    policy: str | None
+    model: str | None
+    count: int = 0
+    score_sum: float = 0.0
+    thumbs_up: int = 0
+    thumbs_down: int = 0
+
+
+class RoutingStore(Protocol):
+    """Routing policies (configuration: every write moves its workspace's revision) and
+    feedback on answers (data: no revision moves).
+
+    Listing order: policies by name; feedback totals by policy, then model (``None`` first).
+    """
+
+    async def set_routing_policy(self, record: RoutingPolicyRecord) -> None:
+        """Insert or replace the policy (workspace, name); when ``is_default``, every other
+        policy of the workspace stops being the default, in the same transaction.
+        ``NotFound`` if the workspace does not exist."""
+        ...
+
+    async def list_routing_policies(self, workspace_id: str) -> list[RoutingPolicyRecord]: ...
+
+    async def delete_routing_policy(self, workspace_id: str, name: str) -> bool: ...
+
+    async def find_request(self, workspace_id: str, request_id: str) -> RequestSummary | None:
+        """The workspace's most recent usage row with ``request_id``, if stored."""
+        ...
+
+    async def put_feedback(self, record: FeedbackRecord) -> None:
+        """Insert or replace the feedback on (workspace, request id). ``NotFound`` if the
+        workspace does not exist."""
+        ...
+
+    async def feedback_totals(
+        self, workspace_id: str, since: datetime | None = None, until: datetime | None = None
+    ) -> list[FeedbackTotals]:
+        """Feedback per (policy, model), over requests made in [since, until)."""
+        ...
+
+
 class ChangeFeed(Protocol):
     """Which workspaces' configuration changed, for the request path's in-memory caches.
 
@@ -495,6 +589,11 @@ class Store(Protocol):
     @property
     def signatures(self) -> SignatureStore:
         """The tool-call signatures of this database (usable while the store is open)."""
+        ...
+
+    @property
+    def routing(self) -> RoutingStore:
+        """Routing policies and answer feedback of this database."""
         ...
 
     async def open(self) -> None:

@@ -30,6 +30,7 @@ from keyroute.storage.changes import LocalChangeFeed
 from keyroute.storage.memory_audit import MemoryAuditStore
 from keyroute.storage.memory_governance import MemoryGovernanceStore
 from keyroute.storage.memory_responses import MemoryResponseStateStore
+from keyroute.storage.memory_routing import MemoryRoutingStore
 from keyroute.storage.memory_signatures import MemorySignatureStore
 from keyroute.storage.memory_usage import MemoryUsageStore
 
@@ -75,6 +76,11 @@ class MemoryStore:
             lambda ws: ws in self._workspaces, self._replace_plan, self._changed
         )
         self._caching = SettingsCachingStore(self.get_setting, self.set_workspace_setting)
+        self._routing = MemoryRoutingStore(
+            exists=lambda ws: ws in self._workspaces,
+            changed=self._changed,
+            usage_rows=self._usage.rows,
+        )
 
     @property
     def usage(self) -> MemoryUsageStore:
@@ -104,6 +110,10 @@ class MemoryStore:
         self._workspaces[workspace_id] = dataclasses.replace(
             self._workspaces[workspace_id], plan=plan
         )
+
+    @property
+    def routing(self) -> MemoryRoutingStore:
+        return self._routing
 
     async def open(self) -> None:
         return None
@@ -157,6 +167,7 @@ class MemoryStore:
         self._settings = {k: v for k, v in self._settings.items() if not k.startswith(prefix)}
         self._responses.forget_workspace(workspace_id)
         self._governance.forget_workspace(workspace_id)
+        self._routing.forget(workspace_id)
         self._changed(workspace_id)
         return True
 

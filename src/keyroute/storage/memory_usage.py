@@ -100,6 +100,10 @@ class MemoryUsageStore:
             added += 1
         return added
 
+    def rows(self) -> Iterable[UsageRow]:
+        """Every stored row (for the memory routing store's request lookup)."""
+        return self._rows.values()
+
     def forget_workspace(self, workspace_id: str) -> None:
         """Drop a deleted workspace's rows (the SQL backends cascade)."""
         self._rows = {k: r for k, r in self._rows.items() if r.workspace_id != workspace_id}

@@ -339,3 +339,41 @@ budgets = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("workspace_id", "scope", "subject"),
 )
+
+# Routing policies (``RoutingPolicyRecord``): ``candidates`` is a JSON array of model ids.
+routing_policies = Table(
+    "routing_policies",
+    metadata,
+    _workspace_fk(),
+    Column("name", String, nullable=False),
+    Column("candidates", Text, nullable=False),
+    Column("reference", String, nullable=False),
+    Column("quality", Float, nullable=True),
+    Column("max_strong_share", Float, nullable=True),
+    Column("is_default", Boolean, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "name"),
+)
+
+# Feedback on answers (``FeedbackRecord``): one row per workspace and request id.
+routing_feedback = Table(
+    "routing_feedback",
+    metadata,
+    _workspace_fk(),
+    Column("request_id", String, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("thumbs", String, nullable=True),
+    Column("label", String, nullable=True),
+    Column("policy", String, nullable=True),
+    Column("model", String, nullable=True),
+    Column("request_time", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "request_id"),
+)
+Index(
+    "ix_routing_feedback_workspace_id_request_time",
+    routing_feedback.c.workspace_id,
+    routing_feedback.c.request_time,
+)
+# Feedback names a request by its id: find its usage row without a scan.
+Index("ix_usage_workspace_id_request_id", usage.c.workspace_id, usage.c.request_id)

@@ -64,6 +64,7 @@ from keyroute.storage.sqlite_audit import SqliteAuditStore
 from keyroute.storage.sqlite_changes import SqliteChangeFeed
 from keyroute.storage.sqlite_governance import SqliteGovernanceStore
 from keyroute.storage.sqlite_responses import SqliteResponseStateStore
+from keyroute.storage.sqlite_routing import SqliteRoutingStore
 from keyroute.storage.sqlite_signatures import SqliteSignatureStore
 from keyroute.storage.sqlite_usage import SqliteUsageStore
 
@@ -163,6 +164,7 @@ class SqliteStore:
         self._audit = SqliteAuditStore(self._engines)
         self._governance = SqliteGovernanceStore(self._engines, self._write)
         self._caching = SettingsCachingStore(self.get_setting, self.set_workspace_setting)
+        self._routing = SqliteRoutingStore(self._engines, lambda ws: self._write(ws))
         self.changes = SqliteChangeFeed(self._path)
 
     @property
@@ -188,6 +190,10 @@ class SqliteStore:
     @property
     def governance(self) -> SqliteGovernanceStore:
         return self._governance
+
+    @property
+    def routing(self) -> SqliteRoutingStore:
+        return self._routing
 
     @property
     def path(self) -> Path:

@@ -113,6 +113,16 @@ def test_a_whole_answer_is_priced_and_handed_over_once() -> None:
     assert pricer.asked == [("ws", "openai", "gpt-4o")]
 
 
+def test_a_routed_request_is_also_priced_at_its_reference_model() -> None:
+    pricer, rec = FlatPricer(), priced()
+    rec.route = {"policy": "openai", "reference": "openai/gpt-4.1"}
+    m = meter(rec, pricer=pricer)
+    m.whole(Usage(input_tokens=10, output_tokens=5))
+    m.finish()
+    assert rec.cost == Cost(list_pico=15, paid_pico=13, reference_pico=13)
+    assert pricer.asked == [("ws", "openai", "gpt-4o"), ("ws", "openai", "gpt-4.1")]
+
+
 @pytest.mark.parametrize(
     ("rec", "usage", "pricer", "cost"),
     [

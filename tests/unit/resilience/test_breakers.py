@@ -53,3 +53,16 @@ def test_a_key_rests_for_its_retry_after() -> None:
 def test_unknown_targets_are_allowed() -> None:
     health, _ = board()
     assert health.allow(("other", "m")) and health.snapshot() == []
+
+
+def test_blocked_answers_without_spending_the_probe() -> None:
+    health, clock = board()
+    assert not health.blocked(KEY)
+    for _ in range(4):
+        health.record(KEY, False)
+    assert health.blocked(KEY) and health.blocked(KEY)
+    clock.now += 30.0
+    assert not health.blocked(KEY)  # due a probe: the router may choose it
+    assert health.allow(KEY)  # and the probe is still there to take
+    health.rest(("pk_2", "m"), 5.0)
+    assert health.blocked(("pk_2", "m"))

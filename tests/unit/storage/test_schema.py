@@ -54,6 +54,8 @@ def test_every_workspace_row_cascades_with_its_workspace() -> None:
         "workspace_plans",
         "rate_limits",
         "budgets",
+        "routing_policies",
+        "routing_feedback",
     }
     # The audit log outlives its workspace on purpose (its deletion is the log's last record).
     assert set(tables) == {"workspaces", "settings", "workspace_changes", "audit_log", *owned}
