@@ -80,8 +80,9 @@ test-clients: install-dev install-clients ## The real clients (Claude Code, SDKs
 
 check: test test-clients ## Exactly what CI runs (.ci/run)
 
-bench: install-dev ## Added-latency benchmark against a zero-latency fake upstream
-	$(BIN)/python bench/overhead.py
+bench: install-dev ## Added-latency benchmark against a zero-latency fake upstream (MODEL=auto: routed)
+	$(BIN)/python bench/overhead.py $(if $(MODEL),--model $(MODEL))
+	$(if $(filter auto auto:%,$(MODEL)),$(BIN)/python bench/inprocess.py --routing)
 
 clean: ## Remove the virtualenv, the Node clients and caches (keeps .keyroute data)
 	rm -rf $(VENV) $(CLIENTS)/node_modules .mypy_cache .ruff_cache .pytest_cache

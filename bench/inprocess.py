@@ -15,7 +15,12 @@ the last answer instead (the request path alone, as figures before 2026-12-03 we
 The script only needs ``create_app``, ``initialise``, ``load`` and ``Services``, so it runs
 against older revisions too (``PYTHONPATH=<checkout>/src``).
 
-    python bench/inprocess.py [--requests 3000] [--profile] [--no-writers]
+``--model auto`` sends ``model: "auto"`` (the workspace holds only the ``demo`` key, so the
+shipped ``demo`` policy routes between ``demo/fast`` and ``demo/smart``); ``--routing`` runs
+``demo/fast`` and then ``auto`` over the same data directory and prints both and their
+difference: the CPU routing adds to a request (scoring, constraints, the plan, the header).
+
+    python bench/inprocess.py [--requests 3000] [--profile] [--no-writers] [--model M | --routing]
 """
 
 from __future__ import annotations
@@ -37,9 +42,11 @@ from keyroute.cli.bootstrap import initialise
 from keyroute.config.load import load
 from keyroute.services import Services
 
-BODY = msgspec.json.encode(
-    {"model": "demo/fast", "messages": [{"role": "user", "content": "hello"}]}
-)
+PROMPT = "Explain, step by step, why the sum of two odd integers is always even."
+
+
+def body(model: str) -> bytes:
+    return msgspec.json.encode({"model": model, "messages": [{"role": "user", "content": PROMPT}]})
 
 
 def _writers(services: Services) -> list[Any]:
@@ -54,9 +61,24 @@ async def drained(services: Services) -> None:
         await asyncio.sleep(0.005)  # idle waiting costs no CPU
 
 
-async def main(requests: int, profile: bool, writers: bool) -> None:
+async def main(requests: int, profile: bool, writers: bool, models: list[str]) -> None:
     config = load(env={"KEYROUTE_DATA_DIR": tempfile.mkdtemp()})
     key = (await initialise(config)).details["api_key"]
+    figures = [await measure(config, key, requests, profile, writers, m) for m in models]
+    result: dict[str, Any] = {
+        "requests": requests,
+        "cpu_us_per_request": dict(zip(models, figures, strict=True)),
+    }
+    if len(models) == 2:
+        result["routing_cpu_us_per_request"] = round(figures[1] - figures[0], 1)
+    print(msgspec.json.encode(result).decode())
+
+
+async def measure(
+    config: Any, key: str, requests: int, profile: bool, writers: bool, model: str
+) -> float:
+    """CPU microseconds per request for ``model``, on a freshly started ``Services``."""
+    payload = body(model)
     services = Services.build(config)
     await services.start()
     app = create_app(services)
@@ -76,14 +98,14 @@ async def main(requests: int, profile: bool, writers: bool) -> None:
         "headers": [
             (b"authorization", f"Bearer {key}".encode()),
             (b"content-type", b"application/json"),
-            (b"content-length", str(len(BODY)).encode()),
+            (b"content-length", str(len(payload)).encode()),
         ],
     }
     never = asyncio.Event()
 
     async def one() -> None:
         sent: list[dict[str, Any]] = []
-        pending = [{"type": "http.request", "body": BODY, "more_body": False}]
+        pending = [{"type": "http.request", "body": payload, "more_body": False}]
 
         async def receive() -> dict[str, Any]:
             if pending:
@@ -113,12 +135,11 @@ async def main(requests: int, profile: bool, writers: bool) -> None:
     if profiler is not None:
         profiler.disable()
     cpu_us = (time.process_time() - started) / requests * 1e6
-    print(
-        msgspec.json.encode({"requests": requests, "cpu_us_per_request": round(cpu_us, 1)}).decode()
-    )
     if profiler is not None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
     await services.close()
+    gc.unfreeze()
+    return round(cpu_us, 1)
 
 
 if __name__ == "__main__":
@@ -131,5 +152,10 @@ if __name__ == "__main__":
         action="store_false",
         help="stop the clock after the last answer, before the record writers store its records",
     )
+    parser.add_argument("--model", default="demo/fast", help='the model asked ("auto" routes)')
+    parser.add_argument(
+        "--routing", action="store_true", help="measure demo/fast, then auto, and the difference"
+    )
     args = parser.parse_args()
-    uvloop.run(main(args.requests, args.profile, args.writers))
+    chosen = ["demo/fast", "auto"] if args.routing else [args.model]
+    uvloop.run(main(args.requests, args.profile, args.writers, chosen))

@@ -5,8 +5,10 @@ then sends sequential (concurrency 1) non-streaming requests, alternating blocks
 direct URL and the gateway, and reports p50/p99 of each and of the difference. With
 ``--stream`` it measures streamed requests (16 content chunks) the same way. Also reports the
 gateway's CPU time per request (from /proc) under a closed loop at ``--concurrency``.
+``--model auto`` sends the gateway ``model: "auto"`` (the shipped OpenAI routing policy routes
+each request to the fake upstream's mini or full model), so the figures include routing.
 
-    python bench/overhead.py [--requests 3000] [--stream] [--concurrency 32]
+    python bench/overhead.py [--requests 3000] [--stream] [--concurrency 32] [--model auto]
 """
 
 from __future__ import annotations
@@ -88,7 +90,9 @@ async def one(
     return (time.perf_counter() - t0) * 1000.0, (float(overhead) if overhead else None)
 
 
-async def sequential(direct: str, gateway: str, key: str, n: int, stream: bool) -> dict[str, float]:
+async def sequential(
+    direct: str, gateway: str, key: str, n: int, stream: bool, model: str
+) -> dict[str, float]:
     body = {
         "model": "gpt-4o-mini",
         "max_tokens": 64,
@@ -101,7 +105,7 @@ async def sequential(direct: str, gateway: str, key: str, n: int, stream: bool) 
     if stream:
         body |= {"stream": True, "stream_options": {"include_usage": True}}
     raw_direct = json.dumps(body).encode()
-    raw_gateway = json.dumps({**body, "model": "openai/gpt-4o-mini"}).encode()
+    raw_gateway = json.dumps({**body, "model": model}).encode()
     times: dict[str, list[float]] = {"direct": [], "gateway": []}
     reported: list[float] = []
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
@@ -133,9 +137,9 @@ async def sequential(direct: str, gateway: str, key: str, n: int, stream: bool) 
 
 
 async def closed_loop(
-    gateway: str, key: str, concurrency: int, seconds: float, stream: bool, pid: int
+    gateway: str, key: str, concurrency: int, seconds: float, stream: bool, pid: int, model: str
 ) -> dict[str, float]:
-    body = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
     if stream:
         body |= {"stream": True, "stream_options": {"include_usage": True}}
     raw = json.dumps(body).encode()
@@ -168,6 +172,9 @@ def main() -> None:
     parser.add_argument("--stream", action="store_true")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--model", default="openai/gpt-4o-mini", help='the gateway\'s model ("auto" routes)'
+    )
     args = parser.parse_args()
     up_port, gw_port = free_port(), free_port()
     data = Path(tempfile.mkdtemp(prefix="keyroute-bench-"))
@@ -208,14 +215,21 @@ def main() -> None:
         mode = "stream" if args.stream else "json"
         result = {
             "mode": mode,
+            "model": args.model,
             "requests": args.requests,
             "concurrency_1": asyncio.run(
-                sequential(direct, through, key["key"], args.requests, args.stream)
+                sequential(direct, through, key["key"], args.requests, args.stream, args.model)
             ),
         }
         result[f"concurrency_{args.concurrency}"] = asyncio.run(
             closed_loop(
-                through, key["key"], args.concurrency, args.seconds, args.stream, gateway.pid
+                through,
+                key["key"],
+                args.concurrency,
+                args.seconds,
+                args.stream,
+                gateway.pid,
+                args.model,
             )
         )
         print(json.dumps(result, indent=2))

@@ -90,6 +90,7 @@ class RouteDecision:
     reference: str
     knob: tuple[str, float]
     excluded: tuple[tuple[str, str], ...] = ()  # (model, reason code)
+    scorer: str | None = None  # the scorer's model version
 
     def record(self) -> dict[str, object]:
         """The decision as the request record (and from there usage and audit) keep it."""
@@ -105,6 +106,8 @@ class RouteDecision:
         }
         if self.excluded:
             out["excluded"] = [{"model": m, "reason": r} for m, r in self.excluded]
+        if self.scorer is not None:
+            out["scorer"] = self.scorer
         return out
 
     def header(self) -> str:
@@ -208,7 +211,9 @@ class AutoRouter:
         """The routes to try for ``request`` (model ``auto`` or ``auto:<policy>``), in order,
         and the decision that ordered them."""
         policy = self.policy(state, model)
-        score = self.warm().score(request)
+        scorer = self.warm()
+        score = scorer.score(request)
+        version = getattr(scorer, "version", None)
         threshold = self.threshold(policy)
         sorting = self._sort(state, policy, Needs.of(request), circuits, downgrade_to)
         if downgrade_to is not None and not sorting.kept:
@@ -238,6 +243,7 @@ class AutoRouter:
             reference=policy.reference,
             knob=policy.knob,
             excluded=tuple(sorting.excluded),
+            scorer=version if isinstance(version, str) else None,
         )
         return Plan(routes=routes, decision=decision)
 

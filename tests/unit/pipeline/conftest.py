@@ -11,11 +11,13 @@ import pytest
 from keyroute.accounting.pricebook import PriceBook
 from keyroute.catalogue import builtin
 from keyroute.control.plane import ControlPlane
+from keyroute.core.chat import ChatRequest, TextPart
 from keyroute.core.record import RequestRecord
 from keyroute.pipeline import Meter, Pipeline, RequestContext
 from keyroute.pipeline.listing import HostedModels
 from keyroute.principals import Principal
 from keyroute.routing.resolver import ModelResolver
+from keyroute.routing.selection import AutoRouter
 from keyroute.signatures import SignatureCache
 from keyroute.storage.memory import MemoryStore
 from keyroute.tasks import TaskGroup
@@ -54,6 +56,23 @@ class _Sink:
         self.records.append(record)
 
 
+class LengthScorer:
+    """A stand-in difficulty scorer with a known answer: the last turn's length / 1000
+    (the shipped scorer is exercised end to end in the integration tests)."""
+
+    version = "length-test"
+
+    def score(self, request: ChatRequest) -> float:
+        part = request.messages[-1].content[0]
+        return len(part.text) / 1000 if isinstance(part, TextPart) else 0.0
+
+    def threshold_for_quality(self, quality: float) -> float:
+        return 0.5
+
+    def threshold_for_strong_share(self, share: float) -> float:
+        return 1 - share
+
+
 @pytest.fixture
 async def harness() -> AsyncIterator[Harness]:
     store = MemoryStore()
@@ -67,6 +86,7 @@ async def harness() -> AsyncIterator[Harness]:
     tasks = TaskGroup()
     prices = PriceBook(builtin(), store)
     pipeline = Pipeline(
+        router=AutoRouter(resolver=resolver, catalogue=builtin(), scorer=LengthScorer),
         prices=prices,
         directory=directory,
         resolver=resolver,

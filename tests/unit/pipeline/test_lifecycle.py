@@ -13,9 +13,10 @@ from keyroute.accounting.pricebook import PriceBook
 from keyroute.catalogue import builtin
 from keyroute.control.plane import ControlPlane
 from keyroute.core.chat import ChatRequest, Message, TextPart
-from keyroute.core.errors import ModelNotFound, UpstreamRejected
+from keyroute.core.embeddings import EmbeddingRequest
+from keyroute.core.errors import InvalidRequest, ModelNotFound, UpstreamRejected
 from keyroute.core.stream import StreamEnd, TextDelta
-from keyroute.pipeline import Chat, ChatStream, CountTokens, ListModels, Pipeline
+from keyroute.pipeline import Chat, ChatStream, CountTokens, Embed, ListModels, Pipeline
 from keyroute.pipeline.listing import HostedModels
 from keyroute.principals import Principal
 from keyroute.providers.base import UpstreamRequest
@@ -271,3 +272,32 @@ async def test_a_bad_request_is_not_retried(failover: Any) -> None:
     with pytest.raises(UpstreamRejected):
         await pipeline.run(ctx, Chat(chat("openai/gpt-4o-mini")), meter)
     assert upstreams.asked == ["one.test"]
+
+
+async def test_auto_is_routed_explained_and_priced_at_the_reference(harness: Harness) -> None:
+    for text, served in (("easy", "demo/fast"), ("x" * 600, "demo/smart")):
+        ctx, meter = harness.context()
+        req = ChatRequest(
+            model="auto", messages=(Message(role="user", content=(TextPart(text=text),)),)
+        )
+        await harness.pipeline.run(ctx, Chat(req), meter)
+        meter.finish()
+        route = ctx.record.route
+        assert route is not None and route["policy"] == "demo" and route["model"] == served
+        assert route["scorer"] == "length-test"
+        header = dict(ctx.response_headers)["x-keyroute-route"]
+        assert msgspec.json.decode(header) == route
+        assert ctx.record.served_model == served
+        cost = ctx.record.cost
+        assert cost is not None and cost.reference_pico is not None
+        assert (cost.reference_pico > cost.paid_pico) == (served == "demo/fast")
+
+
+async def test_auto_is_listed_and_refused_for_embeddings(harness: Harness) -> None:
+    ctx, meter = harness.context()
+    listing = await harness.pipeline.run(ctx, ListModels(), meter)
+    assert "auto" in listing.models and "auto:demo" in listing.models
+    ctx, meter = harness.context()
+    with pytest.raises(InvalidRequest) as info:
+        await harness.pipeline.run(ctx, Embed(EmbeddingRequest(model="auto", inputs=("x",))), meter)
+    assert info.value.param == "model"
