@@ -289,7 +289,7 @@ async def test_auto_is_routed_explained_and_priced_at_the_reference(harness: Har
         assert msgspec.json.decode(header) == route
         assert ctx.record.served_model == served
         cost = ctx.record.cost
-        assert cost is not None and cost.reference_pico is not None
+        assert cost is not None and cost.reference_pico is not None and cost.paid_pico
         assert (cost.reference_pico > cost.paid_pico) == (served == "demo/fast")
 
 
