@@ -25,6 +25,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.fakes import fake_openai_responses
+
 UPSTREAM_KEY = "sk-fake-upstream-key-0123456789abcdef"
 
 
@@ -153,6 +155,7 @@ class FakeOpenAI:
         self.app = Starlette(
             routes=[
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/responses", self._responses, methods=["POST"]),
                 Route("/v1/embeddings", self._embeddings, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
             ]
@@ -200,6 +203,60 @@ class FakeOpenAI:
             msgspec.json.encode(completion(model=body.get("model", "gpt-4o-mini"))),
             media_type="application/json",
         )
+
+    async def _responses(self, request: Request) -> Response:
+        """``/v1/responses``: the same scripts, answered in the Responses format."""
+        body = await self._record(request)
+        if isinstance(body, Response):
+            return body
+        problem = fake_openai_responses.check_request(body)
+        if problem is not None:
+            return Response(
+                msgspec.json.encode(error_body(problem, "invalid_request_error")),
+                status_code=400,
+                media_type="application/json",
+            )
+        model = str(body.get("model", "gpt-4o-mini"))
+        reply = self.replies.popleft() if self.replies else None
+        if reply is not None and reply.hang:
+            await asyncio.sleep(reply.hang)
+        if reply is not None and reply.events is not None:
+            events = fake_openai_responses.stream_events(reply.events, model)
+            return self._typed_sse(events, reply)
+        if reply is not None:
+            answer = reply.body
+            if reply.status == 200 and isinstance(answer, dict):
+                answer = fake_openai_responses.from_completion(answer)
+            return Response(
+                msgspec.json.encode(answer),
+                status_code=reply.status,
+                headers=reply.headers,
+                media_type="application/json",
+            )
+        if body.get("stream"):
+            return self._typed_sse(fake_openai_responses.default_stream(model), Reply())
+        return Response(
+            msgspec.json.encode(fake_openai_responses.default_answer(body)),
+            media_type="application/json",
+        )
+
+    def _typed_sse(self, events: list[tuple[str, Any]], reply: Reply) -> Response:
+        async def gen() -> AsyncIterator[bytes]:
+            try:
+                for kind, data in events:
+                    if reply.delay:
+                        await asyncio.sleep(reply.delay)
+                    if kind == "[DONE]":
+                        if reply.cut:
+                            raise ConnectionAbortedError
+                        continue
+                    payload = msgspec.json.encode(data).decode()
+                    yield f"event: {kind}\ndata: {payload}\n\n".encode()
+            except asyncio.CancelledError:
+                self.cancelled += 1
+                raise
+
+        return StreamingResponse(gen(), media_type="text/event-stream")
 
     def _sse(self, reply: Reply) -> Response:
         async def gen() -> AsyncIterator[bytes]:

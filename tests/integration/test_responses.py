@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import openai
 import pydantic
 import pytest
 from openai.types.responses import Response, ResponseStreamEvent
 
-from tests.fakes import fake_openai
+from tests.fakes import fake_openai, fake_openai_responses
 from tests.fakes.fake_openai import UPSTREAM_KEY, FakeOpenAI
 from tests.integration.conftest import Gateway
 from tests.integration.matrix_cases import MODEL, WEATHER_CALL, World, open_world
@@ -254,3 +255,98 @@ def test_a_workspace_that_does_not_store(
         gateway.cli_json("workspace", "responses", "default", "--store", "--retention-days", "1")
         kept = client.responses.create(model=MODEL["openai"], input="Hi")
         assert client.responses.retrieve(kept.id).id == kept.id
+
+
+def _reasoning_answer(text: str) -> dict[str, Any]:
+    """A native OpenAI ``Response`` with a reasoning item (summary and sealed content)."""
+    reasoning = {
+        "type": "reasoning",
+        "id": "rs_upstream1",
+        "summary": [{"type": "summary_text", "text": "Thinking it over."}],
+        "encrypted_content": "gAAAA-openai-sealed-reasoning",
+    }
+    answer = fake_openai_responses.response(
+        "gpt-4o-mini",
+        [reasoning, fake_openai_responses.message(text)],
+        fake_openai_responses.usage_of(None),
+    )
+    return answer
+
+
+def test_openai_keys_use_openais_own_responses_api(w: World) -> None:
+    w.script("openai", text="Brief.")
+    got = w.oa.responses.create(
+        model=MODEL["openai"],
+        input="Hi",
+        instructions="Be brief.",
+        text={"verbosity": "low"},
+        service_tier="flex",
+        max_output_tokens=50,
+    )
+    assert got.output_text == "Brief."
+    [(path, body)] = w.received("openai")
+    assert path == "/v1/responses"
+    assert body["store"] is False  # keyroute keeps the conversation
+    assert body["model"] == "gpt-4o-mini" and body["max_output_tokens"] == 50
+    assert body["text"] == {"verbosity": "low"} and body["service_tier"] == "flex"
+    assert body["input"][0] == {
+        "type": "message",
+        "role": "system",
+        "content": [{"type": "input_text", "text": "Be brief."}],
+    }
+    assert "messages" not in body
+
+
+def test_openai_reasoning_is_replayed_to_openai_only(w: World) -> None:
+    w.openai_fake.push(fake_openai.Reply.json(200, _reasoning_answer("Forty-two.")))
+    turn1 = w.oa.responses.create(model=MODEL["openai"], input="The answer?")
+    [reasoning] = [i for i in turn1.output if i.type == "reasoning"]
+    assert reasoning.summary[0].text == "Thinking it over."
+    assert reasoning.encrypted_content is not None
+    assert reasoning.encrypted_content.endswith("gAAAA-openai-sealed-reasoning")
+
+    w.script("openai", text="Still 42.")
+    w.oa.responses.create(model=MODEL["openai"], input="Sure?", previous_response_id=turn1.id)
+    replayed = [i for i in w.received("openai")[-1][1]["input"] if i["type"] == "reasoning"]
+    assert replayed == [
+        {
+            "type": "reasoning",
+            "id": "rs_upstream1",
+            "summary": [{"type": "summary_text", "text": "Thinking it over."}],
+            "encrypted_content": "gAAAA-openai-sealed-reasoning",
+        }
+    ]
+
+    for other in ("anthropic", "gemini"):  # signed for OpenAI: no other provider gets it
+        w.script(other, text="Forty-two, yes.")
+        got = w.oa.responses.create(
+            model=MODEL[other], input="Sure?", previous_response_id=turn1.id
+        )
+        assert got.output_text == "Forty-two, yes."
+        sent = json.dumps(w.received(other)[-1][1])
+        assert "openai-sealed" not in sent and "Forty-two." in sent
+
+
+def test_openai_reasoning_streamed(w: World) -> None:
+    answer = _reasoning_answer("Done.")
+    head = {**answer, "status": "in_progress", "output": [], "usage": None}
+    reasoning, message = answer["output"]
+    events = [
+        {"type": "response.created", "sequence_number": 0, "response": head},
+        {"type": "response.output_item.added", "output_index": 0, "item": {**reasoning}},
+        {"type": "response.reasoning_summary_text.delta", "output_index": 0, "delta": "Thinking"},
+        {"type": "response.output_item.done", "output_index": 0, "item": reasoning},
+        {"type": "response.output_item.added", "output_index": 1, "item": message},
+        {"type": "response.output_text.delta", "output_index": 1, "delta": "Done."},
+        {"type": "response.output_item.done", "output_index": 1, "item": message},
+        {"type": "response.completed", "response": answer},
+    ]
+    w.openai_fake.push(fake_openai.Reply.stream(events))
+    with w.oa.responses.stream(model=MODEL["openai"], input="Go") as stream:
+        final = stream.get_final_response()
+    assert final.output_text == "Done."
+    [item] = [i for i in final.output if i.type == "reasoning"]
+    assert item.summary[0].text == "Thinking"
+    assert item.encrypted_content is not None
+    assert item.encrypted_content.endswith("gAAAA-openai-sealed-reasoning")
+    assert w.received("openai")[-1][0] == "/v1/responses"

@@ -79,6 +79,14 @@ def input_items(req: ResponsesRequest, response_id: str) -> list[dict[str, Any]]
     return items
 
 
+def _origin(ctx: RequestContext) -> str | None:
+    """``provider/model`` of the model that answered (the reasoning it wrote is bound to it)."""
+    record = ctx.record
+    if record.provider is None or record.upstream_model is None:
+        return None
+    return f"{record.provider}/{record.upstream_model}"
+
+
 class Responses(Endpoint):
     async def handle(
         self, ctx: RequestContext, meter: Meter, scope: Scope, receive: Receive, send: Send
@@ -111,7 +119,12 @@ class Responses(Endpoint):
         if not req.chat.stream:
             resp = await self.run(ctx, meter, receive, Chat(req.chat))
             body = encode_response(
-                resp, req, response_id=response_id, model=ctx.model_id, created_at=created
+                resp,
+                req,
+                response_id=response_id,
+                model=ctx.model_id,
+                created_at=created,
+                origin=_origin(ctx),
             )
             await self.reply(ctx, send, msgspec.json.encode(body))
             keep(body)
@@ -120,7 +133,11 @@ class Responses(Endpoint):
 
         def encoder() -> ResponsesStreamEncoder:
             made = ResponsesStreamEncoder(
-                req, response_id=response_id, model=ctx.model_id, created_at=created
+                req,
+                response_id=response_id,
+                model=ctx.model_id,
+                created_at=created,
+                origin=_origin(ctx),
             )
             encoders.append(made)
             return made

@@ -62,6 +62,10 @@ class ThinkingPart:
     text: str
     signature: str | None = None
     redacted: bool = False
+    origin: str | None = None
+    """The model that wrote it, when known: ``provider/model`` (for OpenAI, then ``#`` and the
+    reasoning item's id). A provider replays only reasoning its own models wrote: another
+    model's signature cannot be verified."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

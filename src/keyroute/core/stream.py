@@ -42,6 +42,7 @@ class ThinkingDelta:
     text: str = ""
     signature: str | None = None
     redacted: bool = False
+    origin: str | None = None  # as ``ThinkingPart.origin``, on the delta that closes a block
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -121,7 +121,7 @@ def create(name: str, options: Mapping[str, Any] | None = None) -> Provider:
     (the ``[providers.<name>]`` config section)."""
     s = spec(name)
     if name == "openai":
-        return OpenAIProvider()
+        return OpenAIProvider(responses_api=True)
     if name == "demo":
         return demo_provider()
     if name in PRESETS:

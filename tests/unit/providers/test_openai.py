@@ -8,7 +8,12 @@ import pytest
 
 from keyroute.core.chat import ChatRequest, Message, TextPart
 from keyroute.core.embeddings import EmbeddingRequest, EmbeddingResponse
-from keyroute.core.errors import UnsupportedFeature, UpstreamRateLimited, UpstreamRejected
+from keyroute.core.errors import (
+    UnsupportedFeature,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamRejected,
+)
 from keyroute.core.secret import Secret
 from keyroute.core.stream import StreamEnd, StreamStart, TextDelta
 from keyroute.core.timeouts import Timeouts
@@ -185,3 +190,62 @@ def test_defaults() -> None:
     provider = OpenAIProvider()
     assert (provider.name, provider.max_tokens_field) == ("openai", "max_completion_tokens")
     assert provider.capabilities == Capabilities(embeddings=True, prompt_cache="key")
+
+
+def test_responses_requests_go_to_openais_responses_api() -> None:
+    openai_ = OpenAIProvider(responses_api=True)
+    responses = ChatRequest(
+        model="openai/gpt-4o",
+        messages=(Message(role="user", content=(TextPart(text="hi"),)),),
+        source_format="openai_responses",
+        stream=True,
+    )
+    sent = openai_.build_request(responses, TARGET, KEY)
+    assert sent.url == "https://api.openai.com/v1/responses" and sent.stream
+    assert json.loads(sent.body)["store"] is False
+    assert openai_.build_request(chat(), TARGET, KEY).url.endswith("/chat/completions")
+    # Other OpenAI-format hosts keep chat completions for every request.
+    assert OpenAIProvider().build_request(responses, TARGET, KEY).url.endswith("/chat/completions")
+
+
+def test_answers_are_told_apart_by_their_object() -> None:
+    openai_ = OpenAIProvider(responses_api=True)
+    response = {
+        "id": "r",
+        "object": "response",
+        "model": "gpt-4o",
+        "status": "completed",
+        "output": [{"type": "message", "content": [{"type": "output_text", "text": "yo"}]}],
+    }
+    got = openai_.parse_response(
+        UpstreamResponse(status=200, headers={}, body=json.dumps(response).encode())
+    )
+    assert got.text == "yo"
+    completion = {
+        "id": "c",
+        "object": "chat.completion",
+        "model": "gpt-4o",
+        "choices": [{"message": {"content": "hey"}, "finish_reason": "stop"}],
+    }
+    got = openai_.parse_response(
+        UpstreamResponse(status=200, headers={}, body=json.dumps(completion).encode())
+    )
+    assert got.text == "hey"
+
+
+def test_streams_are_told_apart_by_their_first_event() -> None:
+    openai_ = OpenAIProvider(responses_api=True)
+    created = json.dumps({"type": "response.created", "response": {"id": "r", "model": "m"}})
+    decoder = openai_.stream_decoder()
+    assert decoder.feed(SSEEvent(event="response.created", data=created)) == [
+        StreamStart(id="r", model="m", created=0)
+    ]
+    decoder = openai_.stream_decoder()
+    assert decoder.feed(SSEEvent(data=created.replace(" ", ""))) == [
+        StreamStart(id="r", model="m", created=0)
+    ]
+    decoder = openai_.stream_decoder()
+    chunk = {"id": "c", "model": "m", "created": 1, "choices": [{"delta": {"content": "x"}}]}
+    assert decoder.feed(SSEEvent(data=json.dumps(chunk)))[1] == TextDelta(text="x")
+    with pytest.raises(UpstreamError):  # ended before it was complete
+        openai_.stream_decoder().close()

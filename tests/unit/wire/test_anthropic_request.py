@@ -725,3 +725,11 @@ def test_a_leading_system_turn_with_its_own_fields_stays_in_messages() -> None:
     turn = {"role": "system", "content": [{"type": "text", "text": "s"}]}
     assert sent["messages"] == [{**turn, "output_config": {"effort": "low"}}, *HI]
     assert "system" not in sent
+
+
+def test_thinking_another_provider_wrote_is_left_out() -> None:
+    mine = ThinkingPart(text="hmm", signature="sig1", origin="anthropic/claude-sonnet-4-5")
+    theirs = ThinkingPart(text="hm", signature="gAAAA", origin="openai/gpt-5#rs_1")
+    turn = Message(role="assistant", content=(mine, theirs), tool_calls=(CALL,))
+    content = encode(req(USER, turn))["messages"][1]["content"]
+    assert content == [{"type": "thinking", "thinking": "hmm", "signature": "sig1"}, TOOL_USE]

@@ -581,3 +581,13 @@ def test_a_turn_effort_sets_the_level_and_other_turn_fields_are_refused():
     check_error(
         {"messages": (text("user", "Hello", extra={"x": 1}),)}, UnsupportedFeature, "messages[0].x"
     )
+
+
+def test_thinking_with_an_origin_goes_back_to_its_own_provider_only():
+    def parts(origin: str, source: str) -> Any:
+        thinking = ThinkingPart(text="hmm", signature="SIG", origin=origin)
+        turn = Message(role="assistant", content=(thinking, TextPart(text="a")))
+        return encode((*HELLO, turn), source_format=source)["contents"][1]["parts"]
+
+    assert parts("gemini/gemini-3-pro", "openai_responses")[0]["thoughtSignature"] == "SIG"
+    assert parts("anthropic/claude-sonnet-4-5", "gemini") == [{"text": "a"}]

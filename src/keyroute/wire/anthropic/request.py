@@ -261,6 +261,8 @@ def _part(part: ContentPart, path: str) -> JsonObject | None:
     if isinstance(part, ImagePart):
         return cache_control(part.cache_control, {"type": "image", "source": _source(part, path)})
     if isinstance(part, ThinkingPart):
+        if part.origin is not None and part.origin.split("/", 1)[0] != PROVIDER:
+            return None  # another provider's reasoning: signed for a model Anthropic is not
         if part.redacted:
             return {"type": "redacted_thinking", "data": part.text}
         if not part.signature:

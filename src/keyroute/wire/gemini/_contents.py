@@ -111,11 +111,15 @@ def _parts(content: Sequence[ContentPart], i: int, source: str) -> list[dict[str
         elif isinstance(part, ThinkingPart):
             # Another provider's reasoning is signed for its own model: Gemini can neither verify
             # nor use it, so only thoughts that came from Gemini are replayed.
-            if source == "gemini":
+            if source == "gemini" if part.origin is None else _gemini_origin(part.origin):
                 parts.append(_thought(part))
         else:
             parts.append(_opaque(part, where))
     return parts
+
+
+def _gemini_origin(origin: str) -> bool:
+    return origin.split("/", 1)[0] == "gemini"
 
 
 def _thought(part: ThinkingPart) -> dict[str, Any]:

@@ -12,6 +12,10 @@ Invariants:
 - A ``reasoning`` item joins the next assistant turn as a ``ThinkingPart``: its summary (or
   content) text, with ``encrypted_content`` as the provider's signature, so that a provider that
   needs its reasoning back (Anthropic's thinking signatures) gets it verbatim.
+- The ``encrypted_content`` keyroute hands out names the model that wrote the reasoning
+  (``seal``: ``kr1.<base64url of ThinkingPart.origin>.<signature>``), so that a later turn
+  replays it only to a model of that provider, whichever provider serves the turns between;
+  one without that prefix (from before, or made by the client) has no known origin.
 - An item or part keyroute cannot send anywhere (``item_reference``, ``input_file``, a built-in
   tool's call) is refused by name with its path (``input[2].type``), never dropped.
 - Every problem is an ``InvalidRequest`` whose ``param`` is the JSON path of the bad field.
@@ -19,6 +23,8 @@ Invariants:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +37,7 @@ from keyroute.core.response import ChatResponse
 _MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
 
 REDACTED = "redacted:"  # marks a redacted thinking block carried as ``encrypted_content``
+_SEAL = "kr1."  # an ``encrypted_content`` that names the model that wrote it (``seal``)
 _ROLES = ("user", "assistant", "system", "developer")
 
 
@@ -200,28 +207,53 @@ def _thinking(item: dict[str, Any], path: str) -> ThinkingPart:
         if texts:
             break
     sealed = item.get("encrypted_content")
-    if sealed is not None:
-        _need(sealed, str, f"{path}.encrypted_content", "a string")
-        if sealed.startswith(REDACTED):
-            return ThinkingPart(text=sealed.removeprefix(REDACTED), redacted=True)
-    return ThinkingPart(text="".join(texts), signature=sealed)
+    if sealed is None:
+        return ThinkingPart(text="".join(texts))
+    content, origin = unseal(_need(sealed, str, f"{path}.encrypted_content", "a string"))
+    if content.startswith(REDACTED):
+        return ThinkingPart(text=content.removeprefix(REDACTED), redacted=True, origin=origin)
+    return ThinkingPart(text="".join(texts), signature=content, origin=origin)
+
+
+def seal(content: str, origin: str | None) -> str:
+    """``encrypted_content`` for a client: ``content`` (a signature, or redacted reasoning) and
+    the model that wrote it, so a later turn knows which provider can verify it."""
+    if origin is None:
+        return content
+    name = base64.urlsafe_b64encode(origin.encode()).decode().rstrip("=")
+    return f"{_SEAL}{name}.{content}"
+
+
+def unseal(encrypted: str) -> tuple[str, str | None]:
+    """``seal`` undone: (content, origin); a value keyroute did not seal has no origin."""
+    if not encrypted.startswith(_SEAL):
+        return encrypted, None
+    name, sep, content = encrypted.removeprefix(_SEAL).partition(".")
+    try:
+        origin = base64.urlsafe_b64decode(name + "=" * (-len(name) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return encrypted, None
+    return (content, origin) if sep and origin else (encrypted, None)
 
 
 # -- output items ------------------------------------------------------------------------------
 
 
-def reasoning_item(item_id: str, part: ThinkingPart) -> JsonObject:
+def reasoning_item(item_id: str, part: ThinkingPart, origin: str | None = None) -> JsonObject:
+    """``part`` as an output item; ``origin``: the model that answered, for a part that does
+    not say which model wrote it."""
+    origin = part.origin or origin
     if part.redacted:
         return {
             "type": "reasoning",
             "id": item_id,
             "summary": [],
-            "encrypted_content": REDACTED + part.text,
+            "encrypted_content": seal(REDACTED + part.text, origin),
         }
     summary: list[Any] = [{"type": "summary_text", "text": part.text}] if part.text else []
     item: JsonObject = {"type": "reasoning", "id": item_id, "summary": summary}
     if part.signature is not None:
-        item["encrypted_content"] = part.signature
+        item["encrypted_content"] = seal(part.signature, origin)
     return item
 
 
@@ -251,10 +283,11 @@ def call_item(item_id: str, call: ToolCall, status: str) -> JsonObject:
     }
 
 
-def output_items(resp: ChatResponse, ids: list[str]) -> list[JsonObject]:
-    """A whole answer's output items; ``ids`` supplies one fresh item id per item."""
+def output_items(resp: ChatResponse, ids: list[str], origin: str | None = None) -> list[JsonObject]:
+    """A whole answer's output items; ``ids`` supplies one fresh item id per item; ``origin``
+    (``provider/model``) is the model that answered."""
     taken = iter(ids)
-    items = [reasoning_item(next(taken), p) for p in resp.thinking]
+    items = [reasoning_item(next(taken), p, origin) for p in resp.thinking]
     if resp.text or resp.refusal:
         items.append(message_item(next(taken), resp.text, resp.refusal, "completed"))
     items.extend(call_item(next(taken), c, "completed") for c in resp.tool_calls)

@@ -96,9 +96,16 @@ def response_object(
 
 
 def encode_response(
-    resp: ChatResponse, req: ResponsesRequest, *, response_id: str, model: str, created_at: int
+    resp: ChatResponse,
+    req: ResponsesRequest,
+    *,
+    response_id: str,
+    model: str,
+    created_at: int,
+    origin: str | None = None,
 ) -> JsonObject:
-    """A whole answer as a ``Response`` object."""
+    """A whole answer as a ``Response`` object; ``origin`` (``provider/model``) is the model
+    that answered (``items.seal``)."""
     prefixes = ["rs"] * len(resp.thinking)
     if resp.text or resp.refusal:
         prefixes.append("msg")
@@ -110,7 +117,7 @@ def encode_response(
         model=model,
         created_at=created_at,
         status="completed",
-        output=output_items(resp, ids),
+        output=output_items(resp, ids, origin),
         usage=resp.usage,
         finish=resp.finish_reason,
     )

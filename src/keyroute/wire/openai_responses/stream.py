@@ -39,15 +39,24 @@ from keyroute.core.stream import (
     ToolCallStart,
     UsageReport,
 )
+from keyroute.wire.openai_responses.items import REDACTED, seal
 from keyroute.wire.openai_responses.request import ResponsesRequest
 from keyroute.wire.openai_responses.response import item_id, response_object
 
 
 class ResponsesStreamEncoder:
     def __init__(
-        self, req: ResponsesRequest, *, response_id: str, model: str, created_at: int
+        self,
+        req: ResponsesRequest,
+        *,
+        response_id: str,
+        model: str,
+        created_at: int,
+        origin: str | None = None,
     ) -> None:
+        """``origin`` (``provider/model``): the model that answers (``items.seal``)."""
         self._req = req
+        self._origin = origin
         self._id = response_id
         self._model = model
         self._created = created_at
@@ -207,11 +216,12 @@ class ResponsesStreamEncoder:
         item = self._items[position]
         where = {"item_id": item["id"], "output_index": position, "summary_index": 0}
         summary: list[dict[str, Any]] = item["summary"]
+        origin = event.origin or self._origin
         if event.redacted:
-            item["encrypted_content"] = "redacted:" + event.text
+            item["encrypted_content"] = seal(REDACTED + event.text, origin)
             return out
         if event.signature is not None:
-            item["encrypted_content"] = event.signature
+            item["encrypted_content"] = seal(event.signature, origin)
         if event.text:
             if not summary:
                 summary.append({"type": "summary_text", "text": ""})
