@@ -71,6 +71,8 @@ def encode_upstream_request(req: ChatRequest, model: str) -> dict[str, Any]:
         for key, value in req.passthrough.items():
             if key != "text.verbosity":
                 body[key] = value
+    if req.prompt_cache_key is not None:
+        body.setdefault("prompt_cache_key", req.prompt_cache_key)  # the client's own wins
     return body
 
 

@@ -270,3 +270,9 @@ def test_a_bare_json_schema_format() -> None:
     fmt = ResponseFormat(type="json_schema", name="n", schema={})
     sent = encode_upstream_request(req(response_format=fmt), "m")
     assert sent["text"] == {"format": {"type": "json_schema", "name": "n", "schema": {}}}
+
+
+def test_the_prompt_cache_key_goes_up_unless_the_client_sent_one() -> None:
+    assert encode_upstream_request(req(prompt_cache_key="k1"), "m")["prompt_cache_key"] == "k1"
+    own = req(prompt_cache_key="k1", passthrough={"prompt_cache_key": "mine"})
+    assert encode_upstream_request(own, "m")["prompt_cache_key"] == "mine"
