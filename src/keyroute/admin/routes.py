@@ -16,12 +16,15 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from keyroute.admin.governance_routes import GOVERNANCE_ROUTES
+from keyroute.admin.payload import payload as _payload
 from keyroute.admin.routing_routes import routing_handlers
-from keyroute.api.asgi import ClientDisconnected, read_body
+from keyroute.api.asgi import ClientDisconnected
 from keyroute.api.errors import as_gateway_error, render_error
 from keyroute.api.request_ids import new_request_id
 from keyroute.control.audit_log import Actor, ExportFilters, acting_as
 from keyroute.control.caching import caching_view
+from keyroute.control.governance_views import use_view
 from keyroute.control.usage_views import usage_csv, usage_document
 from keyroute.control.views import (
     alias_view,
@@ -40,27 +43,6 @@ Handler = Callable[[Request, Services], Awaitable[Any]]
 
 def _json(status: int, body: Any) -> Response:
     return Response(msgspec.json.encode(body), status_code=status, media_type="application/json")
-
-
-async def _payload(request: Request, services: Services) -> dict[str, Any]:
-    """The JSON object body, read with the data plane's bounded reader (413 over the limit)."""
-    server = services.config.server
-    raw = await read_body(
-        request.scope,
-        request.receive,
-        server.max_admin_body_bytes,
-        allowance=server.body_timeout_seconds,
-        min_rate=server.body_min_rate_bytes,
-    )
-    if not raw:
-        return {}
-    try:
-        data = msgspec.json.decode(raw)
-    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidRequest("The request body must be a JSON object.")
-    return data
 
 
 def _str(data: dict[str, Any], key: str, *, required: bool = True) -> str | None:
@@ -280,7 +262,7 @@ async def get_usage(request: Request, s: Services) -> Any:
     )
     if fmt == "csv":
         return Response(usage_csv(result), media_type="text/csv; charset=utf-8")
-    return usage_document(result)
+    return {**usage_document(result), **use_view(await s.control.governance.use(_ws(request)))}
 
 
 _AUDIT_PARAMS = frozenset({"since", "until", "key", "model", "status", "user", "format"})
@@ -346,6 +328,7 @@ def admin_routes(services: Services) -> list[Route]:
         r(ws + "/routing/{policy}", routing["get"], ["GET"]),
         r(ws + "/routing/{policy}", routing["put"], ["PUT"]),
         r(ws + "/routing/{policy}", routing["delete"], ["DELETE"]),
+        *(r(ws + path, handler, [method]) for path, handler, method in GOVERNANCE_ROUTES),
         r(ws + "/audit", get_audit, ["GET"]),
         r(ws + "/caching", get_caching, ["GET"]),
         r(ws + "/caching", put_caching, ["PUT"]),

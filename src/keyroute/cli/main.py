@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from keyroute.cli import audit, caching, catalogue, resources, routing, system, usage
+from keyroute.cli import audit, caching, catalogue, governance, resources, routing, system, usage
 from keyroute.cli.group import cli
 
-__all__ = ["audit", "caching", "catalogue", "main", "resources", "routing", "system", "usage"]
+__all__ = [
+    "audit",
+    "caching",
+    "catalogue",
+    "governance",
+    "main",
+    "resources",
+    "routing",
+    "system",
+    "usage",
+]
 
 
 def main() -> None:

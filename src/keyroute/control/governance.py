@@ -18,6 +18,8 @@ from datetime import datetime
 
 from keyroute.catalogue import Catalogue
 from keyroute.control.audit_log import AuditLog
+from keyroute.control.governance_use import BudgetUse, GovernanceUse, QuotaUse
+from keyroute.control.plan_state import PlanState, plan_state
 from keyroute.core.errors import InvalidRequest, NotFound
 from keyroute.governance import rules
 from keyroute.plans import CUSTOM, PLAN_NAMES, PLANS
@@ -40,14 +42,11 @@ NONE_WORDS = frozenset({"none", "null", "off"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PlanState:
-    """A workspace's plan as shown: the effective quota (``None``: unlimited)."""
-
-    workspace: WorkspaceRecord
-    plan: str
-    monthly_requests: int | None
-    timezone: str
-    updated_at: datetime | None
+class WorkspaceUse:
+    quota: QuotaUse
+    budgets: tuple[BudgetUse, ...]
+    rate_limits: tuple[RateLimitRecord, ...]
+    key_names: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,21 +56,6 @@ class Subject:
     scope: BudgetScope
     subject: str  # "" for the workspace, a key id, or the tag
     key: ApiKeyRecord | None = None
-
-
-def plan_state(workspace: WorkspaceRecord, stored: PlanSettingsRecord | None) -> PlanState:
-    quota = (
-        PLANS[workspace.plan].monthly_requests
-        if workspace.plan in PLANS
-        else (None if stored is None else stored.monthly_requests)
-    )
-    return PlanState(
-        workspace=workspace,
-        plan=workspace.plan,
-        monthly_requests=quota,
-        timezone=rules.DEFAULT_TIMEZONE if stored is None else stored.timezone,
-        updated_at=None if stored is None else stored.updated_at,
-    )
 
 
 def _plan_values(state: PlanState) -> dict[str, object]:
@@ -125,6 +109,27 @@ class Governance:
         self._audit = audit
         self._catalogue = catalogue
         self._clock = clock
+        self._use = GovernanceUse(store.usage, clock)
+
+    # What is used of the limits
+
+    async def use(self, name_or_id: str) -> WorkspaceUse:
+        """The quota's and the budgets' use in their current periods, with the rate limits."""
+        workspace = await self._workspace(name_or_id)
+        settings = await self._store.governance.governance(workspace.id)
+        state = plan_state(workspace, settings.plan)
+        return WorkspaceUse(
+            quota=await self._use.quota(state),
+            budgets=tuple(await self._use.budgets(state.timezone, settings.budgets)),
+            rate_limits=settings.rate_limits,
+            key_names=await self.key_names(workspace),
+        )
+
+    async def budget_use(self, timezone: str, budgets: list[BudgetRecord]) -> list[BudgetUse]:
+        return await self._use.budgets(timezone, budgets)
+
+    async def key_names(self, workspace: WorkspaceRecord) -> dict[str, str]:
+        return {k.id: k.name for k in await self._store.list_api_keys(workspace.id)}
 
     # Plans
 

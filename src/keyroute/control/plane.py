@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from keyroute.accounting.usage_report import (
     Grouping,
@@ -390,13 +391,16 @@ class ControlPlane:
         by: str | None = None,
         since: str | None = None,
         until: str | None = None,
-        zone: tzinfo = UTC,
+        zone: tzinfo | None = None,
     ) -> UsageResult:
         """A workspace's usage report; ``since``/``until`` as ``parse_time`` reads them.
 
-        ``zone`` is the report's time zone for day boundaries (UTC until workspaces have one).
+        ``zone`` is the report's time zone for day boundaries (default: the workspace's own,
+        ``keyroute workspace set-plan --timezone``, UTC unless set).
         """
         workspace = await self.workspace(name_or_id)
+        if zone is None:
+            zone = ZoneInfo((await self.governance.plan(workspace.id)).timezone)
         now = self._clock()
         start = None if since is None else parse_time(since, param="since", now=now, zone=zone)
         end = None if until is None else parse_time(until, param="until", now=now, zone=zone)

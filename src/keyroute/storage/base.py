@@ -90,9 +90,9 @@ class PriceOverrideRecord:
     prices: Mapping[str, Decimal] | None = None
 
 
-UsageDimension: TypeAlias = Literal["model", "key", "provider", "user", "policy"]
+UsageDimension: TypeAlias = Literal["model", "key", "provider", "user", "policy", "error"]
 """What usage can be grouped by: the served model (the requested one when none served), the
-gateway key id, the provider, the end-user tag, the routing policy."""
+gateway key id, the provider, the end-user tag, the routing policy, the error code."""
 
 
 @dataclass(slots=True, kw_only=True)

@@ -30,6 +30,8 @@ def _dimension(row: UsageRow, dimension: UsageDimension) -> str | None:
         return row.provider
     if dimension == "user":
         return row.end_user
+    if dimension == "error":
+        return row.error_code
     return row.route_policy
 
 

@@ -59,6 +59,7 @@ _DIMENSIONS: dict[UsageDimension, ColumnElement[Any]] = {
     "provider": usage.c.provider,
     "user": usage.c.end_user,
     "policy": usage.c.route_policy,
+    "error": usage.c.error_code,
 }
 
 _TOKENS = (

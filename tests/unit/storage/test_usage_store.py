@@ -218,6 +218,7 @@ async def test_group_by_model_uses_the_served_model_or_the_requested_one(store: 
         ("provider", "provider"),
         ("user", "end_user"),
         ("policy", "route_policy"),
+        ("error", "error_code"),
     ],
 )
 async def test_group_by_one_dimension(store: Store, dimension: str, field: str) -> None:
