@@ -4,9 +4,9 @@
 The amounts come from the usage store (one row per request, written in the background, so a
 request is counted here within about a second of its end):
 
-- quota use is the requests of the current calendar month in the workspace's time zone that
-  were not refused by admission itself (``quota_exceeded``, ``rate_limited``,
-  ``budget_exceeded``: those were never admitted);
+- quota use is the requests of the current calendar month in the workspace's time zone that an
+  upstream answered, as admission counts them on the quota: a request refused (by admission or
+  as invalid) or failed upstream used none;
 - budget use is the paid cost (after the workspace's discount) of the current day and month in
   that time zone, of the whole workspace, one gateway key or one end-user tag. Requests of
   unknown price are counted apart (``unknown_cost_requests``), never as 0.
@@ -29,8 +29,6 @@ from keyroute.storage.base import (
     UsageStore,
     UsageTotals,
 )
-
-REFUSED_BY_ADMISSION = ("quota_exceeded", "rate_limited", "budget_exceeded")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,13 +62,9 @@ class GovernanceUse:
 
     async def quota(self, plan: PlanState) -> QuotaUse:
         month = window("month", self._clock(), ZoneInfo(plan.timezone))
-        query = UsageQuery(
-            workspace_id=plan.workspace.id, since=month.start, until=month.end, group_by=("error",)
-        )
+        query = UsageQuery(workspace_id=plan.workspace.id, since=month.start, until=month.end)
         used = sum(
-            g.totals.requests
-            for g in await self._usage.totals(query)
-            if g.key[0] not in REFUSED_BY_ADMISSION
+            g.totals.requests - g.totals.failed_requests for g in await self._usage.totals(query)
         )
         return QuotaUse(plan=plan, used=used, window=month)
 
