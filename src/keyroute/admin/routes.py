@@ -37,6 +37,7 @@ from keyroute.control.views import (
 )
 from keyroute.core.errors import AuthError, InvalidRequest, NotFound
 from keyroute.services import Services
+from keyroute.workspace_state import ResponsePolicy
 
 Handler = Callable[[Request, Services], Awaitable[Any]]
 
@@ -288,6 +289,39 @@ async def get_audit(request: Request, s: Services) -> Any:
     return StreamingResponse(lines, media_type=media)
 
 
+def _responses_view(workspace: str, policy: ResponsePolicy) -> dict[str, Any]:
+    return {"workspace": workspace, "store": policy.store, "retention_days": policy.retention_days}
+
+
+async def get_responses(request: Request, s: Services) -> Any:
+    """Whether the workspace stores Responses API turns, and for how long."""
+    return _responses_view(_ws(request), await s.control.response_storage(_ws(request)))
+
+
+async def put_responses(request: Request, s: Services) -> Any:
+    data = await _payload(request, s)
+    unknown = sorted(set(data) - {"store", "retention_days"})
+    if unknown:
+        raise InvalidRequest(f"Unknown field '{unknown[0]}'.", param=unknown[0])
+    current = await s.control.response_storage(_ws(request))
+    store = data.get("store", current.store)
+    if not isinstance(store, bool):
+        raise InvalidRequest("'store' must be true or false.", param="store")
+    days = data.get("retention_days", current.retention_days)
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int | float)):
+        raise InvalidRequest(
+            "'retention_days' must be a number of days, or null for the server's default.",
+            param="retention_days",
+        )
+    try:
+        policy = await s.control.set_response_storage(
+            _ws(request), store=store, retention_days=days
+        )
+    except InvalidRequest as err:
+        raise InvalidRequest(err.message, param="retention_days") from None
+    return _responses_view(_ws(request), policy)
+
+
 async def get_caching(request: Request, s: Services) -> Any:
     return caching_view(*await s.control.caching.show(_ws(request)))
 
@@ -330,6 +364,8 @@ def admin_routes(services: Services) -> list[Route]:
         r(ws + "/routing/{policy}", routing["delete"], ["DELETE"]),
         *(r(ws + path, handler, [method]) for path, handler, method in GOVERNANCE_ROUTES),
         r(ws + "/audit", get_audit, ["GET"]),
+        r(ws + "/responses", get_responses, ["GET"]),
+        r(ws + "/responses", put_responses, ["PUT"]),
         r(ws + "/caching", get_caching, ["GET"]),
         r(ws + "/caching", put_caching, ["PUT"]),
         r("/models", list_models, ["GET"]),

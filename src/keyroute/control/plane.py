@@ -375,8 +375,17 @@ class ControlPlane:
         if retention_days is not None and not 0 < retention_days <= 3650:
             raise InvalidRequest("retention_days must be above 0 and at most 3650.")
         workspace = await self.workspace(name_or_id)
+        key = workspace_setting_key(workspace.id, RESPONSE_POLICY)
+        old = ResponsePolicy.parse(await self.store.get_setting(key))
         policy = ResponsePolicy(store=store, retention_days=retention_days)
         await self.store.set_workspace_setting(workspace.id, RESPONSE_POLICY, policy.dump())
+        self.audit.emit(
+            "responses.update",
+            workspace.id,
+            target=workspace.id,
+            old={"store": old.store, "retention_days": old.retention_days},
+            new={"store": policy.store, "retention_days": policy.retention_days},
+        )
         return policy
 
     async def response_storage(self, name_or_id: str) -> ResponsePolicy:
