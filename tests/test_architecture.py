@@ -379,6 +379,8 @@ UNTESTED: dict[str, str] = {
     "cli/routing.py": "CLI: covered by tests/integration/test_routing.py",
     "admin/routing_routes.py": "HTTP handlers: covered by tests/integration/test_routing.py",
     "api/feedback_routes.py": "HTTP handler: covered by tests/integration/test_routing.py",
+    "storage/memory_resilience.py": "shared suite tests/unit/storage/test_resilience_store.py",
+    "storage/sqlite_resilience.py": "shared suite tests/unit/storage/test_resilience_store.py",
     "storage/migrations/env.py": "alembic environment: run by the sqlite Store suite's migrate()",
     "wire/anthropic/schema.py": "msgspec schemas: covered through the anthropic codec tests",
     "wire/anthropic/stream_decoder.py": "covered by tests/unit/wire/test_anthropic_stream.py",

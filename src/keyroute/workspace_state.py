@@ -24,6 +24,7 @@ from keyroute.admission.policy import NO_LIMITS, Limits
 from keyroute.core.errors import AuthError
 from keyroute.core.secret import Secret
 from keyroute.governance.limits import limits_of
+from keyroute.resilience.policy import NO_POLICIES, ResiliencePolicies
 from keyroute.single_flight import SingleFlight
 from keyroute.storage.base import (
     CachingSettingsRecord,
@@ -67,6 +68,7 @@ class WorkspaceState:
     limits: Limits = NO_LIMITS
     caching: CachingSettingsRecord = CachingSettingsRecord()
     routing: tuple[RoutingPolicyRecord, ...] = ()  # the workspace's own routing policies
+    resilience: ResiliencePolicies = NO_POLICIES  # fallback chains, timeouts, key weights
     _secrets: dict[str, Secret] = field(default_factory=dict)
 
 
@@ -106,6 +108,7 @@ class WorkspaceDirectory:
         policy = await self._store.get_setting(workspace_setting_key(workspace_id, RESPONSE_POLICY))
         governance = await self._store.governance.governance(workspace_id)
         routing = tuple(await self._store.routing.list_routing_policies(workspace_id))
+        resilience = await self._store.resilience.list_resilience_policies(workspace_id)
         return WorkspaceState(
             workspace=workspace,
             provider_keys=keys,
@@ -114,6 +117,7 @@ class WorkspaceDirectory:
             limits=limits_of(workspace, governance),
             caching=await self._store.caching.get_caching(workspace_id),
             routing=routing,
+            resilience=ResiliencePolicies.load(resilience) if resilience else NO_POLICIES,
         )
 
     def secret(self, state: WorkspaceState, record: ProviderKeyRecord) -> Secret:

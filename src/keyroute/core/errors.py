@@ -8,6 +8,7 @@
     │   ├── PayloadTooLarge           413
     │   ├── RequestTimeout            408  the request head or body did not arrive in time
     │   ├── HeadersTooLarge           431  the request head is over the limit
+    │   ├── ContextTooLong            400  no candidate's context window holds the request
     │   └── NotFound                  404  unknown model, workspace, key
     ├── AuthError                     401  missing or bad gateway key / admin token
     │   └── PermissionDenied          403
@@ -72,6 +73,10 @@ class RequestTimeout(InvalidRequest):
 class HeadersTooLarge(InvalidRequest):
     status = 431
     code = "request_header_too_large"
+
+
+class ContextTooLong(InvalidRequest):
+    code = "context_length_exceeded"
 
 
 class NotFound(InvalidRequest):

@@ -25,6 +25,7 @@ class RequestContext:
     response_headers: list[tuple[str, str]] = field(default_factory=list)
     fallbacks: tuple[str, ...] = ()  # the request's own fallback models (x-keyroute-fallback)
     downgrade_to: str | None = None  # a budget downgrade in force: the model it allows
+    refusal_fallback: bool = False  # the fallback policy fails a content refusal over too
 
     def overhead_ms(self) -> float:
         return max(0.0, (time.perf_counter() - self.started - self.upstream_seconds) * 1000.0)

@@ -14,6 +14,7 @@ content event. Usage, cost and the hand-off of the request record happen in the 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar, overload
@@ -24,19 +25,20 @@ from keyroute.caching.status import cache_status
 from keyroute.catalogue import Catalogue, builtin
 from keyroute.catalogue.limits import lower_output_limit, without_reasoning
 from keyroute.core.chat import ChatRequest
-from keyroute.core.errors import GatewayError, InvalidRequest
+from keyroute.core.errors import GatewayError, InvalidRequest, UpstreamError
 from keyroute.core.response import ChatResponse, Usage
 from keyroute.pipeline.context import RequestContext
 from keyroute.pipeline.decoding import PrefetchedStream, first_content
 from keyroute.pipeline.exchange import Exchange
+from keyroute.pipeline.fallbacks import Fallbacks, take_models
 from keyroute.pipeline.listing import HostedModels, catalogue
 from keyroute.pipeline.meter import Meter, MeteredStream, Pricer
-from keyroute.pipeline.operations import ChatStream, ListModels, WholeOperation
+from keyroute.pipeline.operations import Chat, ChatStream, CountTokens, ListModels, WholeOperation
 from keyroute.pipeline.signing import Signing
 from keyroute.providers.single_call import needs_single_call
 from keyroute.resilience.attempts import AttemptPolicy, run_attempts
 from keyroute.resilience.breakers import HealthBoard
-from keyroute.resilience.classify import Decision
+from keyroute.resilience.classify import REFUSAL, Decision
 from keyroute.routing.policy import routed_models
 from keyroute.routing.resolver import ModelResolver, Route
 from keyroute.routing.selection import AutoRouter
@@ -72,6 +74,7 @@ class Pipeline:
         attempts: AttemptPolicy | None = None,
         router: AutoRouter | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
     ) -> None:
         self._directory = directory
         self._resolver = resolver
@@ -85,6 +88,7 @@ class Pipeline:
         self._attempts = attempts or AttemptPolicy()
         self._router = router
         self._sleep = sleep
+        self._fallbacks = Fallbacks(resolver, self._catalogue, rand=rand)
 
     @overload
     async def run(self, ctx: RequestContext, op: ListModels, meter: Meter) -> ModelList: ...
@@ -110,6 +114,8 @@ class Pipeline:
             )
         # admission (quota, rate limit, budget hold): the plans issue
         # response cache lookup: the caching issue
+        if isinstance(op, Chat | ChatStream) and "models" in op.request.passthrough:
+            op = _own_chain(ctx, op)
         routes = self._plan(ctx, state, op)
         if isinstance(op, ChatStream):
             stream_op = op
@@ -118,8 +124,9 @@ class Pipeline:
             )
             return meter.stream(events, estimated_input=op.estimate().input_tokens)
         whole_op = op
+        last = routes[-1]
         result = await self._walk(
-            ctx, routes, lambda route: self._whole(ctx, state, route, whole_op)
+            ctx, routes, lambda route: self._whole(ctx, state, route, whole_op, route is last)
         )
         usage = op.usage(result)
         meter.whole(usage)
@@ -146,18 +153,21 @@ class Pipeline:
         self, ctx: RequestContext, state: WorkspaceState, op: WholeOperation[Any] | ChatStream
     ) -> list[Route]:
         """The candidates for this request, in order: for ``auto``, as the router ranks them
-        (``routing.selection``); otherwise the model, its other keys, then the request's
-        fallbacks."""
+        (``routing.selection``); otherwise the model and its other keys. The fallback chain
+        follows (the request's own, else the workspace's policy: ``pipeline.fallbacks``); each
+        candidate gets the workspace's timeouts, the keys of one model are balanced by weight,
+        and those too small for the request are left out."""
+        req = op.request if isinstance(op, Chat | ChatStream | CountTokens) else None
+        fallbacks = self._fallbacks.chain(ctx, state, op.model, req)
         router = self._router
         if router is not None and router.routes(op.model):
-            request = getattr(op, "request", None)
-            if not isinstance(request, ChatRequest):
+            if not isinstance(req, ChatRequest):
                 raise InvalidRequest("'auto' routes chat requests only.", param="model")
             plan = router.plan(
                 state,
                 op.model,
-                request,
-                fallbacks=ctx.fallbacks,
+                req,
+                fallbacks=fallbacks,
                 circuits=self.health,
                 downgrade_to=ctx.downgrade_to,
             )
@@ -165,7 +175,8 @@ class Pipeline:
             ctx.response_headers.append(("x-keyroute-route", plan.decision.header()))
             routes = plan.routes
         else:
-            routes = self._resolver.candidates(state, op.model, ctx.fallbacks)
+            routes = self._resolver.candidates(state, op.model, fallbacks)
+        routes = self._fallbacks.shape(state, routes, req)
         self._serve(ctx, routes[0])
         return routes
 
@@ -194,9 +205,15 @@ class Pipeline:
             ctx.response_headers.append(("x-keyroute-attempts", str(len(ctx.record.attempts))))
 
     async def _whole(
-        self, ctx: RequestContext, state: WorkspaceState, route: Route, op: WholeOperation[R]
+        self,
+        ctx: RequestContext,
+        state: WorkspaceState,
+        route: Route,
+        op: WholeOperation[R],
+        last: bool = True,
     ) -> R:
-        """One attempt of a whole operation on ``route``."""
+        """One attempt of a whole operation on ``route``; a content refusal fails over when
+        the fallback policy says so and another candidate follows."""
         op = await self._prepare(ctx, state, route, op)
         secret = self._directory.secret(state, route.key)
         request = op.build(route, secret)
@@ -205,6 +222,14 @@ class Pipeline:
             return op.local(route)
         result = op.parse(route, await self._exchange.send(ctx, route, request, secret))
         if isinstance(result, ChatResponse):
+            if ctx.refusal_fallback and not last and result.finish_reason == "refusal":
+                raise UpstreamError(
+                    f"{route.model_id} refused to answer; the fallback policy tries the next "
+                    "model.",
+                    provider=route.target.provider,
+                    upstream_status=200,
+                    upstream_code=REFUSAL,
+                )
             self._signing.capture(ctx, route, result.tool_calls)
         self._serve(ctx, route)
         return result
@@ -286,3 +311,19 @@ class Pipeline:
 
 
 _Op = TypeVar("_Op", bound=WholeOperation[Any] | ChatStream)
+_ChatOp = TypeVar("_ChatOp", Chat, ChatStream)
+
+
+def _own_chain(ctx: RequestContext, op: _ChatOp) -> _ChatOp:
+    """``op`` without its body's ``models``, which become the request's fallbacks."""
+    req, models = take_models(op.request)
+    if models is None:
+        return op
+    if ctx.fallbacks:
+        raise InvalidRequest(
+            "Name the fallback models either in the body's 'models' or in the "
+            "x-keyroute-fallback header, not both.",
+            param="models",
+        )
+    ctx.fallbacks = models
+    return type(op)(req)

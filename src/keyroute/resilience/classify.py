@@ -12,6 +12,7 @@ no answer (connection refused or reset, timeout)       retry
 401, 402, 403 (the key: auth, billing, permission)      failover
 400 spend limit or billing (Anthropic, Gemini)          failover
 404 (model not found or retired)                        failover
+a content refusal, when the fallback policy says so    failover
 400 context length exceeded                            context
 413 request too large                                   context
 any other 4xx (the request itself is wrong)             fatal
@@ -46,6 +47,9 @@ _CONTEXT_HINTS = (
 _BILLING_HINTS = ("spend limit", "credit balance", "billing", "quota exceeded for")
 
 
+REFUSAL = "content_refusal"  # the upstream code of a refusal the fallback policy fails over
+
+
 class Decision(Enum):
     RETRY = "retry"
     FAILOVER = "failover"
@@ -61,6 +65,8 @@ def classify(error: UpstreamError) -> Decision:
     )
     if status == 0:
         return Decision.RETRY
+    if error.upstream_code == REFUSAL:
+        return Decision.FAILOVER
     if status == 429:
         if (error.upstream_code or "") in _QUOTA_CODES or not error.is_retryable:
             return Decision.FAILOVER

@@ -515,6 +515,40 @@ class GovernanceStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResiliencePolicyRecord:
+    """One resilience setting of a workspace, stored as JSON text (``keyroute.resilience.policy``
+    gives each kind its typed shape and checks it before it is stored).
+
+    ``kind`` is ``fallback`` (``subject``: the model id or alias the chain is for, ``*`` for
+    every model), ``timeouts`` (``subject``: a model id, or ``*`` for the workspace) or
+    ``key_weight`` (``subject``: a provider key id).
+    """
+
+    workspace_id: str
+    kind: str
+    subject: str
+    value: str
+    updated_at: datetime
+
+
+class ResilienceStore(Protocol):
+    """Fallback chains, timeouts and key weights per workspace. Every write is a configuration
+    change: it moves the workspace's revision, so every worker reloads its ``WorkspaceState``.
+    Listing order: kind, then subject."""
+
+    async def set_resilience_policy(self, record: ResiliencePolicyRecord) -> None:
+        """Insert or replace (workspace, kind, subject). ``NotFound`` if the workspace does not
+        exist."""
+        ...
+
+    async def list_resilience_policies(self, workspace_id: str) -> list[ResiliencePolicyRecord]: ...
+
+    async def delete_resilience_policy(self, workspace_id: str, kind: str, subject: str) -> bool:
+        """Delete one setting; ``False`` if there was none."""
+        ...
+
+
 def workspace_setting_key(workspace_id: str, key: str) -> str:
     """The ``settings`` key of a workspace's own setting ``key``."""
     return f"workspace:{workspace_id}:{key}"
@@ -594,6 +628,11 @@ class Store(Protocol):
     @property
     def routing(self) -> RoutingStore:
         """Routing policies and answer feedback of this database."""
+        ...
+
+    @property
+    def resilience(self) -> ResilienceStore:
+        """Fallback chains, timeouts and key weights of this database."""
         ...
 
     async def open(self) -> None:

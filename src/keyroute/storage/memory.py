@@ -29,6 +29,7 @@ from keyroute.storage.caching_settings import SettingsCachingStore
 from keyroute.storage.changes import LocalChangeFeed
 from keyroute.storage.memory_audit import MemoryAuditStore
 from keyroute.storage.memory_governance import MemoryGovernanceStore
+from keyroute.storage.memory_resilience import MemoryResilienceStore
 from keyroute.storage.memory_responses import MemoryResponseStateStore
 from keyroute.storage.memory_routing import MemoryRoutingStore
 from keyroute.storage.memory_signatures import MemorySignatureStore
@@ -81,6 +82,9 @@ class MemoryStore:
             changed=self._changed,
             usage_rows=self._usage.rows,
         )
+        self._resilience = MemoryResilienceStore(
+            exists=lambda ws: ws in self._workspaces, changed=self._changed
+        )
 
     @property
     def usage(self) -> MemoryUsageStore:
@@ -114,6 +118,10 @@ class MemoryStore:
     @property
     def routing(self) -> MemoryRoutingStore:
         return self._routing
+
+    @property
+    def resilience(self) -> MemoryResilienceStore:
+        return self._resilience
 
     async def open(self) -> None:
         return None
@@ -168,6 +176,7 @@ class MemoryStore:
         self._responses.forget_workspace(workspace_id)
         self._governance.forget_workspace(workspace_id)
         self._routing.forget(workspace_id)
+        self._resilience.forget(workspace_id)
         self._changed(workspace_id)
         return True
 

@@ -377,3 +377,16 @@ Index(
 )
 # Feedback names a request by its id: find its usage row without a scan.
 Index("ix_usage_workspace_id_request_id", usage.c.workspace_id, usage.c.request_id)
+
+# Resilience settings (``ResiliencePolicyRecord``): fallback chains, timeouts, key weights, each
+# a JSON value under (kind, subject).
+resilience_policies = Table(
+    "resilience_policies",
+    metadata,
+    _workspace_fk(),
+    Column("kind", String, nullable=False),
+    Column("subject", String, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "kind", "subject"),
+)

@@ -63,6 +63,7 @@ from keyroute.storage.schema import (
 from keyroute.storage.sqlite_audit import SqliteAuditStore
 from keyroute.storage.sqlite_changes import SqliteChangeFeed
 from keyroute.storage.sqlite_governance import SqliteGovernanceStore
+from keyroute.storage.sqlite_resilience import SqliteResilienceStore
 from keyroute.storage.sqlite_responses import SqliteResponseStateStore
 from keyroute.storage.sqlite_routing import SqliteRoutingStore
 from keyroute.storage.sqlite_signatures import SqliteSignatureStore
@@ -165,6 +166,7 @@ class SqliteStore:
         self._governance = SqliteGovernanceStore(self._engines, self._write)
         self._caching = SettingsCachingStore(self.get_setting, self.set_workspace_setting)
         self._routing = SqliteRoutingStore(self._engines, lambda ws: self._write(ws))
+        self._resilience = SqliteResilienceStore(self._engines, lambda ws: self._write(ws))
         self.changes = SqliteChangeFeed(self._path)
 
     @property
@@ -194,6 +196,10 @@ class SqliteStore:
     @property
     def routing(self) -> SqliteRoutingStore:
         return self._routing
+
+    @property
+    def resilience(self) -> SqliteResilienceStore:
+        return self._resilience
 
     @property
     def path(self) -> Path:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -201,6 +202,7 @@ async def failover() -> AsyncIterator[tuple[Pipeline, Harness, Upstreams, list[f
         signatures=SignatureCache(),
         hosted=HostedModels(directory=directory, resolver=resolver, sender=sender, tasks=tasks),
         sleep=sleep,
+        rand=in_order(),
     )
     principal = Principal(workspace_id=ws.id, workspace_name="w", api_key_id="k", api_key_name="n")
     harness = Harness(
@@ -214,6 +216,13 @@ async def failover() -> AsyncIterator[tuple[Pipeline, Harness, Upstreams, list[f
         yield pipeline, harness, upstreams, slept
     finally:
         await tasks.close()
+
+
+def in_order() -> Any:
+    """Draws that keep equally weighted keys in their stored order: each draw is smaller than
+    the one before it."""
+    count = itertools.count(1)
+    return lambda: 1 / next(count)
 
 
 def error(status: int, message: str = "boom") -> Reply:

@@ -56,6 +56,7 @@ def test_every_workspace_row_cascades_with_its_workspace() -> None:
         "budgets",
         "routing_policies",
         "routing_feedback",
+        "resilience_policies",
     }
     # The audit log outlives its workspace on purpose (its deletion is the log's last record).
     assert set(tables) == {"workspaces", "settings", "workspace_changes", "audit_log", *owned}
