@@ -331,6 +331,80 @@ async def put_caching(request: Request, s: Services) -> Any:
     return caching_view(*await s.control.caching.update(_ws(request), data))
 
 
+# Resilience: fallback chains, timeouts, provider-key weights (``control/resilience.py``)
+def _fields(data: dict[str, Any], allowed: frozenset[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise InvalidRequest(f"Unknown field '{unknown[0]}'.", param=unknown[0])
+
+
+async def list_fallbacks(request: Request, s: Services) -> Any:
+    settings = await s.control.resilience.fallbacks(_ws(request))
+    return {"data": [f.view() for f in settings]}
+
+
+async def get_fallback(request: Request, s: Services) -> Any:
+    model = request.path_params["model"]
+    (setting,) = await s.control.resilience.fallbacks(_ws(request), model)
+    return setting.view()
+
+
+async def set_fallback(request: Request, s: Services) -> Any:
+    data = await _payload(request, s)
+    _fields(data, frozenset({"chain", "on_refusal"}))
+    on_refusal = data.get("on_refusal", False)
+    if not isinstance(on_refusal, bool):
+        raise InvalidRequest("'on_refusal' must be true or false.", param="on_refusal")
+    if "chain" not in data:
+        raise InvalidRequest("Missing required field 'chain'.", param="chain")
+    setting = await s.control.resilience.set_fallback(
+        _ws(request), request.path_params["model"], data["chain"], on_refusal=on_refusal
+    )
+    return setting.view()
+
+
+async def clear_fallback(request: Request, s: Services) -> Any:
+    subject = await s.control.resilience.clear_fallback(_ws(request), request.path_params["model"])
+    return {"model": subject, "deleted": True}
+
+
+_TIMEOUT_FIELDS = {
+    "connect_seconds": "connect",
+    "first_byte_seconds": "first_byte",
+    "idle_seconds": "idle",
+    "total_seconds": "total",
+}
+
+
+async def list_timeouts(request: Request, s: Services) -> Any:
+    return {"data": [t.view() for t in await s.control.resilience.timeouts(_ws(request))]}
+
+
+async def set_timeouts(request: Request, s: Services) -> Any:
+    data = await _payload(request, s)
+    _fields(data, frozenset(_TIMEOUT_FIELDS))
+    values = {_TIMEOUT_FIELDS[k]: v for k, v in data.items()}
+    setting = await s.control.resilience.set_timeouts(
+        _ws(request), request.path_params["model"], values
+    )
+    return setting.view()
+
+
+async def clear_timeouts(request: Request, s: Services) -> Any:
+    subject = await s.control.resilience.clear_timeouts(_ws(request), request.path_params["model"])
+    return {"model": subject, "deleted": True}
+
+
+async def set_key_weight(request: Request, s: Services) -> Any:
+    data = await _payload(request, s)
+    _fields(data, frozenset({"weight"}))
+    if "weight" not in data:
+        raise InvalidRequest("Missing required field 'weight'.", param="weight")
+    return await s.control.resilience.set_key_weight(
+        _ws(request), request.path_params["key_id"], data["weight"]
+    )
+
+
 def admin_routes(services: Services) -> list[Route]:
     def r(path: str, handler: Handler, methods: list[str], status: int = 200) -> Route:
         return Route("/admin/v1" + path, _endpoint(handler, services, status), methods=methods)
@@ -368,6 +442,14 @@ def admin_routes(services: Services) -> list[Route]:
         r(ws + "/responses", put_responses, ["PUT"]),
         r(ws + "/caching", get_caching, ["GET"]),
         r(ws + "/caching", put_caching, ["PUT"]),
+        r(ws + "/fallback", list_fallbacks, ["GET"]),
+        r(ws + "/fallback/{model:path}", get_fallback, ["GET"]),
+        r(ws + "/fallback/{model:path}", set_fallback, ["PUT"]),
+        r(ws + "/fallback/{model:path}", clear_fallback, ["DELETE"]),
+        r(ws + "/timeouts", list_timeouts, ["GET"]),
+        r(ws + "/timeouts/{model:path}", set_timeouts, ["PUT"]),
+        r(ws + "/timeouts/{model:path}", clear_timeouts, ["DELETE"]),
+        r(ws + "/provider-keys/{key_id}/weight", set_key_weight, ["PUT"]),
         r("/models", list_models, ["GET"]),
         r("/models/{model:path}", get_model, ["GET"]),
         r("/vault/rotate-master", rotate_master, ["POST"]),

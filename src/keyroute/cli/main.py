@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from keyroute.cli import audit, caching, catalogue, governance, resources, routing, system, usage
+from keyroute.cli import (
+    audit,
+    caching,
+    catalogue,
+    fallback,
+    governance,
+    resources,
+    routing,
+    system,
+    usage,
+)
 from keyroute.cli.group import cli
 
 __all__ = [
     "audit",
     "caching",
     "catalogue",
+    "fallback",
     "governance",
     "main",
     "resources",

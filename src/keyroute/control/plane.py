@@ -29,6 +29,7 @@ from keyroute.control.base_url import BaseUrlPolicy
 from keyroute.control.caching import CachingSettings
 from keyroute.control.governance import Governance
 from keyroute.control.routing import RoutingControl
+from keyroute.control.resilience import ResilienceControl
 from keyroute.core.errors import Conflict, InvalidRequest, NotFound
 from keyroute.plans import DEFAULT_PLAN, plan
 from keyroute.principals import display_prefix, hash_api_key, new_api_key
@@ -117,6 +118,7 @@ class ControlPlane:
         self.governance = Governance(store, self.workspace, self.audit, self.catalogue, self._clock)
         self.caching = CachingSettings(store, self.workspace, self.audit.emit)
         self.routing = RoutingControl(store, self.workspace, self.audit, self._clock)
+        self.resilience = ResilienceControl(store, self.workspace, self.audit, self._clock)
 
     # Workspaces
     async def create_workspace(self, name: str, plan_name: str | None = None) -> WorkspaceRecord:

@@ -165,10 +165,12 @@ class Upstreams:
     def __init__(self) -> None:
         self.answers: dict[str, list[Reply]] = {}
         self.asked: list[str] = []
+        self.requests: list[UpstreamRequest] = []
 
     def __call__(self, request: UpstreamRequest) -> Reply:
         host = request.url.split("/")[2]
         self.asked.append(host)
+        self.requests.append(request)
         return self.answers[host].pop(0)
 
 
