@@ -17,7 +17,7 @@ from keyroute.pipeline.fallbacks import take_models
 from keyroute.upstream.function import Reply
 from tests.fakes.fake_anthropic import transcript_bytes
 from tests.unit.pipeline.test_lifecycle import COMPLETION, STREAM, error
-from tests.unit.pipeline.test_lifecycle import failover as failover  # noqa: F401 (fixture)
+from tests.unit.pipeline.test_lifecycle import failover as failover  # a fixture
 
 pytestmark = pytest.mark.anyio
 
