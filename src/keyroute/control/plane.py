@@ -28,8 +28,8 @@ from keyroute.control.audit_log import AuditLog, EventSink
 from keyroute.control.base_url import BaseUrlPolicy
 from keyroute.control.caching import CachingSettings
 from keyroute.control.governance import Governance
-from keyroute.control.routing import RoutingControl
 from keyroute.control.resilience import ResilienceControl
+from keyroute.control.routing import RoutingControl
 from keyroute.core.errors import Conflict, InvalidRequest, NotFound
 from keyroute.plans import DEFAULT_PLAN, plan
 from keyroute.principals import display_prefix, hash_api_key, new_api_key
