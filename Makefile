@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev install-clients run serve init test test-clients check lint format typecheck unit integration bench soak clean lock
+.PHONY: help install install-dev install-clients run serve init test test-clients check lint format typecheck unit integration bench soak clean lock router-train router-eval bench-router
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -43,12 +43,12 @@ run: init ## Set everything up and start the gateway on http://127.0.0.1:8080 (S
 serve: run ## Alias of run
 
 lint: install-dev ## ruff lint and format check
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 
 format: install-dev ## Format the code
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench tools
+	$(BIN)/ruff check --fix src tests bench tools
 
 typecheck: install-dev ## mypy --strict
 	$(BIN)/mypy
@@ -80,9 +80,22 @@ test-clients: install-dev install-clients ## The real clients (Claude Code, SDKs
 
 check: test test-clients ## Exactly what CI runs (.ci/run)
 
-bench: install-dev ## Added-latency benchmark against a zero-latency fake upstream (MODEL=auto: routed)
+bench: install-dev ## Added-latency benchmark against a zero-latency fake upstream (MODEL=auto: routed), router scoring time
 	$(BIN)/python bench/overhead.py $(if $(MODEL),--model $(MODEL))
 	$(if $(filter auto auto:%,$(MODEL)),$(BIN)/python bench/inprocess.py --routing)
+	$(BIN)/python bench/router_score.py --requests 3000
+
+bench-router: install-dev ## p50/p99 difficulty scoring time (10,000-, 1,000- and 100,000-character prompts)
+	$(BIN)/python bench/router_score.py
+
+# The difficulty scorer behind model "auto" (docs/routing.md): training data outside the repo.
+ROUTING_DATA ?= ../shared/routing-data
+
+router-train: install-dev ## Rebuild the shipped router model from $(ROUTING_DATA) (training-licensed files only)
+	$(BIN)/python -m tools.router.train --data $(ROUTING_DATA)
+
+router-eval: install-dev ## Held-out APGR/CPT with bootstrap CIs beside random, length-only and oracle
+	$(BIN)/python -m tools.router.evaluate --data $(ROUTING_DATA)
 
 clean: ## Remove the virtualenv, the Node clients and caches (keeps .keyroute data)
 	rm -rf $(VENV) $(CLIENTS)/node_modules .mypy_cache .ruff_cache .pytest_cache

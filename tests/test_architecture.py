@@ -66,6 +66,8 @@ RULES: tuple[Rule, ...] = (
         ("keyroute.core", "keyroute.wire", "keyroute.catalogue", "msgspec", STDLIB),
     ),
     Rule("keyroute.batching", ("keyroute.core", STDLIB)),
+    # The difficulty scorer: pure CPU over the canonical request, no I/O but its package data.
+    Rule("keyroute.router", ("keyroute.core", "numpy", STDLIB)),
     Rule(
         "keyroute.accounting",
         (
