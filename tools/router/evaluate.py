@@ -179,11 +179,37 @@ def _cases(root: Path) -> list[Case]:
     return cases
 
 
+def fixture(path: Path, rounds: int) -> int:
+    """The shipped scorer's APGR on a fixture (tests/fixtures/router/heldout_mmlu.jsonl)."""
+    import json
+
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    examples = [
+        data.Example("fixture", "", str(i), r["prompt"], float(r["strong"]), float(r["weak"]))
+        for i, r in enumerate(rows)
+    ]
+    model = Scorer.load()
+    s = scores(model, featurise(examples))
+    report = metrics.bootstrap(
+        s, [e.strong for e in examples], [e.weak for e in examples], rounds=rounds
+    )
+    print(
+        f"{path}: {len(rows)} prompts, scorer {model.version}: APGR {report.apgr}, "
+        f"CPT(50%) {report.cpt50.value:.3f}, CPT(80%) {report.cpt80.value:.3f}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/routing-data"))
     parser.add_argument("--rounds", type=int, default=1000, help="bootstrap resamples")
+    parser.add_argument(
+        "--fixture", type=Path, help="only this JSONL file (prompt, strong, weak per row)"
+    )
     args = parser.parse_args(argv)
+    if args.fixture is not None:
+        return fixture(args.fixture, args.rounds)
     started = time.monotonic()
     cases = _cases(args.data)
     rng = np.random.default_rng(0)
