@@ -373,6 +373,7 @@ UNTESTED: dict[str, str] = {
     "storage/memory_responses.py": "shared suite tests/unit/storage/test_response_state_store.py",
     "storage/sqlite_responses.py": "shared suite tests/unit/storage/test_response_state_store.py",
     "storage/sqlite_upsert.py": "through the signature and response-state store suites",
+    "storage/memory_response_cache.py": "tests/unit/storage/test_response_cache_store.py",
     "storage/memory_governance.py": "shared suite tests/unit/storage/test_governance_store.py",
     "storage/sqlite_governance.py": "shared suite tests/unit/storage/test_governance_store.py",
     "storage/memory_routing.py": "shared suite tests/unit/storage/test_routing_store.py",

@@ -17,6 +17,7 @@ from keyroute.accounting.usage_spill import UsageSpill
 from keyroute.accounting.usage_writer import UsageWriter
 from keyroute.audit.retention import AuditPruner
 from keyroute.audit.writer import AuditSpill, AuditWriter
+from keyroute.caching.response_cache import ResponseCache
 from keyroute.catalogue import builtin
 from keyroute.config.schema import Config
 from keyroute.control.base_url import BaseUrlPolicy
@@ -34,6 +35,7 @@ from keyroute.routing.feedback import FeedbackBook, RecentRequests
 from keyroute.routing.resolver import ModelResolver
 from keyroute.signatures import SignatureCache
 from keyroute.storage.base import Store, WorkspaceRecord
+from keyroute.storage.memory_response_cache import MemoryResponseCacheStore
 from keyroute.storage.registry import open_store
 from keyroute.tasks import TaskGroup
 from keyroute.upstream import BodyLimits, UpstreamSender, default_mounts
@@ -128,7 +130,12 @@ class Services:
             max_retries=resilience.max_retries,
             backoff=Backoff(max_retry_after=resilience.max_retry_after_seconds),
         )
+        self.response_cache = MemoryResponseCacheStore(
+            max_bytes=config.caching.response_cache_max_bytes,
+            max_entry_bytes=config.caching.response_cache_max_entry_bytes,
+        )
         self.pipeline = Pipeline(
+            answers=ResponseCache(self.response_cache),
             health=self.health,
             attempts=attempts,
             directory=self.directory,

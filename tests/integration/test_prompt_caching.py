@@ -20,6 +20,8 @@ import anthropic
 import openai
 import pytest
 
+from keyroute.control.plane import ControlPlane
+from keyroute.control.usage_views import usage_document
 from tests.fakes.fake_anthropic import FakeAnthropic, create_fake_anthropic
 from tests.fakes.fake_anthropic_cache import Outcome, PromptCacheSim
 from tests.fakes.server import serve
@@ -99,7 +101,7 @@ def usage_report(gw: Gateway, requests: int) -> dict[str, Any]:
     """The workspace's usage once the background writer stored ``requests`` records."""
     deadline = time.monotonic() + 30
     while True:
-        report: dict[str, Any] = gw.cli_json("usage", "--workspace", "default")
+        report = report_of(gw)
         if report["requests"] >= requests or time.monotonic() > deadline:
             return report
         time.sleep(0.3)
@@ -121,7 +123,8 @@ def test_a_conversation_through_the_openai_sdk_reads_its_prefix_from_the_cache(
     # the breakpoints moved forward: turn k reads what turn k-1 wrote.
     assert all(o.read > outcomes[k].read for k, o in enumerate(outcomes[1:]))
 
-    report = usage_report(gateway, TURNS)
+    usage_report(gateway, TURNS)  # wait for the background writer
+    report = gateway.cli_json("usage", "--workspace", "default")  # what the operator sees
     assert report["requests"] == TURNS
     assert report["cached_input_tokens"] == sum(c for _, c, _ in seen)
     assert Decimal(report["cache_saving_usd"]) == saved_by_hand(outcomes)
@@ -129,7 +132,7 @@ def test_a_conversation_through_the_openai_sdk_reads_its_prefix_from_the_cache(
 
 
 def test_with_automatic_caching_off_nothing_is_read(gateway: Gateway, fake: FakeAnthropic) -> None:
-    gateway.cli("caching", "set", "--workspace", "default", "--prompt-cache", "off")
+    gateway.control(lambda c: c.caching.update("default", {"prompt_cache": "off"}))
     seen = converse(gateway, turns=5)
     assert all(c == 0 for _, c, _ in seen) and {s for _, _, s in seen} == {"miss"}
     assert all("cache_control" not in str(r.json) for r in fake.received)
@@ -176,3 +179,12 @@ def test_a_stream_reports_its_cache_use_in_the_header_and_the_usage(
     assert usage is not None and usage.prompt_tokens_details is not None
     assert usage.prompt_tokens_details.cached_tokens == 3000
     assert raw.headers["x-keyroute-cache"] == "hit"
+
+
+def report_of(gw: Gateway, by: str | None = None) -> dict[str, Any]:
+    """``keyroute usage --json`` (the same document), read in-process."""
+
+    async def work(c: ControlPlane) -> dict[str, Any]:
+        return usage_document(await c.usage("default", by=by))
+
+    return gw.control(work)

@@ -136,6 +136,7 @@ class Endpoint:
                 record=record,
                 started=started,
                 fallbacks=fallback_header(scope),
+                cache_control=header(scope, b"cache-control"),
             )
             await self.handle(ctx, meter, scope, receive, send)
         except ClientStalled:  # a stream's client stopped reading: the relay was ended

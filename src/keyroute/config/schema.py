@@ -112,6 +112,13 @@ class AuditConfig(_Section):
     prune_interval_seconds: float = Field(default=3600.0, gt=0)
 
 
+class CachingConfig(_Section):
+    """The exact response cache's memory (``keyroute.caching``): per process, LRU by bytes."""
+
+    response_cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0, le=2**40)
+    response_cache_max_entry_bytes: int = Field(default=1024 * 1024, ge=0, le=2**34)
+
+
 class LoggingConfig(_Section):
     level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
 
@@ -129,6 +136,7 @@ class Config(_Section):
     base_urls: BaseUrlConfig = BaseUrlConfig()
     logging: LoggingConfig = LoggingConfig()
     audit: AuditConfig = AuditConfig()
+    caching: CachingConfig = CachingConfig()
 
     @property
     def resolved_database_url(self) -> str:

@@ -26,6 +26,7 @@ class RequestContext:
     fallbacks: tuple[str, ...] = ()  # the request's own fallback models (x-keyroute-fallback)
     downgrade_to: str | None = None  # a budget downgrade in force: the model it allows
     refusal_fallback: bool = False  # the fallback policy fails a content refusal over too
+    cache_control: str | None = None  # the client's Cache-Control header (the response cache)
 
     def overhead_ms(self) -> float:
         return max(0.0, (time.perf_counter() - self.started - self.upstream_seconds) * 1000.0)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar, overload
 
 from keyroute.caching.prompt import PromptCaching
+from keyroute.caching.response_cache import Lookup, ReplayStream, ResponseCache, cache_directive
 from keyroute.caching.status import HEADER as CACHE_HEADER
 from keyroute.caching.status import cache_status
 from keyroute.catalogue import Catalogue, builtin
@@ -32,7 +33,7 @@ from keyroute.pipeline.decoding import PrefetchedStream, first_content
 from keyroute.pipeline.exchange import Exchange
 from keyroute.pipeline.fallbacks import Fallbacks, take_models
 from keyroute.pipeline.listing import HostedModels, catalogue
-from keyroute.pipeline.meter import Meter, MeteredStream, Pricer
+from keyroute.pipeline.meter import EventStream, Meter, MeteredStream, Pricer
 from keyroute.pipeline.operations import Chat, ChatStream, CountTokens, ListModels, WholeOperation
 from keyroute.pipeline.signing import Signing
 from keyroute.providers.single_call import needs_single_call
@@ -75,6 +76,7 @@ class Pipeline:
         router: AutoRouter | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
+        answers: ResponseCache | None = None,
     ) -> None:
         self._directory = directory
         self._resolver = resolver
@@ -84,6 +86,7 @@ class Pipeline:
         self._prices = prices
         self._catalogue = catalogue or builtin()
         self._prompt_cache = PromptCaching(self._catalogue)
+        self._answers = answers
         self.health = health or HealthBoard()
         self._attempts = attempts or AttemptPolicy()
         self._router = router
@@ -113,26 +116,64 @@ class Pipeline:
                 models={**routed, **catalogue(state), **await self._hosted.models(state)},
             )
         # admission (quota, rate limit, budget hold): the plans issue
-        # response cache lookup: the caching issue
         if isinstance(op, Chat | ChatStream) and "models" in op.request.passthrough:
             op = _own_chain(ctx, op)
-        routes = self._plan(ctx, state, op)
-        if isinstance(op, ChatStream):
-            stream_op = op
-            events = await self._walk(
-                ctx, routes, lambda route: self._stream(ctx, state, route, stream_op)
+        lookup = await self._lookup(ctx, state, op)
+        if lookup is not None and lookup.answer is not None:
+            return self._from_cache(ctx, op, lookup.answer, meter)  # type: ignore[no-any-return]
+        answers = self._answers if lookup is not None else None
+        try:
+            routes = self._plan(ctx, state, op)
+            if isinstance(op, ChatStream):
+                stream_op = op
+                events: EventStream = await self._walk(
+                    ctx, routes, lambda route: self._stream(ctx, state, route, stream_op)
+                )
+                if answers is not None and lookup is not None:
+                    events = answers.recording(lookup, events)  # which now ends the lookup
+                    answers = None
+                return meter.stream(events, estimated_input=op.estimate().input_tokens)
+            whole_op = op
+            last = routes[-1]
+            result = await self._walk(
+                ctx, routes, lambda route: self._whole(ctx, state, route, whole_op, route is last)
             )
-            return meter.stream(events, estimated_input=op.estimate().input_tokens)
-        whole_op = op
-        last = routes[-1]
-        result = await self._walk(
-            ctx, routes, lambda route: self._whole(ctx, state, route, whole_op, route is last)
-        )
-        usage = op.usage(result)
-        meter.whole(usage)
-        if isinstance(result, ChatResponse) and usage is not None:
-            self._tell_cache(ctx, usage)
-        return result
+            usage = op.usage(result)
+            meter.whole(usage)
+            if isinstance(result, ChatResponse) and usage is not None:
+                self._tell_cache(ctx, usage)
+            if answers is not None and lookup is not None and isinstance(result, ChatResponse):
+                await answers.remember(lookup, result)
+            return result
+        finally:
+            if answers is not None:
+                answers.done(lookup)
+
+    async def _lookup(
+        self, ctx: RequestContext, state: WorkspaceState, op: WholeOperation[R] | ChatStream
+    ) -> Lookup | None:
+        """The response cache's look-up, for a chat request it may answer."""
+        if self._answers is None or not isinstance(op, Chat | ChatStream):
+            return None
+        directive = cache_directive(ctx.cache_control)
+        return await self._answers.lookup(state.workspace.id, state.caching, op.request, directive)
+
+    def _from_cache(
+        self,
+        ctx: RequestContext,
+        op: WholeOperation[R] | ChatStream,
+        answer: ChatResponse,
+        meter: Meter,
+    ) -> Any:
+        """A stored answer, whole or replayed as a stream: nothing sent, nothing billed."""
+        ctx.model_id = op.model
+        ctx.record.served_model = op.model
+        ctx.record.cache = "response-hit"
+        ctx.response_headers.append((CACHE_HEADER, "response-hit"))
+        if isinstance(op, ChatStream):
+            return meter.stream(ReplayStream(answer), estimated_input=0, free=True)
+        meter.whole(Usage())
+        return answer
 
     async def _start(
         self, ctx: RequestContext, op: WholeOperation[R] | ChatStream | ListModels

@@ -74,15 +74,20 @@ class Meter:
         self._seen: Usage | None = None
         self._chars = 0
         self._estimated_input = 0
+        self._free = False
 
     def whole(self, usage: Usage | None) -> None:
         """A whole answer's usage, as the provider reported it."""
         self.record.usage = usage
 
-    def stream(self, events: EventStream, *, estimated_input: int) -> MeteredStream:
-        """Watch ``events``; ``estimated_input`` stands in if no usage arrives."""
+    def stream(
+        self, events: EventStream, *, estimated_input: int, free: bool = False
+    ) -> MeteredStream:
+        """Watch ``events``; ``estimated_input`` stands in if no usage arrives. A ``free``
+        stream (an answer replayed from keyroute's response cache) is recorded as no usage."""
         self.record.stream = True
         self._estimated_input = estimated_input
+        self._free = free
         return MeteredStream(events, self)
 
     def observe(self, event: StreamEvent) -> None:
@@ -104,6 +109,9 @@ class Meter:
         if record.stream_outcome is not None:
             return
         record.stream_outcome = outcome
+        if self._free:
+            record.usage = Usage()
+            return
         seen = self._seen
         if outcome == "completed" and seen is not None:
             record.usage = seen

@@ -573,6 +573,21 @@ class CachingSettingsRecord:
     response_cache_nondeterministic: bool = False
 
 
+class ResponseCacheStore(Protocol):
+    """Answers of the exact response cache, by key (the key names the workspace: see
+    ``keyroute.caching.response_key``). Entries may vanish at any time (bounded memory,
+    expiry); losing one costs one upstream call. In memory today (one process); Redis is the
+    shared implementation to come."""
+
+    async def get(self, key: str, now: float) -> bytes | None:
+        """The answer stored under ``key`` unless it expired before ``now`` (epoch seconds)."""
+        ...
+
+    async def put(self, key: str, value: bytes, expires_at: float) -> None:
+        """Store ``value`` until ``expires_at`` (epoch seconds), replacing any entry."""
+        ...
+
+
 class CachingSettingsStore(Protocol):
     """Per-workspace caching settings; writing them is a configuration change of the workspace
     (the change feed moves, so every process reloads its ``WorkspaceState``)."""
