@@ -21,6 +21,12 @@ shipped ``demo`` policy routes between ``demo/fast`` and ``demo/smart``); ``--ro
 difference: the CPU routing adds to a request (scoring, constraints, the plan, the header).
 
     python bench/inprocess.py [--requests 3000] [--profile] [--no-writers] [--model M | --routing]
+                              [--limits]
+
+The workspace is on the ``custom`` plan with no quota (``free``'s 2,500 requests a month would
+refuse the run) where the revision has plans; ``--limits`` sets a monthly quota, rate limits
+(requests and tokens per minute) and a daily and monthly budget instead, all far above the run,
+so admission and settlement do their whole work on every request without refusing one.
 """
 
 from __future__ import annotations
@@ -61,9 +67,29 @@ async def drained(services: Services) -> None:
         await asyncio.sleep(0.005)  # idle waiting costs no CPU
 
 
-async def main(requests: int, profile: bool, writers: bool, models: list[str]) -> None:
+async def limit(services: Services, limits: bool) -> None:
+    """``custom`` with no quota, or (``limits``) a quota, rate limits and budgets."""
+    governance = getattr(services.control, "governance", None)
+    if governance is None:  # a revision before plans were enforced
+        return
+    if not limits:
+        await governance.set_plan("default", "custom", quota="unlimited")
+        return
+    await governance.set_plan("default", "custom", quota=10_000_000)
+    await governance.set_rate_limit(
+        "default", requests_per_minute=1_000_000, tokens_per_minute=1_000_000_000
+    )
+    await governance.set_budget("default", daily="10000", monthly="100000")
+
+
+async def main(
+    requests: int, profile: bool, writers: bool, models: list[str], limits: bool = False
+) -> None:
     config = load(env={"KEYROUTE_DATA_DIR": tempfile.mkdtemp()})
     key = (await initialise(config)).details["api_key"]
+    setup = await Services.open(config)
+    await limit(setup, limits)
+    await setup.close()
     figures = [await measure(config, key, requests, profile, writers, m) for m in models]
     result: dict[str, Any] = {
         "requests": requests,
@@ -152,10 +178,11 @@ if __name__ == "__main__":
         action="store_false",
         help="stop the clock after the last answer, before the record writers store its records",
     )
+    parser.add_argument("--limits", action="store_true", help="a quota, rate limits and budgets")
     parser.add_argument("--model", default="demo/fast", help='the model asked ("auto" routes)')
     parser.add_argument(
         "--routing", action="store_true", help="measure demo/fast, then auto, and the difference"
     )
     args = parser.parse_args()
     chosen = ["demo/fast", "auto"] if args.routing else [args.model]
-    uvloop.run(main(args.requests, args.profile, args.writers, chosen))
+    uvloop.run(main(args.requests, args.profile, args.writers, chosen, args.limits))

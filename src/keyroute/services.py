@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 
 from keyroute.accounting.pricebook import PriceBook
 from keyroute.accounting.usage_spill import UsageSpill
 from keyroute.accounting.usage_writer import UsageWriter
+from keyroute.admission.events import ThresholdCrossed, ThresholdEvents
+from keyroute.admission.stage import Admission
+from keyroute.audit.entries import AdminEvent
 from keyroute.audit.retention import AuditPruner
 from keyroute.audit.writer import AuditSpill, AuditWriter
 from keyroute.caching.response_cache import ResponseCache
@@ -23,7 +26,11 @@ from keyroute.config.schema import Config
 from keyroute.control.base_url import BaseUrlPolicy
 from keyroute.control.plane import ControlPlane
 from keyroute.core.errors import ConfigError
+from keyroute.core.money import usd_text
 from keyroute.core.record import RecordSink
+from keyroute.ledger import Charge, Ledger
+from keyroute.ledger.memory import MemoryLedger
+from keyroute.ledger.sqlite import SqliteLedger
 from keyroute.pipeline import Pipeline, Pricer
 from keyroute.pipeline.listing import HostedModels
 from keyroute.principals import PrincipalCache
@@ -37,6 +44,7 @@ from keyroute.signatures import SignatureCache
 from keyroute.storage.base import Store, WorkspaceRecord
 from keyroute.storage.memory_response_cache import MemoryResponseCacheStore
 from keyroute.storage.registry import open_store
+from keyroute.storage.sqlite import SqliteStore
 from keyroute.tasks import TaskGroup
 from keyroute.upstream import BodyLimits, UpstreamSender, default_mounts
 from keyroute.upstream.transport import Transport
@@ -130,11 +138,17 @@ class Services:
             max_retries=resilience.max_retries,
             backoff=Backoff(max_retry_after=resilience.max_retry_after_seconds),
         )
+        # Plans' quotas, rate limits and budgets: reserved before sending, settled by the meter.
+        self.threshold_events = ThresholdEvents()
+        self.threshold_events.subscribe(self._audit_threshold)
+        self.ledger = ledger_for(store, self._settled)
+        self.admission = Admission(self.ledger, events=self.threshold_events)
         self.response_cache = MemoryResponseCacheStore(
             max_bytes=config.caching.response_cache_max_bytes,
             max_entry_bytes=config.caching.response_cache_max_entry_bytes,
         )
         self.pipeline = Pipeline(
+            admission=self.admission,
             answers=ResponseCache(self.response_cache),
             health=self.health,
             attempts=attempts,
@@ -209,6 +223,30 @@ class Services:
             "workspaces": len(workspaces),
         }
 
+    def _settled(self, charge: Charge, before: int, after: int) -> None:
+        self.admission.settled(charge, before, after)
+
+    def _audit_threshold(self, event: ThresholdCrossed) -> None:
+        """A budget threshold crossing, in the workspace's audit log."""
+        self.audit_writer.log_event(
+            AdminEvent(
+                action="budget.threshold",
+                time=datetime.now(UTC),
+                workspace_id=event.workspace_id,
+                actor="keyroute",
+                target=event.scope if event.subject is None else f"{event.scope}:{event.subject}",
+                details={
+                    "period": event.period,
+                    "period_id": event.period_id,
+                    "percent": event.percent,
+                    "cap_usd": usd_text(event.cap_pico),
+                    "spend_usd": usd_text(event.spend_pico),
+                    "action": event.action,
+                    "resets_at": datetime.fromtimestamp(event.resets_at, UTC).isoformat(),
+                },
+            )
+        )
+
     async def _workspace_record(self, workspace_id: str) -> WorkspaceRecord:
         return (await self.directory.get(workspace_id)).workspace
 
@@ -220,6 +258,7 @@ class Services:
             log.error("the master key cannot unwrap the data keys of workspaces %s", failed)
         await self.sender.start()
         self.tasks.spawn(self.principals.run_flusher(), name="api-key-last-used")
+        await self.ledger.start(self.tasks.spawn)
         self.usage_writer.start(self.tasks.spawn)
         self.audit_writer.start(self.tasks.spawn)
         self.tasks.spawn(
@@ -243,6 +282,10 @@ class Services:
                 log.error("could not close the %s", type(writer).__name__, exc_info=result)
         await self.tasks.close()
         try:
+            await self.ledger.close()  # settled amounts flushed, unused leases given back
+        except Exception:  # shutting down: report, then keep closing
+            log.exception("could not close the ledger")
+        try:
             await self.principals.flush()
         except Exception:  # shutting down: report, then keep closing
             log.exception("could not record gateway key use at shutdown")
@@ -258,3 +301,12 @@ class Services:
         if self._connected:
             await self.store.close()
             self._connected = False
+
+
+def ledger_for(store: Store, on_settled: Callable[[Charge, int, int], None]) -> Ledger:
+    """The ledger beside ``store``: a file next to a SQLite database (shared by the workers of
+    the host), else in memory (one process)."""
+    if isinstance(store, SqliteStore):
+        path = store.path
+        return SqliteLedger(path.with_name(path.name + ".ledger"), on_settled=on_settled)
+    return MemoryLedger(on_settled=on_settled)

@@ -37,6 +37,10 @@ def as_gateway_error(exc: BaseException, request_id: str) -> GatewayError:
 
 
 def error_headers(err: GatewayError) -> list[tuple[str, str]]:
+    if isinstance(err, RateLimited) and not err.retryable:
+        # A quota or budget used up: retrying before the reset cannot help, and the SDKs that
+        # read ``x-should-retry`` (OpenAI's, Anthropic's) stop at once.
+        return [("x-should-retry", "false")]
     retry_after = None
     if isinstance(err, UpstreamError | RateLimited):
         retry_after = err.retry_after

@@ -12,8 +12,10 @@
     │   └── NotFound                  404  unknown model, workspace, key
     ├── AuthError                     401  missing or bad gateway key / admin token
     │   └── PermissionDenied          403
-    ├── BudgetExceeded                402
     ├── RateLimited                   429  a keyroute limit (not the provider's)
+    │   ├── RequestsLimited           429  a workspace's or key's rate limit (``rate_limited``)
+    │   ├── QuotaExceeded             429  the plan's monthly request quota (no retry helps)
+    │   └── BudgetExceeded            429  a daily or monthly USD budget (no retry helps)
     ├── Conflict                      409  e.g. a name that already exists
     ├── NoRouteAvailable              503
     ├── ShuttingDown                  503  the gateway is stopping; retry on another instance
@@ -100,12 +102,6 @@ class PermissionDenied(AuthError):
     type = "permission_error"
 
 
-class BudgetExceeded(GatewayError):
-    status = 402
-    code = "budget_exceeded"
-    type = "insufficient_quota"
-
-
 class RateLimited(GatewayError):
     status = 429
     code = "rate_limit_exceeded"
@@ -117,6 +113,28 @@ class RateLimited(GatewayError):
     ) -> None:
         super().__init__(message, param=param)
         self.retry_after = retry_after
+
+
+class RequestsLimited(RateLimited):
+    """A rate limit of the workspace or its gateway key: retry after ``retry_after``."""
+
+    code = "rate_limited"
+
+
+class QuotaExceeded(RateLimited):
+    """The plan's monthly request quota is used up until the month resets."""
+
+    code = "quota_exceeded"
+    type = "insufficient_quota"
+    retryable = False
+
+
+class BudgetExceeded(RateLimited):
+    """A budget's cap is reached (or this request's worst case would pass it)."""
+
+    code = "budget_exceeded"
+    type = "insufficient_quota"
+    retryable = False
 
 
 class Conflict(GatewayError):

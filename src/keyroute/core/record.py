@@ -66,6 +66,9 @@ class RequestRecord:
     attempts: list[Attempt] = field(default_factory=list)
     route: dict[str, object] | None = None  # the router's decision and why
     cache: str | None = None  # ``hit``, ``partial``, ``miss``, ``write``, ``response-hit``
+    # Admission: ``admitted``, ``downgraded``, or the refusal's error code (``quota_exceeded``,
+    # ``rate_limited``, ``budget_exceeded``); None when no limit applied or it never got there.
+    admission: str | None = None
     # How much.
     usage: Usage | None = None
     usage_estimated: bool = False  # True when some tokens were estimated, not reported

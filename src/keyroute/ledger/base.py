@@ -27,13 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
-@dataclass(frozen=True, slots=True)
-class Charge:
+class Charge(NamedTuple):
     """``amount`` against ``cap`` on ``counter`` in ``period``, which ends at ``period_end``
-    (Unix seconds; the counter's reset)."""
+    (Unix seconds; the counter's reset). A tuple: one is made per limit per request."""
 
     counter: str
     period: str
@@ -44,11 +43,13 @@ class Charge:
 
 @dataclass(frozen=True, slots=True)
 class Shortfall:
-    """A reservation refused: ``charges[index]`` did not fit; ``used`` was settled or held."""
+    """A reservation refused: ``charges[index]`` did not fit; ``used`` was settled or held on
+    it. ``remaining`` is every charge's room before the refusal (as ``Hold.remaining``)."""
 
     index: int
     charge: Charge
     used: int
+    remaining: tuple[int, ...] = ()
 
 
 @dataclass(slots=True, eq=False)

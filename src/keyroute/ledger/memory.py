@@ -47,7 +47,14 @@ class MemoryLedger:
         for index, (charge, counter) in enumerate(zip(charges, counters, strict=True)):
             used = counter.settled + counter.held
             if used + charge.amount > charge.cap:
-                return Shortfall(index=index, charge=charge, used=used)
+                return Shortfall(
+                    index=index,
+                    charge=charge,
+                    used=used,
+                    remaining=tuple(
+                        c.cap - n.settled - n.held for c, n in zip(charges, counters, strict=True)
+                    ),
+                )
         for charge, counter in zip(charges, counters, strict=True):
             counter.held += charge.amount
         return Hold(

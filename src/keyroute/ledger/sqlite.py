@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -91,6 +92,8 @@ class SqliteLedger:
             self._conn = await asyncio.to_thread(self._connect)
 
     def _connect(self) -> sqlite3.Connection:
+        # Owner-only, like the database (SQLite gives the -wal and -shm files the same mode).
+        os.close(os.open(self._path, os.O_CREAT | os.O_WRONLY, 0o600))
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         leases.prepare(conn)
         return conn
@@ -168,16 +171,15 @@ class SqliteLedger:
 
     @staticmethod
     def _take(charges: Sequence[Charge], slots: list[_Slot]) -> Hold | None:
-        for charge, slot in zip(charges, slots, strict=True):
-            if not slot.fits(charge.amount):
+        pairs = list(zip(charges, slots, strict=True))
+        for charge, slot in pairs:
+            if slot.busy or slot.held + slot.spent + charge.amount > slot.lease:
                 return None
-        for charge, slot in zip(charges, slots, strict=True):
+        remaining = []
+        for charge, slot in pairs:
             slot.held += charge.amount
-        return Hold(
-            charges=tuple(charges),
-            remaining=tuple(s.remaining() for s in slots),
-            handles=tuple(slots),
-        )
+            remaining.append(charge.cap - slot.outside - slot.held - slot.spent)
+        return Hold(charges=tuple(charges), remaining=tuple(remaining), handles=tuple(slots))
 
     async def _grow(
         self, charges: Sequence[Charge], slots: list[_Slot]
@@ -196,7 +198,9 @@ class SqliteLedger:
         for (index, charge, slot), answer in zip(wanted, answers, strict=True):
             if not answer.granted:
                 used = charge.cap - slot.remaining()
-                return Shortfall(index=index, charge=charge, used=used), answer.waitable
+                remaining = tuple(s.remaining() for s in slots)
+                refusal = Shortfall(index=index, charge=charge, used=used, remaining=remaining)
+                return refusal, answer.waitable
         return None
 
     @staticmethod

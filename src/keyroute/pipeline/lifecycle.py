@@ -1,14 +1,17 @@
 """``Pipeline.run``: the request lifecycle, and nothing else.
 
-    workspace -> admission -> response cache -> plan (candidates) -> attempts, each one:
+    workspace -> plan (candidates) -> admission -> response cache -> attempts, each one:
     signatures -> fit to the model -> prompt-cache preparation -> upstream
 
 Each stage lives in its own package or module behind a narrow protocol; stages never call each
 other and only this module sequences them. The attempt loop (``resilience.attempts``) walks
 the plan's candidates: retries, failover, circuit breakers; a stream fails over until its first
 content event. Usage, cost and the hand-off of the request record happen in the ``Meter``
-(``pipeline/meter.py``) when the frame finishes the request, whatever its outcome. Slots marked
-"issue" are where the coming stages go; until then the request passes through.
+(``pipeline/meter.py``) when the frame finishes the request, whatever its outcome; admission's
+hold on the ledger settles there too. Admission comes after the plan because a budget reserves
+the worst case of the candidates it may be sent to, and a ``downgrade`` budget re-plans with the
+workspace's cheaper model. Slots marked "issue" are where the coming stages go; until then the
+request passes through.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar, overload
 
+from keyroute.admission.stage import Admission, Demand
 from keyroute.caching.prompt import PromptCaching
 from keyroute.caching.response_cache import Lookup, ReplayStream, ResponseCache, cache_directive
 from keyroute.caching.status import HEADER as CACHE_HEADER
@@ -34,7 +38,14 @@ from keyroute.pipeline.exchange import Exchange
 from keyroute.pipeline.fallbacks import Fallbacks, take_models
 from keyroute.pipeline.listing import HostedModels, catalogue
 from keyroute.pipeline.meter import EventStream, Meter, MeteredStream, Pricer
-from keyroute.pipeline.operations import Chat, ChatStream, CountTokens, ListModels, WholeOperation
+from keyroute.pipeline.operations import (
+    Chat,
+    ChatStream,
+    CountTokens,
+    Estimate,
+    ListModels,
+    WholeOperation,
+)
 from keyroute.pipeline.signing import Signing
 from keyroute.providers.single_call import needs_single_call
 from keyroute.resilience.attempts import AttemptPolicy, run_attempts
@@ -70,6 +81,7 @@ class Pipeline:
         signatures: SignatureCache,
         hosted: HostedModels,
         prices: Pricer | None = None,
+        admission: Admission | None = None,
         catalogue: Catalogue | None = None,
         health: HealthBoard | None = None,
         attempts: AttemptPolicy | None = None,
@@ -84,6 +96,7 @@ class Pipeline:
         self._signing = Signing(signatures)
         self._hosted = hosted
         self._prices = prices
+        self._admission = admission
         self._catalogue = catalogue or builtin()
         self._prompt_cache = PromptCaching(self._catalogue)
         self._answers = answers
@@ -115,15 +128,15 @@ class Pipeline:
                 workspace=state.workspace,
                 models={**routed, **catalogue(state), **await self._hosted.models(state)},
             )
-        # admission (quota, rate limit, budget hold): the plans issue
         if isinstance(op, Chat | ChatStream) and "models" in op.request.passthrough:
             op = _own_chain(ctx, op)
+        # admission (quota, rate limit, budget hold) for the plan's candidates
+        routes = await self._admit(ctx, state, op, meter, self._plan(ctx, state, op))
         lookup = await self._lookup(ctx, state, op)
         if lookup is not None and lookup.answer is not None:
             return self._from_cache(ctx, op, lookup.answer, meter)  # type: ignore[no-any-return]
         answers = self._answers if lookup is not None else None
         try:
-            routes = self._plan(ctx, state, op)
             if isinstance(op, ChatStream):
                 stream_op = op
                 events: EventStream = await self._walk(
@@ -220,6 +233,83 @@ class Pipeline:
         routes = self._fallbacks.shape(state, routes, req)
         self._serve(ctx, routes[0])
         return routes
+
+    async def _admit(
+        self,
+        ctx: RequestContext,
+        state: WorkspaceState,
+        op: WholeOperation[Any] | ChatStream,
+        meter: Meter,
+        routes: list[Route],
+    ) -> list[Route]:
+        """Admission: the request's worst case reserved against the workspace's quota, rate
+        limits and budgets, settled by the meter; the routes to try (re-planned when a budget
+        downgrades the request)."""
+        limits = state.limits
+        if self._admission is None or limits.unlimited:
+            return routes
+        record = ctx.record
+        principal = ctx.principal
+        estimate = op.estimate()
+        plans = {op.model: routes}
+
+        async def downgrade(model: str) -> int | None:
+            ctx.downgrade_to = model
+            if self._router is not None and self._router.routes(op.model):
+                # ``auto``: the router keeps its candidates up to the downgrade model
+                headers = ctx.response_headers
+                headers[:] = [h for h in headers if h[0] != "x-keyroute-route"]
+                plans[model] = self._plan(ctx, state, op)
+            else:
+                plans[model] = self._resolver.candidates(state, model, ctx.fallbacks)
+            return self._worst_case(principal.workspace_id, plans[model], estimate)
+
+        demand = Demand(
+            workspace_id=principal.workspace_id,
+            key_id=principal.api_key_id,
+            user=record.end_user,
+            tokens=estimate.input_tokens,
+            cost=self._worst_case(principal.workspace_id, routes, estimate)
+            if limits.budgets
+            else None,
+        )
+        try:
+            ticket = await self._admission.admit(limits, demand, ctx.response_headers, downgrade)
+        except GatewayError as refused:
+            record.admission = refused.code
+            raise
+        meter.settlement = ticket.settle
+        if ticket.downgraded_to is None:
+            record.admission = "admitted"
+            return routes
+        record.admission = "downgraded"
+        ctx.response_headers.append(("x-keyroute-downgraded-from", op.model))
+        ctx.model_id = ""
+        routes = plans[ticket.downgraded_to]
+        self._serve(ctx, routes[0])
+        return routes
+
+    def _worst_case(self, workspace_id: str, routes: list[Route], estimate: Estimate) -> int | None:
+        """The most the request may cost on any of ``routes``: the input estimate plus the most
+        output it allows (the model's maximum when it names none), at the workspace's price;
+        None when no route has a known price."""
+        if self._prices is None:
+            return None
+        worst: int | None = None
+        for route in routes:
+            target = route.target
+            entry = self._catalogue.get(target.provider, target.model)
+            ceiling = entry.max_output_tokens if entry is not None else None
+            output = estimate.max_output_tokens
+            if output is None or (ceiling is not None and output > ceiling):
+                output = ceiling
+            if output is None:
+                continue  # neither the request nor the catalogue bounds its output
+            usage = Usage(input_tokens=estimate.input_tokens, output_tokens=output)
+            paid = self._prices.cost(workspace_id, target.provider, target.model, usage).paid_pico
+            if paid is not None and (worst is None or paid > worst):
+                worst = paid
+        return worst
 
     async def _walk(
         self, ctx: RequestContext, routes: list[Route], call: Callable[[Route], Awaitable[T]]

@@ -6,7 +6,9 @@ answer's usage with ``whole``; a stream is wrapped with ``stream``, which watche
 it passes to the client (usage reports, content for the time to first token and for estimates).
 ``finish`` runs once, from the frame's ``finally``, whatever happened: it settles the usage of a
 stream that ended early (the usage seen so far, plus output tokens estimated from the text
-already streamed, flagged ``usage_estimated``), prices it, and calls every sink synchronously.
+already streamed, flagged ``usage_estimated``), prices it, settles admission's hold on the
+ledger (``settlement``: a failed request releases it, an abandoned stream is billed for what it
+streamed), and calls every sink synchronously.
 Sinks queue; nothing here awaits, so ``finish`` is safe under cancellation.
 """
 
@@ -70,6 +72,8 @@ class Meter:
         self._started = started
         self._clock = clock
         self._finished = False
+        # Admission's settlement (``Ticket.settle``), told the priced record before the sinks.
+        self.settlement: Callable[[RequestRecord], None] | None = None
         # What a stream has shown so far.
         self._seen: Usage | None = None
         self._chars = 0
@@ -145,6 +149,11 @@ class Meter:
         record.cost = self._price(record)
         if record.cache is None and record.usage is not None and record.operation in _CHAT:
             record.cache = cache_status(record.usage)  # a stream whose usage came at its end
+        if self.settlement is not None:
+            try:
+                self.settlement(record)
+            except Exception:  # the ledger must not keep the record from its sinks
+                log.exception("request %s could not be settled", record.request_id)
         for sink in self._sinks:
             try:
                 sink.submit(record)

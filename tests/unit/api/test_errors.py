@@ -16,9 +16,12 @@ from keyroute.api.errors import (
 )
 from keyroute.core.errors import (
     AuthError,
+    BudgetExceeded,
     GatewayError,
     InvalidRequest,
+    QuotaExceeded,
     RateLimited,
+    RequestsLimited,
     UpstreamError,
     UpstreamRateLimited,
 )
@@ -36,6 +39,9 @@ from keyroute.wire.sse import SSEParser
         (RateLimited("x", retry_after=0.0), [("retry-after", "0")]),
         (UpstreamRateLimited("x", provider="p", retry_after=20.5), [("retry-after", "21")]),
         (UpstreamError("x", provider="p"), []),
+        (RequestsLimited("x", retry_after=12.5), [("retry-after", "13")]),
+        (QuotaExceeded("x"), [("x-should-retry", "false")]),
+        (BudgetExceeded("x", retry_after=3600.0), [("x-should-retry", "false")]),
     ],
 )
 def test_error_headers(err: GatewayError, headers: list[tuple[str, str]]) -> None:

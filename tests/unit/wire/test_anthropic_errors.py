@@ -121,7 +121,7 @@ def upstream(status: int, kind: str | None = None) -> UpstreamError:
     [
         (InvalidRequest("bad"), 400, "invalid_request_error"),
         (AuthError("who?"), 401, "authentication_error"),
-        (BudgetExceeded("spent"), 402, "billing_error"),
+        (BudgetExceeded("spent"), 429, "rate_limit_error"),
         (PermissionDenied("no"), 403, "permission_error"),
         (NotFound("model?"), 404, "not_found_error"),
         (PayloadTooLarge("big"), 413, "request_too_large"),

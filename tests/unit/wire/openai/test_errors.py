@@ -219,7 +219,7 @@ def body_of(err: GatewayError) -> tuple[int, dict[str, Any]]:
         ),
         (
             BudgetExceeded("spent"),
-            402,
+            429,
             {
                 "message": "spent",
                 "type": "insufficient_quota",

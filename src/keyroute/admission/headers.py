@@ -1,0 +1,88 @@
+"""The response headers that tell a client where it stands, on every answer (errors included).
+
+- ``x-keyroute-quota-limit``, ``x-keyroute-quota-remaining``, ``x-keyroute-quota-reset`` (ISO 8601
+  with the workspace's offset) when the plan has a monthly quota;
+- ``x-ratelimit-limit-requests``, ``x-ratelimit-remaining-requests``,
+  ``x-ratelimit-reset-requests`` and the ``-tokens`` trio as OpenAI names them (the reset as a
+  duration such as ``12s`` or ``1m0s``), for the tightest applicable rate limit.
+
+Remaining counts are after this request's reservation.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from keyroute.admission.periods import Calendar
+from keyroute.admission.policy import Budget, Limits, RateLimit
+from keyroute.ledger import Charge
+
+Headers = list[tuple[str, str]]
+Kind = Literal["quota", "requests", "tokens", "daily", "monthly"]
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """Why a ledger charge is there: the kind of limit, and which one."""
+
+    kind: Kind
+    limit: RateLimit | Budget | None = None
+
+
+@functools.lru_cache(maxsize=256)
+def reset_text(end: float, zone: ZoneInfo) -> str:
+    return datetime.fromtimestamp(end, zone).isoformat()
+
+
+def duration(seconds: float) -> str:
+    """OpenAI's reset format: ``20ms``, ``12s``, ``1m0s``."""
+    if seconds < 1.0:
+        return f"{max(0, int(seconds * 1000))}ms"
+    whole = int(seconds + 0.999)
+    minutes, rest = divmod(whole, 60)
+    return f"{minutes}m{rest}s" if minutes else f"{rest}s"
+
+
+def quota_headers(
+    limits: Limits,
+    calendar: Calendar,
+    charges: Sequence[Charge],
+    lines: Sequence[Line],
+    remaining: Sequence[int],
+) -> Headers:
+    if limits.plan.monthly_requests is None or not lines or lines[0].kind != "quota":
+        return []
+    left = remaining[0] if remaining else 0
+    return [
+        ("x-keyroute-quota-limit", str(charges[0].cap)),
+        ("x-keyroute-quota-remaining", str(max(0, left))),
+        ("x-keyroute-quota-reset", reset_text(calendar.month.end, limits.zoneinfo)),
+    ]
+
+
+def rate_headers(
+    charges: Sequence[Charge],
+    rates: Sequence[tuple[str, Sequence[int]]],
+    remaining: Sequence[int],
+    now: float,
+) -> Headers:
+    """``rates``: per kind (``requests``, ``tokens``), the indexes of its charges (all in the
+    same minute window, so they reset together)."""
+    out: Headers = []
+    reset = ""
+    for kind, indexes in rates:
+        tightest = indexes[0]
+        for index in indexes[1:]:
+            if remaining[index] < remaining[tightest]:
+                tightest = index
+        charge = charges[tightest]
+        reset = reset or duration(charge.period_end - now)
+        out.append((f"x-ratelimit-limit-{kind}", str(charge.cap)))
+        out.append((f"x-ratelimit-remaining-{kind}", str(max(0, remaining[tightest]))))
+        out.append((f"x-ratelimit-reset-{kind}", reset))
+    return out

@@ -1,0 +1,295 @@
+"""``Admission``: the stage that reserves a request's worst case before it is sent.
+
+For each request the pipeline asks ``admit`` with a ``Demand`` (who, the input-token estimate,
+the worst-case cost: the estimate plus the most output the request allows, at the workspace's
+price). Admission turns the workspace's ``Limits`` into ledger charges (one request on the
+plan's month, one request and the estimated tokens on each applicable minute window, the worst
+case on each applicable budget's day and month) and reserves them all at once: either every
+limit has room and the request goes on with a ``Ticket``, or nothing is held and the request is
+refused with the error of the first limit that has no room (``QuotaExceeded``,
+``RequestsLimited``, ``BudgetExceeded``). A budget whose action is ``downgrade`` asks again
+with the workspace's cheaper model before it refuses.
+
+The ``Ticket`` settles once, from the ``Meter`` when the frame finishes the request: the request
+counts on the quota if an upstream answered it, tokens and cost as recorded (so a failed request
+releases its budget hold, and a stream the client abandoned is billed for what it streamed).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from keyroute.admission.events import ThresholdCrossed, ThresholdEvents
+from keyroute.admission.headers import Headers, Kind, Line, quota_headers, rate_headers
+from keyroute.admission.periods import Calendar, Periods, minute
+from keyroute.admission.policy import Budget, Limits, RateLimit
+from keyroute.core.errors import BudgetExceeded, QuotaExceeded, RateLimited, RequestsLimited
+from keyroute.core.money import usd_text
+from keyroute.core.record import RequestRecord
+from keyroute.ledger import Charge, Hold, Ledger, Shortfall
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Demand:
+    """What one request asks of its workspace's limits."""
+
+    workspace_id: str
+    key_id: str
+    user: str | None  # the end-user tag
+    tokens: int  # the input estimate
+    cost: int | None  # the worst case in pico-dollars (None: the model has no known price)
+
+
+_COUNTED = ("quota", "requests")
+_MAX_PLANS = 10_000
+Span = Literal["month", "day", "minute"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The counters one request counts on (for one ``Limits``, gateway key and end user):
+    ``(counter, cap, line, span)`` each; ``rates`` the indexes of the rate-limit charges."""
+
+    entries: tuple[tuple[str, int, Line, Span], ...]
+    lines: tuple[Line, ...]
+    minute: bool
+    rates: tuple[tuple[Literal["requests", "tokens"], tuple[int, ...]], ...]
+
+
+def _plan_of(limits: Limits, demand: Demand) -> _Plan:
+    ws = demand.workspace_id
+    entries: list[tuple[str, int, Line, Span]] = []
+    quota = limits.plan.monthly_requests
+    if quota is not None:
+        entries.append((f"q:{ws}", quota, Line("quota"), "month"))
+    for rate in limits.rate_limits_for(demand.key_id):
+        name = f"{ws}:{rate.subject}" if rate.subject else ws
+        if rate.requests_per_minute is not None:
+            line = Line("requests", rate)
+            entries.append((f"rpm:{name}", rate.requests_per_minute, line, "minute"))
+        if rate.tokens_per_minute is not None:
+            line = Line("tokens", rate)
+            entries.append((f"tpm:{name}", rate.tokens_per_minute, line, "minute"))
+    for budget in limits.budgets_for(demand.key_id, demand.user):
+        name = f"b:{ws}:{budget.scope}:{budget.subject or ''}"
+        if budget.daily_pico is not None:
+            entries.append((f"{name}:d", budget.daily_pico, Line("daily", budget), "day"))
+        if budget.monthly_pico is not None:
+            entries.append((f"{name}:m", budget.monthly_pico, Line("monthly", budget), "month"))
+    lines = tuple(e[2] for e in entries)
+    rates = tuple(
+        (kind, tuple(i for i, line in enumerate(lines) if line.kind == kind))
+        for kind in ("requests", "tokens")
+    )
+    return _Plan(
+        entries=tuple(entries),
+        lines=lines,
+        minute=any(e[3] == "minute" for e in entries),
+        rates=tuple(r for r in rates if r[1]),  # type: ignore[misc]
+    )
+
+
+class Ticket:
+    """One admitted request's hold on the ledger; ``settle`` runs once."""
+
+    __slots__ = ("_hold", "_ledger", "_lines", "downgraded_from", "downgraded_to")
+
+    def __init__(self, ledger: Ledger | None, hold: Hold | None, lines: tuple[Line, ...]) -> None:
+        self._ledger = ledger
+        self._hold = hold
+        self._lines = lines
+        self.downgraded_to: str | None = None
+        self.downgraded_from: str | None = None
+
+    def settle(self, record: RequestRecord) -> None:
+        """What the request used, as recorded: called by the ``Meter`` when it finishes."""
+        hold, ledger = self._hold, self._ledger
+        if hold is None or ledger is None or not hold.open:
+            return
+        usage = record.usage
+        cost = record.cost
+        paid = cost.paid_pico if cost is not None and cost.paid_pico is not None else 0
+        tokens = usage.input_tokens + usage.output_tokens if usage is not None else 0
+        served = 1 if usage is not None else 0
+        amounts = []
+        for line in self._lines:
+            kind = line.kind
+            if kind == "quota":
+                amounts.append(served)
+            elif kind == "requests":
+                amounts.append(1)
+            elif kind == "tokens":
+                amounts.append(tokens)
+            else:
+                amounts.append(paid)
+        ledger.settle(hold, amounts)
+
+
+NO_LIMITS_TICKET = Ticket(None, None, ())
+
+
+class Admission:
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        events: ThresholdEvents | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.ledger = ledger
+        self.events = events or ThresholdEvents()
+        self.periods = Periods(clock)
+        self._clock = clock
+        # budget counter -> (workspace, budget, period kind), for threshold crossings
+        self._budgets: dict[str, tuple[str, Budget, Kind]] = {}
+        # (id(limits), key, user) -> (limits, what such a request counts on)
+        self._plans: dict[tuple[int, str, str | None], tuple[Limits, _Plan]] = {}
+        self._window = minute(clock())
+
+    async def admit(
+        self,
+        limits: Limits,
+        demand: Demand,
+        headers: Headers,
+        downgrade: Callable[[str], Awaitable[int | None]] | None = None,
+    ) -> Ticket:
+        """Reserve ``demand`` against ``limits``, or raise the refusal; headers for the
+        client (quota and rate-limit state) are appended to ``headers`` either way."""
+        if limits.unlimited:
+            return NO_LIMITS_TICKET
+        now = self._clock()
+        calendar = self.periods.calendar(limits.zoneinfo, now)
+        plan = self._plan(limits, demand)
+        lines = plan.lines
+        charges = self._charges(plan, demand, demand.cost, calendar, now)
+        result = await self.ledger.reserve(charges)
+        downgraded_to = None
+        if isinstance(result, Shortfall) and downgrade is not None:
+            line = lines[result.index]
+            budget = line.limit
+            if isinstance(budget, Budget) and budget.downgrade_to:
+                cost = await downgrade(budget.downgrade_to)
+                charges = self._charges(plan, demand, cost, calendar, now)
+                retry = await self.ledger.reserve(charges)
+                if isinstance(retry, Hold):
+                    result, downgraded_to = retry, budget.downgrade_to
+        remaining = result.remaining
+        headers.extend(quota_headers(limits, calendar, charges, lines, remaining))
+        headers.extend(rate_headers(charges, plan.rates, remaining, now))
+        if isinstance(result, Shortfall):
+            raise self._refusal(limits, lines[result.index], result, calendar, now)
+        ticket = Ticket(self.ledger, result, lines)
+        ticket.downgraded_to = downgraded_to
+        return ticket
+
+    def _plan(self, limits: Limits, demand: Demand) -> _Plan:
+        """What a request of ``demand``'s key and user counts on, built once per limits."""
+        key = (id(limits), demand.key_id, demand.user)
+        cached = self._plans.get(key)
+        if cached is not None and cached[0] is limits:
+            return cached[1]
+        if len(self._plans) >= _MAX_PLANS:
+            self._plans.clear()
+        plan = _plan_of(limits, demand)
+        for counter, _, line, _ in plan.entries:
+            if isinstance(line.limit, Budget):
+                self._budgets[counter] = (demand.workspace_id, line.limit, line.kind)
+        self._plans[key] = (limits, plan)
+        return plan
+
+    def _charges(
+        self, plan: _Plan, demand: Demand, cost: int | None, calendar: Calendar, now: float
+    ) -> list[Charge]:
+        window = self._window
+        if plan.minute and not window.end - 60.0 <= now < window.end:
+            window = self._window = minute(now)
+        # At least one pico-dollar: a budget at its cap refuses even a request whose model has
+        # no known price (its cost then settles as 0, recorded as unknown).
+        spend = max(cost or 0, 1)
+        tokens = demand.tokens
+        charges = []
+        for counter, cap, line, span in plan.entries:
+            period = (
+                calendar.month if span == "month" else (calendar.day if span == "day" else window)
+            )
+            kind = line.kind
+            amount = 1 if kind in _COUNTED else (tokens if kind == "tokens" else spend)
+            charges.append(Charge(counter, period.id, cap, amount, period.end))
+        return charges
+
+    def _refusal(
+        self, limits: Limits, line: Line, refused: Shortfall, calendar: Calendar, now: float
+    ) -> RateLimited:
+        charge = refused.charge
+        resets = _when(charge.period_end, limits)
+        if line.kind == "quota":
+            return QuotaExceeded(
+                f"Monthly request quota exceeded: the {limits.plan.name} plan allows "
+                f"{charge.cap:,} requests a month, all used; the quota resets at {resets}.",
+                retry_after=charge.period_end - now,
+            )
+        if line.kind in ("requests", "tokens"):
+            rate = line.limit
+            assert isinstance(rate, RateLimit)  # noqa: S101 (lines are built with their limit)
+            unit = "requests" if line.kind == "requests" else "tokens"
+            who = "this workspace" if rate.subject is None else "this gateway key"
+            wait = max(0.0, charge.period_end - now)
+            extra = ""
+            if charge.amount > charge.cap:
+                extra = f" This request alone is estimated at {charge.amount:,} tokens."
+            return RequestsLimited(
+                f"Rate limit reached for {who}: {charge.cap:,} {unit} per minute.{extra} "
+                f"Retry in {wait:.0f} s (the limit resets at {resets}).",
+                retry_after=wait,
+            )
+        budget = line.limit
+        assert isinstance(budget, Budget)  # noqa: S101 (lines are built with their limit)
+        spent = max(0, refused.used)
+        who = {
+            "workspace": "this workspace",
+            "key": "this gateway key",
+            "user": f"end user {budget.subject!r}",
+        }[budget.scope]
+        return BudgetExceeded(
+            f"The {line.kind} budget of ${usd_text(charge.cap)} for {who} is reached: "
+            f"${usd_text(min(spent, charge.cap))} spent or held, and this request could cost "
+            f"up to ${usd_text(charge.amount)}. The budget resets at {resets}.",
+            retry_after=charge.period_end - now,
+        )
+
+    def settled(self, charge: Charge, before: int, after: int) -> None:
+        """The ledger's ``Settled`` listener: publishes budget threshold crossings."""
+        found = self._budgets.get(charge.counter)
+        if found is None or charge.cap <= 0:
+            return
+        workspace_id, budget, kind = found
+        for percent in budget.thresholds:
+            mark = charge.cap * percent
+            if before * 100 < mark <= after * 100:
+                self.events.publish(
+                    ThresholdCrossed(
+                        workspace_id=workspace_id,
+                        scope=budget.scope,
+                        subject=budget.subject,
+                        period=kind,  # type: ignore[arg-type]
+                        period_id=charge.period,
+                        percent=percent,
+                        cap_pico=charge.cap,
+                        spend_pico=after,
+                        resets_at=charge.period_end,
+                        action=budget.action,
+                    )
+                )
+
+
+def _when(end: float, limits: Limits) -> str:
+    """A reset time as the workspace sees it (ISO 8601 with its offset) and in UTC."""
+    local = datetime.fromtimestamp(end, limits.zoneinfo)
+    if limits.timezone == "UTC":
+        return local.isoformat()
+    utc = datetime.fromtimestamp(end, UTC).isoformat()
+    return f"{local.isoformat()} ({limits.timezone}; {utc})"

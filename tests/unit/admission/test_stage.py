@@ -1,0 +1,204 @@
+"""Admission: quotas, rate limits and budgets reserved before a request, settled after it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from keyroute.admission.events import ThresholdCrossed
+from keyroute.admission.policy import Budget, Limits, PlanQuota, RateLimit
+from keyroute.admission.stage import NO_LIMITS_TICKET, Admission, Demand, Ticket
+from keyroute.core.errors import BudgetExceeded, QuotaExceeded, RequestsLimited
+from keyroute.core.money import Cost, usd_to_pico
+from keyroute.core.record import RequestRecord
+from keyroute.core.response import Usage
+from keyroute.ledger.memory import MemoryLedger
+
+pytestmark = pytest.mark.anyio
+
+
+class Clock:
+    def __init__(self, iso: str) -> None:
+        self.now = datetime.fromisoformat(iso).timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def admission(clock: Clock) -> tuple[Admission, list[ThresholdCrossed]]:
+    seen: list[ThresholdCrossed] = []
+    holder: list[Admission] = []
+    ledger = MemoryLedger(on_settled=lambda c, b, a: holder[0].settled(c, b, a), clock=clock)
+    stage = Admission(ledger, clock=clock)
+    holder.append(stage)
+    stage.events.subscribe(seen.append)
+    return stage, seen
+
+
+def demand(cost: int | None = 0, *, key: str = "k1", user: str | None = None, tokens: int = 10):
+    return Demand(workspace_id="w", key_id=key, user=user, tokens=tokens, cost=cost)
+
+
+def record(*, usage: Usage | None = None, paid: int | None = None) -> RequestRecord:
+    rec = RequestRecord(
+        request_id="r", started_at=datetime.now(UTC), endpoint="/v1", inbound_format="openai"
+    )
+    rec.usage = usage
+    rec.cost = Cost(list_pico=paid, paid_pico=paid) if paid is not None else None
+    return rec
+
+
+SERVED = Usage(input_tokens=7, output_tokens=3)
+
+
+async def test_no_limits_costs_nothing() -> None:
+    stage, _ = admission(Clock("2026-12-03T10:00:00+00:00"))
+    headers: list[tuple[str, str]] = []
+    assert await stage.admit(Limits(), demand(), headers) is NO_LIMITS_TICKET
+    assert headers == []
+    NO_LIMITS_TICKET.settle(record(usage=SERVED))
+
+
+async def test_the_quota_counts_served_requests_and_resets_with_the_local_month() -> None:
+    clock = Clock("2026-11-30T14:00:00+00:00")  # 23:00 in Tokyo, last hour of November
+    stage, _ = admission(clock)
+    limits = Limits(plan=PlanQuota(name="free", monthly_requests=2), timezone="Asia/Tokyo")
+    headers: list[tuple[str, str]] = []
+    first = await stage.admit(limits, demand(), headers)
+    assert headers == [
+        ("x-keyroute-quota-limit", "2"),
+        ("x-keyroute-quota-remaining", "1"),
+        ("x-keyroute-quota-reset", "2026-12-01T00:00:00+09:00"),
+    ]
+    first.settle(record(usage=SERVED))
+    failed = await stage.admit(limits, demand(), [])
+    failed.settle(record())  # the upstream failed: the request does not count
+    served = await stage.admit(limits, demand(), [])
+    served.settle(record(usage=SERVED))
+    headers = []
+    with pytest.raises(QuotaExceeded) as refused:
+        await stage.admit(limits, demand(), headers)
+    assert "free plan allows 2 requests a month" in refused.value.message
+    assert "resets at 2026-12-01T00:00:00+09:00 (Asia/Tokyo; 2026-11-30T15:00:00+00:00)" in (
+        refused.value.message
+    )
+    assert ("x-keyroute-quota-remaining", "0") in headers
+    clock.now += 3600  # midnight in Tokyo: December
+    headers = []
+    await stage.admit(limits, demand(), headers)
+    assert ("x-keyroute-quota-reset", "2027-01-01T00:00:00+09:00") in headers
+
+
+async def test_rate_limits_per_minute_with_retry_after() -> None:
+    clock = Clock("2026-12-03T10:00:15+00:00")
+    stage, _ = admission(clock)
+    limits = Limits(
+        rate_limits=(
+            RateLimit(requests_per_minute=5, tokens_per_minute=100),
+            RateLimit(scope="key", subject="k1", requests_per_minute=2),
+        )
+    )
+    headers: list[tuple[str, str]] = []
+    ticket = await stage.admit(limits, demand(tokens=30), headers)
+    assert headers == [
+        ("x-ratelimit-limit-requests", "2"),  # the tightest: the key's
+        ("x-ratelimit-remaining-requests", "1"),
+        ("x-ratelimit-reset-requests", "45s"),
+        ("x-ratelimit-limit-tokens", "100"),
+        ("x-ratelimit-remaining-tokens", "70"),
+        ("x-ratelimit-reset-tokens", "45s"),
+    ]
+    ticket.settle(record(usage=Usage(input_tokens=50, output_tokens=40)))  # corrected to 90
+    with pytest.raises(RequestsLimited) as refused:
+        await stage.admit(limits, demand(tokens=30), [])
+    assert "100 tokens per minute" in refused.value.message
+    await stage.admit(limits, demand(key="k2", tokens=5), [])
+    await stage.admit(limits, demand(key="k1", tokens=1), [])
+    with pytest.raises(RequestsLimited) as refused:
+        await stage.admit(limits, demand(key="k1", tokens=1), [])
+    assert "2 requests per minute" in refused.value.message
+    assert refused.value.retry_after == 45.0
+    assert refused.value.code == "rate_limited"
+    clock.now += 45
+    await stage.admit(limits, demand(key="k1", tokens=1), [])
+
+
+async def test_a_request_larger_than_the_token_limit_says_so() -> None:
+    stage, _ = admission(Clock("2026-12-03T10:00:00+00:00"))
+    limits = Limits(rate_limits=(RateLimit(tokens_per_minute=100),))
+    with pytest.raises(RequestsLimited, match="This request alone is estimated at 500 tokens"):
+        await stage.admit(limits, demand(tokens=500), [])
+
+
+async def test_budgets_reserve_the_worst_case_and_settle_the_cost() -> None:
+    stage, events = admission(Clock("2026-12-03T10:00:00+00:00"))
+    cap = usd_to_pico("1")
+    limits = Limits(budgets=(Budget(daily_pico=cap),))
+    tenth = usd_to_pico("0.1")
+    tickets = [await stage.admit(limits, demand(3 * tenth), []) for _ in range(3)]
+    with pytest.raises(BudgetExceeded) as refused:  # 0.9 held: 0.3 more does not fit
+        await stage.admit(limits, demand(3 * tenth), [])
+    assert refused.value.message == (
+        "The daily budget of $1 for this workspace is reached: $0.9 spent or held, and this "
+        "request could cost up to $0.3. The budget resets at 2026-12-04T00:00:00+00:00."
+    )
+    assert refused.value.code == "budget_exceeded"
+    tickets[0].settle(record(usage=SERVED, paid=2 * tenth))
+    tickets[1].settle(record())  # failed upstream: released
+    tickets[2].settle(record(usage=SERVED, paid=4 * tenth))  # a stream billed what it saw
+    assert [e.percent for e in events] == [50]
+    more = await stage.admit(limits, demand(3 * tenth), [])
+    more.settle(record(usage=SERVED, paid=3 * tenth))
+    assert [(e.percent, e.spend_pico, e.period) for e in events] == [
+        (50, 6 * tenth, "daily"),
+        (80, 9 * tenth, "daily"),
+    ]
+    with pytest.raises(BudgetExceeded, match="could cost up to \\$0.2"):
+        await stage.admit(limits, demand(2 * tenth), [])
+
+
+async def test_an_unpriced_model_is_refused_at_a_full_budget() -> None:
+    stage, _ = admission(Clock("2026-12-03T10:00:00+00:00"))
+    limits = Limits(budgets=(Budget(monthly_pico=10),))
+    ticket = await stage.admit(limits, demand(10), [])
+    ticket.settle(record(usage=SERVED, paid=10))
+    with pytest.raises(BudgetExceeded):
+        await stage.admit(limits, demand(None), [])
+
+
+async def test_budgets_per_key_and_end_user() -> None:
+    stage, _ = admission(Clock("2026-12-03T10:00:00+00:00"))
+    limits = Limits(
+        budgets=(
+            Budget(scope="key", subject="k1", daily_pico=10),
+            Budget(scope="user", subject="alice", daily_pico=5),
+        )
+    )
+    await stage.admit(limits, demand(4, user="alice"), [])
+    with pytest.raises(BudgetExceeded, match="end user 'alice'"):
+        await stage.admit(limits, demand(4, key="k2", user="alice"), [])
+    await stage.admit(limits, demand(6, key="k1", user="bob"), [])
+    with pytest.raises(BudgetExceeded, match="this gateway key"):
+        await stage.admit(limits, demand(1, key="k1"), [])
+    await stage.admit(limits, demand(100, key="k2"), [])
+
+
+async def test_downgrade_serves_the_cheaper_model_or_blocks() -> None:
+    stage, _ = admission(Clock("2026-12-03T10:00:00+00:00"))
+    limits = Limits(
+        budgets=(Budget(daily_pico=100, action="downgrade", downgrade_to="cheap-model"),)
+    )
+    asked: list[str] = []
+
+    async def price(model: str) -> int:
+        asked.append(model)
+        return 10
+
+    first = await stage.admit(limits, demand(80), [], price)
+    assert isinstance(first, Ticket) and first.downgraded_to is None
+    second = await stage.admit(limits, demand(80), [], price)
+    assert (second.downgraded_to, asked) == ("cheap-model", ["cheap-model"])
+    first.settle(record(usage=SERVED, paid=85))
+    with pytest.raises(BudgetExceeded):
+        await stage.admit(limits, demand(80), [], price)
