@@ -21,7 +21,10 @@ import json
 from dataclasses import dataclass, field
 
 from keyroute.admission.policy import NO_LIMITS, Limits
+from keyroute.audit.bodies import SETTING as BODY_SETTING
+from keyroute.audit.bodies import BodyLogging, body_capture
 from keyroute.core.errors import AuthError
+from keyroute.core.record import BodyCapture
 from keyroute.core.secret import Secret
 from keyroute.governance.limits import limits_of
 from keyroute.resilience.policy import NO_POLICIES, ResiliencePolicies
@@ -69,6 +72,7 @@ class WorkspaceState:
     caching: CachingSettingsRecord = CachingSettingsRecord()
     routing: tuple[RoutingPolicyRecord, ...] = ()  # the workspace's own routing policies
     resilience: ResiliencePolicies = NO_POLICIES  # fallback chains, timeouts, key weights
+    body_capture: BodyCapture | None = None  # set when the workspace logs bodies
     _secrets: dict[str, Secret] = field(default_factory=dict)
 
 
@@ -109,6 +113,7 @@ class WorkspaceDirectory:
         governance = await self._store.governance.governance(workspace_id)
         routing = tuple(await self._store.routing.list_routing_policies(workspace_id))
         resilience = await self._store.resilience.list_resilience_policies(workspace_id)
+        bodies = await self._store.get_setting(workspace_setting_key(workspace_id, BODY_SETTING))
         return WorkspaceState(
             workspace=workspace,
             provider_keys=keys,
@@ -118,6 +123,7 @@ class WorkspaceDirectory:
             caching=await self._store.caching.get_caching(workspace_id),
             routing=routing,
             resilience=ResiliencePolicies.load(resilience) if resilience else NO_POLICIES,
+            body_capture=body_capture(self._vault, workspace, BodyLogging.parse(bodies)),
         )
 
     def secret(self, state: WorkspaceState, record: ProviderKeyRecord) -> Secret:

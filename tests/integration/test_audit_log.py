@@ -334,3 +334,96 @@ def _completion(text: str) -> dict[str, object]:
         ],
         "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15},
     }
+
+
+def test_body_logging_stores_bodies_redacted_and_sealed(gateway: Gateway) -> None:
+    """With body logging on, whole and streamed bodies are in the workspace's export, the
+    planted API key, email and the workspace's own pattern redacted; the data directory holds
+    none of them, nor the prompt in clear (sealed with the workspace's data key)."""
+    on = gateway.cli_json(
+        "audit", "body-logging", "--workspace", "default", "--on", "--pattern", r"ticket-\d{4}"
+    )
+    assert on == {"enabled": True, "patterns": [r"ticket-\d{4}"]}
+    fake = FakeOpenAI()
+    prompt = (
+        "planted-prompt-91ab: key sk-proj-PLANTEDplanted0123456789, ada@example.org, ticket-1234"
+    )
+    fake.push(Reply.json(200, _completion("planted-completion-77c0")))
+    with serve(fake.app) as upstream:
+        gateway.control(
+            lambda c: c.add_provider_key(
+                "default", "openai", UPSTREAM_KEY, base_url=upstream + "/v1"
+            )
+        )
+        with served(gateway) as (url, proc):
+            ids = []
+            for stream in (False, True):
+                resp = httpx.post(
+                    url + "/v1/chat/completions",
+                    json={
+                        "model": "openai/gpt-4o-mini",
+                        "messages": [{"role": "user", "content": prompt}],
+                        "stream": stream,
+                    },
+                    headers={"authorization": f"Bearer {gateway.api_key}"},
+                    timeout=30,
+                )
+                assert resp.status_code == 200
+                ids.append(resp.headers["x-request-id"])
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) in (0, -signal.SIGTERM)
+    records = {
+        str(r["request_id"]): r
+        for r in _exported(gateway, "--workspace", "default")
+        if r["kind"] == "request"
+    }
+    whole, streamed = (records[i]["body"] for i in ids)
+    assert isinstance(whole, dict) and isinstance(streamed, dict)
+    for body in (whole, streamed):
+        request = str(body["request"])
+        assert "planted-prompt-91ab" in request and body["truncated"] is False
+        assert "PLANTEDplanted" not in request and "ada@example.org" not in request
+        assert "ticket-1234" not in request
+        for marker in ("[REDACTED:openai-key]", "[REDACTED:email]", "[REDACTED:custom-1]"):
+            assert marker in request
+    assert "planted-completion-77c0" in str(whole["response"])
+    assert "Hello" in str(streamed["response"])  # the relayed SSE chunks
+    csv_out = gateway.cli("audit", "export", "--workspace", "default", "--format", "csv").stdout
+    assert "planted-prompt-91ab" not in csv_out  # bodies are never in CSV
+    needles = [b"planted-prompt-91ab", b"PLANTEDplanted", b"ada@example.org", b"ticket-1234"]
+    for path in gateway.data_dir.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert not any(needle in content for needle in needles), path
+    off = gateway.cli_json("audit", "body-logging", "--workspace", "default", "--off")
+    assert off["enabled"] is False and off["patterns"] == [r"ticket-\d{4}"]
+    actions = [r["action"] for r in _exported(gateway, "--workspace", "default")]
+    assert actions.count("audit.body_logging") == 2
+
+
+def test_body_logging_settings_errors_and_admin_api(gateway: Gateway) -> None:
+    proc = gateway.cli(
+        "audit", "body-logging", "--workspace", "default", "--pattern", "(", check=False
+    )
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr and "pattern" in proc.stderr
+    proc = gateway.cli("audit", "body-logging", "--workspace", "nobody", check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    with served(gateway) as (url, _):
+        admin = httpx.Client(
+            base_url=url + "/admin/v1",
+            headers={"authorization": f"Bearer {gateway.admin_token}"},
+        )
+        with admin:
+            path = "/workspaces/default/audit/body-logging"
+            assert admin.get(path).json() == {"enabled": False, "patterns": []}
+            got = admin.put(path, json={"enabled": True, "patterns": ["secret-[a-z]+"]})
+            assert got.json() == {"enabled": True, "patterns": ["secret-[a-z]+"]}
+            for body, param in (
+                ({"enabled": "yes"}, "enabled"),
+                ({"patterns": "x"}, "patterns"),
+                ({"patterns": ["a*"]}, "patterns"),  # matches the empty string
+                ({"other": 1}, "other"),
+            ):
+                bad = admin.put(path, json=body)
+                assert bad.status_code == 400 and bad.json()["error"]["param"] == param
+    assert gateway.cli_json("audit", "body-logging", "--workspace", "default")["enabled"] is True

@@ -22,6 +22,7 @@ from keyroute.admin.routing_routes import routing_handlers
 from keyroute.api.asgi import ClientDisconnected
 from keyroute.api.errors import as_gateway_error, render_error
 from keyroute.api.request_ids import new_request_id
+from keyroute.audit.bodies import BodyLogging
 from keyroute.control.audit_log import Actor, ExportFilters, acting_as
 from keyroute.control.caching import caching_view
 from keyroute.control.governance_views import use_view
@@ -322,6 +323,32 @@ async def put_responses(request: Request, s: Services) -> Any:
     return _responses_view(_ws(request), policy)
 
 
+def _body_logging_view(policy: BodyLogging) -> dict[str, Any]:
+    return {"enabled": policy.enabled, "patterns": list(policy.patterns)}
+
+
+async def get_body_logging(request: Request, s: Services) -> Any:
+    return _body_logging_view(await s.control.audit.body_logging(_ws(request)))
+
+
+async def put_body_logging(request: Request, s: Services) -> Any:
+    """``{"enabled"?: bool, "patterns"?: [regex, ...]}``; fields left out keep their value."""
+    data = await _payload(request, s)
+    unknown = sorted(set(data) - {"enabled", "patterns"})
+    if unknown:
+        raise InvalidRequest(f"Unknown field '{unknown[0]}'.", param=unknown[0])
+    enabled = data.get("enabled")
+    if enabled is not None and not isinstance(enabled, bool):
+        raise InvalidRequest("'enabled' must be true or false.", param="enabled")
+    patterns = data.get("patterns")
+    if patterns is not None and not isinstance(patterns, list):
+        raise InvalidRequest("'patterns' must be a list of regular expressions.", param="patterns")
+    policy = await s.control.audit.set_body_logging(
+        _ws(request), enabled=enabled, patterns=patterns
+    )
+    return _body_logging_view(policy)
+
+
 async def get_caching(request: Request, s: Services) -> Any:
     return caching_view(*await s.control.caching.show(_ws(request)))
 
@@ -440,6 +467,8 @@ def admin_routes(services: Services) -> list[Route]:
         r(ws + "/audit", get_audit, ["GET"]),
         r(ws + "/responses", get_responses, ["GET"]),
         r(ws + "/responses", put_responses, ["PUT"]),
+        r(ws + "/audit/body-logging", get_body_logging, ["GET"]),
+        r(ws + "/audit/body-logging", put_body_logging, ["PUT"]),
         r(ws + "/caching", get_caching, ["GET"]),
         r(ws + "/caching", put_caching, ["PUT"]),
         r(ws + "/fallback", list_fallbacks, ["GET"]),

@@ -16,7 +16,7 @@ request included) is cancelled at once.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import ClassVar, Protocol, TypeVar, runtime_checkable
 
@@ -74,6 +74,25 @@ class MethodNotAllowed(GatewayError):
 
 
 _MAX_FALLBACKS = 5
+_BODY = "keyroute.body"  # the request body in the ASGI scope, once read
+
+
+async def _kept(
+    chunks: AsyncGenerator[bytes], record: RequestRecord, limit: int
+) -> AsyncIterator[bytes]:
+    """``chunks`` as they are, with what was relayed kept (past ``limit`` bytes, no more) in
+    ``record.response_body`` for a workspace that logs bodies."""
+    kept: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in chunks:
+            if size <= limit:
+                kept.append(chunk)
+                size += len(chunk)
+            yield chunk
+    finally:
+        record.response_body = b"".join(kept)
+        await chunks.aclose()
 
 
 def fallback_header(scope: Scope) -> tuple[str, ...]:
@@ -161,6 +180,8 @@ class Endpoint:
             record.total_ms = (time.perf_counter() - started) * 1000.0
             if ctx is not None:
                 record.upstream_ms = ctx.upstream_seconds * 1000.0
+            if record.body_capture is not None:  # the workspace logs bodies
+                record.request_body = scope.get(_BODY)
             meter.finish()
 
     async def handle(
@@ -170,13 +191,15 @@ class Endpoint:
 
     async def body(self, scope: Scope, receive: Receive) -> bytes:
         server = self.services.config.server
-        return await read_body(
+        data = await read_body(
             scope,
             receive,
             server.max_body_bytes,
             allowance=server.body_timeout_seconds,
             min_rate=server.body_min_rate_bytes,
         )
+        scope[_BODY] = data  # for the audit log, if the workspace logs bodies
+        return data
 
     async def run(
         self, ctx: RequestContext, meter: Meter, receive: Receive, op: WholeOperation[R]
@@ -198,6 +221,8 @@ class Endpoint:
     ) -> None:
         """Send a whole 200 answer with the frame's headers."""
         ctx.record.status = 200
+        if ctx.record.body_capture is not None:
+            ctx.record.response_body = body
         headers = self.headers(ctx)
         if extra:
             headers.extend(extra)
@@ -241,7 +266,7 @@ class Endpoint:
                     return encoder.error(err)
                 return render_stream_error(err, fmt)
 
-            async def relay() -> AsyncIterator[bytes]:
+            async def relay() -> AsyncGenerator[bytes]:
                 try:
                     async for event in events:
                         yield encoder.feed(event)
@@ -251,12 +276,15 @@ class Endpoint:
                     ctx.record.error_code = err.code
                     yield stream_error(err)
 
+            capture = ctx.record.body_capture
+            chunks = relay() if capture is None else _kept(relay(), ctx.record, capture.max_bytes)
+
             def abort() -> bytes:
                 ctx.record.error_code = ShuttingDown.code
                 message = "The gateway is shutting down; the stream was ended. Retry the request."
                 return stream_error(ShuttingDown(message))
 
             write_timeout = self.services.config.server.stream_write_timeout_seconds
-            await send_stream(receive, send, relay(), self.headers(ctx), abort, write_timeout)
+            await send_stream(receive, send, chunks, self.headers(ctx), abort, write_timeout)
         finally:
             await events.aclose()

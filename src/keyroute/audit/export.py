@@ -6,7 +6,8 @@ Invariants:
 - The schema is stable and documented in ``docs/audit.md``: ``FIELDS`` (the CSV columns, in
   order) is every key a JSON line may carry; new fields are only ever appended. Nested values
   (attempts, route, old and new values) are JSON text in CSV cells.
-- No body text is exported (sealed bodies stay in the database).
+- Bodies (a workspace that logs them) are exported only as JSON lines of that workspace's own
+  log, opened with its data key, redacted as they were stored (``body``); never in CSV.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Literal, TypeAlias
 
 from keyroute.core.audit import GATEWAY_LOG, AuditQuery, AuditRow, AuditStore
@@ -105,13 +106,19 @@ def csv_line(values: list[object]) -> str:
 
 
 async def export_lines(
-    store: AuditStore, query: AuditQuery, fmt: ExportFormat
+    store: AuditStore,
+    query: AuditQuery,
+    fmt: ExportFormat,
+    open_body: Callable[[AuditRow], object] | None = None,
 ) -> AsyncIterator[str]:
-    """The export of ``query``'s rows, one line (with its newline) at a time."""
+    """The export of ``query``'s rows, one line (with its newline) at a time; ``open_body``
+    opens a logged body for JSON lines (``body``: only on rows that have one)."""
     if fmt == "csv":
         yield csv_line(list(FIELDS))
     async for row in store.scan(query):
         values = export_object(row)
+        if fmt == "jsonl" and open_body is not None and row.entry.body is not None:
+            values["body"] = open_body(row)
         if fmt == "jsonl":
             yield json.dumps(values, sort_keys=False, separators=(",", ":")) + "\n"
         else:

@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeAlias
 
+from keyroute.audit.bodies import sealed_body
 from keyroute.audit.entries import AdminEvent, admin_entry, request_entry
 from keyroute.batching.spill import Spill
 from keyroute.batching.writer import BatchWriter
@@ -65,7 +66,10 @@ def _entry(item: Item, row_id: str) -> AuditEntry:
     if isinstance(item, tuple):
         record, suppressed = item
         return request_entry(record, row_id, {"suppressed_before": suppressed})
-    return request_entry(item, row_id)
+    entry = request_entry(item, row_id)
+    if item.body_capture is not None:  # the workspace logs bodies: redacted and sealed here
+        entry = dataclasses.replace(entry, body=sealed_body(item))
+    return entry
 
 
 class AuditWriter(BatchWriter[Item, AuditEntry]):

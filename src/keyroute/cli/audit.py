@@ -147,3 +147,53 @@ def retention(
         emit_json({"retention_days": None if kept is None else str(kept)})
     else:
         click.echo("forever" if kept is None else f"{kept} days")
+
+
+@audit.command("body-logging")
+@click.option("--workspace", "-w", required=True, help="Workspace name or id.")
+@click.option(
+    "--on/--off",
+    "enabled",
+    default=None,
+    help="Log request and response bodies (redacted, encrypted), or not (the default).",
+)
+@click.option(
+    "--pattern",
+    "patterns",
+    multiple=True,
+    help="A regular expression to redact besides the built-in rules (repeat; replaces the list).",
+)
+@click.option("--clear-patterns", is_flag=True, help="Remove the workspace's own patterns.")
+@json_option
+@click.pass_context
+def body_logging(
+    ctx: click.Context,
+    workspace: str,
+    enabled: bool | None,
+    patterns: tuple[str, ...],
+    clear_patterns: bool,
+    as_json: bool,
+) -> None:
+    """Show or set whether the workspace's audit log keeps request and response bodies.
+
+    Off by default. When on, bodies are redacted (API keys and tokens of every provider
+    format, emails, card numbers, and the workspace's patterns) and encrypted with the
+    workspace's data key; `keyroute audit export` shows them.
+    """
+    if patterns and clear_patterns:
+        raise click.UsageError("choose one of --pattern and --clear-patterns")
+    new_patterns = [] if clear_patterns else (list(patterns) if patterns else None)
+    if enabled is None and new_patterns is None:
+        policy = control(ctx, as_json, lambda c: c.audit.body_logging(workspace))
+    else:
+        policy = control(
+            ctx,
+            as_json,
+            lambda c: c.audit.set_body_logging(workspace, enabled=enabled, patterns=new_patterns),
+        )
+    if as_json:
+        emit_json({"enabled": policy.enabled, "patterns": list(policy.patterns)})
+    else:
+        click.echo(f"body logging: {'on' if policy.enabled else 'off'}")
+        for pattern in policy.patterns:
+            click.echo(f"pattern: {pattern}")

@@ -22,13 +22,16 @@ from decimal import Decimal
 from typing import Protocol
 
 from keyroute.accounting.usage_report import parse_time
+from keyroute.audit.bodies import SETTING as BODY_SETTING
+from keyroute.audit.bodies import BodyLogging, checked_patterns, open_body
 from keyroute.audit.entries import AdminEvent
 from keyroute.audit.export import FORMATS, ExportFormat, export_lines
 from keyroute.audit.retention import MAX_DAYS, parse_days, retention_setting
 from keyroute.audit.verifier import Verdict, verify
 from keyroute.core.audit import GATEWAY_LOG, AuditQuery, AuditRow
 from keyroute.core.errors import InvalidRequest
-from keyroute.storage.base import Store, WorkspaceRecord
+from keyroute.storage.base import Store, WorkspaceRecord, workspace_setting_key
+from keyroute.vault.keystore import KeyVault
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +98,10 @@ class AuditLog:
         workspace: Callable[[str], Awaitable[WorkspaceRecord]],
         events: EventSink | None,
         clock: Callable[[], datetime],
+        vault: KeyVault | None = None,
     ) -> None:
+        """``vault`` opens logged bodies for the export (without it they are left out)."""
+        self._vault = vault
         self._settings = settings
         self._store = settings.audit
         self._workspace = workspace
@@ -155,6 +161,33 @@ class AuditLog:
         )
         return value
 
+    async def body_logging(self, name_or_id: str) -> BodyLogging:
+        workspace = await self._workspace(name_or_id)
+        key = workspace_setting_key(workspace.id, BODY_SETTING)
+        return BodyLogging.parse(await self._settings.get_setting(key))
+
+    async def set_body_logging(
+        self, name_or_id: str, *, enabled: bool | None = None, patterns: list[str] | None = None
+    ) -> BodyLogging:
+        """Turn the workspace's body logging on or off, or replace its redaction patterns
+        (``None``: left as it is); effective on the next request."""
+        workspace = await self._workspace(name_or_id)
+        key = workspace_setting_key(workspace.id, BODY_SETTING)
+        old = BodyLogging.parse(await self._settings.get_setting(key))
+        new = BodyLogging(
+            enabled=old.enabled if enabled is None else enabled,
+            patterns=old.patterns if patterns is None else checked_patterns(patterns),
+        )
+        await self._settings.set_workspace_setting(workspace.id, BODY_SETTING, new.dump())
+        self.emit(
+            "audit.body_logging",
+            workspace.id,
+            target=workspace.id,
+            old={"enabled": old.enabled, "patterns": list(old.patterns)},
+            new={"enabled": new.enabled, "patterns": list(new.patterns)},
+        )
+        return new
+
     async def _log(self, name_or_id: str | None, gateway: bool) -> str:
         if gateway:
             return GATEWAY_LOG
@@ -194,6 +227,9 @@ class AuditLog:
                 f"Invalid format {ascii(fmt[:20])}: use jsonl or csv.", param="format"
             )
         log = await self._log(name_or_id, gateway)
+        opener = None
+        if log != GATEWAY_LOG and self._vault is not None and name_or_id is not None:
+            opener = _opener(self._vault, await self._workspace(name_or_id))
         now = self._clock()
         query = AuditQuery(
             log=log,
@@ -215,7 +251,19 @@ class AuditLog:
             details={"format": fmt, "filters": chosen},
         )
         fmt_checked: ExportFormat = "csv" if fmt == "csv" else "jsonl"
-        return export_lines(self._store, query, fmt_checked)
+        return export_lines(self._store, query, fmt_checked, opener)
+
+
+def _opener(vault: KeyVault, workspace: WorkspaceRecord) -> Callable[[AuditRow], object]:
+    """Opens a row's logged body for ``workspace``'s export."""
+
+    def opened(row: AuditRow) -> object:
+        sealed, request_id = row.entry.body, row.entry.request_id
+        if sealed is None or request_id is None:
+            return None
+        return open_body(vault, workspace, request_id, sealed)
+
+    return opened
 
 
 def vars_of(filters: ExportFilters) -> dict[str, object]:

@@ -114,7 +114,7 @@ class ControlPlane:
         self.base_urls = base_urls or BaseUrlPolicy()
         self.catalogue = catalogue or builtin()
         self._clock = clock or (lambda: datetime.now(UTC))
-        self.audit = AuditLog(store, self.workspace, events, self._clock)
+        self.audit = AuditLog(store, self.workspace, events, self._clock, vault)
         self.governance = Governance(store, self.workspace, self.audit, self.catalogue, self._clock)
         self.caching = CachingSettings(store, self.workspace, self.audit.emit)
         self.routing = RoutingControl(store, self.workspace, self.audit, self._clock)

@@ -17,6 +17,7 @@ Invariants:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol, TypeAlias
@@ -81,6 +82,22 @@ class RequestRecord:
     total_ms: float = 0.0
     upstream_ms: float = 0.0
     ttft_ms: float | None = None  # time to the first content byte sent to the client
+    # The bodies, only when the workspace logs them (``body_capture``): what the client sent
+    # and what it got, cut at ``BodyCapture.max_bytes``; redacted and sealed off the request
+    # path by the audit writer.
+    body_capture: BodyCapture | None = None
+    request_body: bytes | None = None
+    response_body: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BodyCapture:
+    """A workspace that logs request and response bodies: how much to keep, and ``seal``,
+    which redacts a body text and encrypts it with the workspace's data key (for
+    ``request_id``), run by the audit writer off the request path."""
+
+    seal: Callable[[str, str], bytes]
+    max_bytes: int = 65_536
 
 
 class RecordSink(Protocol):

@@ -201,7 +201,9 @@ class Pipeline:
         workspace_id = ctx.principal.workspace_id
         if self._prices is not None:
             await self._prices.prepare(workspace_id)  # so that settlement prices without waiting
-        return await self._directory.get(workspace_id)
+        state = await self._directory.get(workspace_id)
+        record.body_capture = state.body_capture  # the workspace logs bodies (``audit.bodies``)
+        return state
 
     def _plan(
         self, ctx: RequestContext, state: WorkspaceState, op: WholeOperation[Any] | ChatStream

@@ -28,6 +28,7 @@ _PROVIDER_KEY_PURPOSE = b"keyroute/provider-key/v2"
 PROVIDER_KEY_AAD_VERSION = 2
 _SIGNATURE_PURPOSE = b"keyroute/tool-signature/v1"
 _RESPONSE_PURPOSE = b"keyroute/response-state/v1"
+_AUDIT_BODY_PURPOSE = b"keyroute/audit-body/v1"
 
 
 def _aad(purpose: bytes, *parts: str) -> bytes:
@@ -67,6 +68,11 @@ def signature_aad(workspace_id: str, call_id: str, model: str) -> bytes:
 def response_aad(workspace_id: str, response_id: str) -> bytes:
     """A stored Responses API turn belongs to one workspace and one response id."""
     return _aad(_RESPONSE_PURPOSE, workspace_id, response_id)
+
+
+def audit_body_aad(workspace_id: str, request_id: str) -> bytes:
+    """A logged request body belongs to one workspace and one request."""
+    return _aad(_AUDIT_BODY_PURPOSE, workspace_id, request_id)
 
 
 def legacy_provider_key_aad(workspace_id: str, key_id: str) -> bytes:

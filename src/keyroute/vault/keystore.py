@@ -18,7 +18,9 @@ from keyroute.core.errors import ConfigError, InvalidRequest
 from keyroute.core.secret import Secret
 from keyroute.storage.base import ProviderKeyRecord, Store, WorkspaceRecord
 from keyroute.vault.crypto import (
+    NONCE_BYTES,
     PROVIDER_KEY_AAD_VERSION,
+    audit_body_aad,
     fingerprint,
     legacy_provider_key_aad,
     new_data_key,
@@ -154,6 +156,20 @@ class KeyVault:
         """Decrypt what ``seal_response`` made; ``ConfigError`` if it belongs elsewhere."""
         aad = response_aad(workspace.id, response_id)
         return open_sealed(self._data_key(workspace), nonce, ciphertext, aad)
+
+    def seal_audit_body(self, workspace: WorkspaceRecord, request_id: str, text: str) -> bytes:
+        """Encrypt a logged (already redacted) request body: the nonce, then the ciphertext."""
+        nonce, ciphertext = seal(
+            self._data_key(workspace), text, audit_body_aad(workspace.id, request_id)
+        )
+        return nonce + ciphertext
+
+    def open_audit_body(self, workspace: WorkspaceRecord, request_id: str, sealed: bytes) -> str:
+        """Decrypt what ``seal_audit_body`` made; ``ConfigError`` if it belongs elsewhere."""
+        aad = audit_body_aad(workspace.id, request_id)
+        return open_sealed(
+            self._data_key(workspace), sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad
+        )
 
     def forget(self, workspace_id: str) -> None:
         """Drop the cached data keys of a workspace (after it is deleted or re-keyed)."""

@@ -367,3 +367,18 @@ async def test_a_failed_reseal_changes_nothing(store: Store, keyring: MasterKeyr
         await vault.reseal_provider_keys()
     rows = await store.list_provider_keys("w1") + await store.list_provider_keys("w2")
     assert {k.aad_version for k in rows} == {1}
+
+
+async def test_audit_bodies_are_bound_to_their_workspace_and_request(
+    store: Store, keyring: MasterKeyring
+) -> None:
+    vault = KeyVault(store, keyring)
+    a = await add_workspace(vault, store, "ws_a")
+    b = await add_workspace(vault, store, "ws_b")
+    sealed = vault.seal_audit_body(a, "req_1", '{"request": "hi"}')
+    assert b"hi" not in sealed
+    assert vault.open_audit_body(a, "req_1", sealed) == '{"request": "hi"}'
+    with pytest.raises(ConfigError):
+        vault.open_audit_body(a, "req_2", sealed)
+    with pytest.raises(ConfigError):
+        vault.open_audit_body(b, "req_1", sealed)
