@@ -21,6 +21,7 @@ from keyroute.audit.entries import AdminEvent
 from keyroute.audit.retention import AuditPruner
 from keyroute.audit.writer import AuditSpill, AuditWriter
 from keyroute.caching.response_cache import ResponseCache
+from keyroute.caching.warmth import WarmPrefixes
 from keyroute.catalogue import builtin
 from keyroute.config.schema import Config
 from keyroute.control.base_url import BaseUrlPolicy
@@ -147,9 +148,11 @@ class Services:
             max_bytes=config.caching.response_cache_max_bytes,
             max_entry_bytes=config.caching.response_cache_max_entry_bytes,
         )
+        self.warmth = WarmPrefixes(self.catalogue)  # the CacheWarmth a cost-aware router reads
         self.pipeline = Pipeline(
             admission=self.admission,
             answers=ResponseCache(self.response_cache),
+            warmth=self.warmth,
             health=self.health,
             attempts=attempts,
             directory=self.directory,

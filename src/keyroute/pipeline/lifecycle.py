@@ -27,6 +27,7 @@ from keyroute.caching.prompt import PromptCaching
 from keyroute.caching.response_cache import Lookup, ReplayStream, ResponseCache, cache_directive
 from keyroute.caching.status import HEADER as CACHE_HEADER
 from keyroute.caching.status import cache_status
+from keyroute.caching.warmth import WarmPrefixes
 from keyroute.catalogue import Catalogue, builtin
 from keyroute.catalogue.limits import lower_output_limit, without_reasoning
 from keyroute.core.chat import ChatRequest
@@ -89,6 +90,7 @@ class Pipeline:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
         answers: ResponseCache | None = None,
+        warmth: WarmPrefixes | None = None,
     ) -> None:
         self._directory = directory
         self._resolver = resolver
@@ -100,6 +102,7 @@ class Pipeline:
         self._catalogue = catalogue or builtin()
         self._prompt_cache = PromptCaching(self._catalogue)
         self._answers = answers
+        self.warmth = warmth
         self.health = health or HealthBoard()
         self._attempts = attempts or AttemptPolicy()
         self._router = router
@@ -153,8 +156,8 @@ class Pipeline:
             )
             usage = op.usage(result)
             meter.whole(usage)
-            if isinstance(result, ChatResponse) and usage is not None:
-                self._tell_cache(ctx, usage)
+            if isinstance(result, ChatResponse) and usage is not None and isinstance(op, Chat):
+                self._tell_cache(ctx, usage, op.request)
             if answers is not None and lookup is not None and isinstance(result, ChatResponse):
                 await answers.remember(lookup, result)
             return result
@@ -382,7 +385,7 @@ class Pipeline:
         self._serve(ctx, route)
         usage = prefetched.usage()  # known before the content when the provider says it first
         if usage is not None:
-            self._tell_cache(ctx, usage)
+            self._tell_cache(ctx, usage, op.request)
         return prefetched
 
     async def _prepare(
@@ -403,12 +406,16 @@ class Pipeline:
             )
         )
 
-    @staticmethod
-    def _tell_cache(ctx: RequestContext, usage: Usage) -> None:
-        """How the answer used the provider's prompt cache: the header and the record."""
+    def _tell_cache(self, ctx: RequestContext, usage: Usage, request: ChatRequest) -> None:
+        """How the answer used the provider's prompt cache: the header, the record, and the
+        warm-prefix tracker (which models hold this conversation's prefix)."""
         status = cache_status(usage)
-        ctx.record.cache = status
+        record = ctx.record
+        record.cache = status
         ctx.response_headers.append((CACHE_HEADER, status))
+        if self.warmth is not None and record.provider and record.upstream_model:
+            workspace = ctx.principal.workspace_id
+            self.warmth.note(workspace, record.provider, record.upstream_model, request, usage)
 
     def _fit(self, ctx: RequestContext, route: Route, req: ChatRequest) -> ChatRequest:
         """The request fitted to the routed model (``catalogue.limits``, ``single_call``); what
