@@ -23,9 +23,9 @@ from tools.router import data
 from tools.router.fit import Params, calibration_of, featurise, fit, scorer, scores
 
 SELECTION_SOURCES = ("mmlu", "mmlu_pro", "gsm8k")
-GRID_C = (0.3, 1.0, 3.0)
-GRID_ALPHA = ((0.5, 0.5, 0.5, 0.0), (1.0, 1.0, 1.0, 0.0), (0.5, 1.0, 1.0, 0.0))
-GRID_LABEL = ("weak_wrong", "gain")
+GRID_C = (0.03, 0.1)
+GRID_ALPHA = ((0.5, 0.5, 0.5, 0.0),)
+GRID_LABEL = ("gain", "weak_wrong")
 
 
 def split(examples: dict[str, list[data.Example]]) -> dict[str, list[data.Example]]:
@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("../shared/routing-data"))
     parser.add_argument("--out", type=Path, default=PACKAGE_DIR)
     parser.add_argument("--quick", action="store_true", help="no search: the first grid point")
+    parser.add_argument("--c", type=float, help="with --alpha and --label: no search")
+    parser.add_argument("--alpha", type=float, help="the same alpha for the n-gram families")
+    parser.add_argument("--label", choices=GRID_LABEL)
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -70,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     grid = [Params(c, a, lab) for lab, a, c in itertools.product(GRID_LABEL, GRID_ALPHA, GRID_C)]
     if args.quick:
         grid = grid[:1]
+    if args.c is not None and args.alpha is not None and args.label is not None:
+        a = args.alpha
+        grid = [Params(args.c, (a, a, a, 0.0), args.label)]
     best: tuple[float, Params, dict[str, float]] | None = None
     for params in grid:
         w, b = fit(train_rows, train, params)
