@@ -39,8 +39,10 @@ from keyroute.resilience.attempts import AttemptPolicy
 from keyroute.resilience.backoff import Backoff
 from keyroute.resilience.breakers import BreakerPolicy, HealthBoard
 from keyroute.response_states import ResponseStates
+from keyroute.router import Scorer
 from keyroute.routing.feedback import FeedbackBook, RecentRequests
 from keyroute.routing.resolver import ModelResolver
+from keyroute.routing.selection import AutoRouter
 from keyroute.signatures import SignatureCache
 from keyroute.storage.base import Store, WorkspaceRecord
 from keyroute.storage.memory_response_cache import MemoryResponseCacheStore
@@ -149,10 +151,15 @@ class Services:
             max_entry_bytes=config.caching.response_cache_max_entry_bytes,
         )
         self.warmth = WarmPrefixes(self.catalogue)  # the CacheWarmth a cost-aware router reads
+        # model "auto": the difficulty scorer is loaded once, when serving starts.
+        self.router = AutoRouter(
+            resolver=self.resolver, catalogue=self.catalogue, scorer=Scorer.load
+        )
         self.pipeline = Pipeline(
             admission=self.admission,
             answers=ResponseCache(self.response_cache),
             warmth=self.warmth,
+            router=self.router,
             health=self.health,
             attempts=attempts,
             directory=self.directory,
@@ -260,6 +267,7 @@ class Services:
         if failed:
             log.error("the master key cannot unwrap the data keys of workspaces %s", failed)
         await self.sender.start()
+        self.router.warm()
         self.tasks.spawn(self.principals.run_flusher(), name="api-key-last-used")
         await self.ledger.start(self.tasks.spawn)
         self.usage_writer.start(self.tasks.spawn)

@@ -112,7 +112,7 @@ def test_admin_api_covers_the_cli(gateway: Gateway) -> None:
     assert actions == ["routing.set", "routing.set", "routing.delete"]
 
 
-def test_feedback_is_recorded_for_the_callers_own_requests_only(gateway: Gateway) -> None:
+def test_auto_and_feedback_for_the_callers_own_requests_only(gateway: Gateway) -> None:
     fake = FakeOpenAI()
     with serve(fake.app) as upstream:
         gateway.control(
@@ -152,6 +152,28 @@ def test_feedback_is_recorded_for_the_callers_own_requests_only(gateway: Gateway
         ):
             resp = httpx.post(url, json=body, headers=auth)
             assert resp.status_code == status and resp.json()["error"]["param"] == param
+        routed = httpx.post(
+            gateway.url + "/v1/chat/completions",
+            json={"model": "auto", "messages": [{"role": "user", "content": "2+2?"}]},
+            headers=auth,
+        )
+        assert routed.status_code == 200, routed.text
+        route = json.loads(routed.headers["x-keyroute-route"])
+        assert route["policy"] == "openai" and route["scorer"].startswith("lr")
+        assert route["model"] in ("openai/gpt-4.1-mini", "openai/gpt-4.1")
+        assert routed.headers["x-keyroute-model"] == route["model"]
+        assert fake.requests[-1].body["model"] == route["model"].partition("/")[2]
+        rated = {"request_id": routed.headers["x-request-id"], "score": 0.5}
+        assert httpx.post(url, json=rated, headers=auth).json()["policy"] == "openai"
         assert httpx.post(url, content=b"{", headers=auth).status_code == 400
         assert httpx.post(url, json={"request_id": request_id, "score": 1}).status_code == 401
         assert httpx.get(url, headers=auth).status_code == 405
+    deadline = time.monotonic() + 20
+    while True:  # the usage row is written in the background
+        report = gateway.control(lambda c: c.routing.report("default"))
+        if report.lines or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    (line,) = report.lines
+    assert (line.policy, line.model) == ("openai", route["model"])
+    assert line.totals.routed_requests == 1 and line.feedback.count == 1
