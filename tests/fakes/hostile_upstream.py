@@ -28,6 +28,24 @@ Modes (``MODES``):
 - ``flood`` (not in ``MODES``: it is for slow-client tests, not an upstream fault): a valid
   OpenAI stream of 16 KiB text deltas that never ends (up to 1 GiB), as fast as it is read.
 
+Faults (``FAULTS``, for the fallback acceptance matrix: each is a failure a provider really
+has, which the next candidate should answer or the client get as a correct error):
+
+- ``status_500``, ``status_503``, ``status_529``: that status with the provider's error object.
+- ``rate_limited``: ``429`` rate limit with ``retry-after: 1``.
+- ``quota``: quota or credit exhausted (OpenAI ``429 insufficient_quota``, Anthropic ``400``
+  credit balance too low, Gemini ``429 RESOURCE_EXHAUSTED`` quota).
+- ``unauthorized``: ``401`` (a bad key).
+- ``context``: ``400`` context length exceeded, in the provider's words.
+- ``reset``: the connection is reset (TCP RST) right after the request, before any byte.
+- ``reset_head``: the head, then a reset before the first event or byte of the body.
+- ``reset_content``: the head and the first content event (or half the body), then a reset.
+- ``cut``: a stream's events up to its terminator, which never comes (the connection closes
+  cleanly); a whole answer cut the same way.
+
+A ``{url}/switch`` base URL plays whichever mode ``HostileUpstream.switch`` names at the time
+(a provider that fails, then recovers).
+
 Everything is bounded: bodies stop when the client stops reading, silences end when the client
 closes or the server stops, and ``running()`` closes every connection on exit.
 """
@@ -36,6 +54,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import struct
 import threading
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
@@ -62,6 +82,19 @@ MODES = (
     "bad_encoding",
 )
 PROVIDERS = ("openai", "anthropic", "gemini")
+FAULTS = (
+    "status_500",
+    "status_503",
+    "status_529",
+    "rate_limited",
+    "quota",
+    "unauthorized",
+    "context",
+    "reset",
+    "reset_head",
+    "reset_content",
+    "cut",
+)
 
 OPENAI_BODY = {
     "id": "chatcmpl-1",
@@ -341,7 +374,126 @@ async def _flood(x: Exchange, reader: asyncio.StreamReader) -> None:
         await x.send(big)
 
 
+def provider_error(provider: str, status: int, message: str, kind: str = "") -> bytes:
+    """``provider``'s own error object for ``status`` (``kind``: its type or code)."""
+    if provider == "anthropic":
+        etype = kind or {429: "rate_limit_error", 401: "authentication_error"}.get(
+            status, "overloaded_error" if status == 529 else "api_error"
+        )
+        if status == 400:
+            etype = kind or "invalid_request_error"
+        return json.dumps({"type": "error", "error": {"type": etype, "message": message}}).encode()
+    if provider == "gemini":
+        names = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 429: "RESOURCE_EXHAUSTED"}
+        error = {
+            "code": status,
+            "message": message,
+            "status": kind or names.get(status, "INTERNAL"),
+        }
+        return json.dumps({"error": error}).encode()
+    etype = {429: "requests", 401: "invalid_request_error", 400: "invalid_request_error"}
+    error = {"message": message, "type": etype.get(status, "server_error"), "code": kind or None}
+    return json.dumps({"error": error}).encode()
+
+
+async def _error(
+    x: Exchange, status: int, body: bytes, headers: dict[str, str] | None = None
+) -> None:
+    extra = headers or {}
+    await x.head(
+        status, {"content-type": "application/json", "content-length": str(len(body)), **extra}
+    )
+    await x.send(body)
+
+
+def _status(status: int) -> Handler:
+    async def answer(x: Exchange, reader: asyncio.StreamReader) -> None:
+        await _error(x, status, provider_error(x.provider, status, f"upstream {status}"))
+
+    return answer
+
+
+async def _rate_limited(x: Exchange, reader: asyncio.StreamReader) -> None:
+    body = provider_error(x.provider, 429, "Rate limit reached, slow down.")
+    await _error(x, 429, body, {"retry-after": "1"})
+
+
+async def _quota(x: Exchange, reader: asyncio.StreamReader) -> None:
+    if x.provider == "anthropic":
+        message = "Your credit balance is too low to access the Anthropic API."
+        await _error(x, 400, provider_error(x.provider, 400, message))
+        return
+    kind = "insufficient_quota" if x.provider == "openai" else ""
+    message = "You exceeded your current quota (Quota exceeded for quota metric), check billing."
+    await _error(x, 429, provider_error(x.provider, 429, message, kind))
+
+
+async def _unauthorized(x: Exchange, reader: asyncio.StreamReader) -> None:
+    await _error(x, 401, provider_error(x.provider, 401, "Invalid API key."))
+
+
+async def _context(x: Exchange, reader: asyncio.StreamReader) -> None:
+    messages = {
+        "openai": "This model's maximum context length is 128000 tokens.",
+        "anthropic": "prompt is too long: 210000 tokens > 200000 maximum",
+        "gemini": "The input token count (1200000) exceeds the maximum number of tokens allowed.",
+    }
+    kind = "context_length_exceeded" if x.provider == "openai" else ""
+    await _error(x, 400, provider_error(x.provider, 400, messages[x.provider], kind))
+
+
+def _abort(x: Exchange) -> None:
+    """Close with a TCP reset (``SO_LINGER`` 0), as a crashed or cut-off host does."""
+    sock = x.writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    x.writer.transport.abort()
+
+
+async def _reset(x: Exchange, reader: asyncio.StreamReader) -> None:
+    _abort(x)
+
+
+async def _reset_head(x: Exchange, reader: asyncio.StreamReader) -> None:
+    body = x.valid_body()
+    await x.head(200, {"content-type": x.content_type, "content-length": str(len(body))})
+    await asyncio.sleep(0.05)  # the head leaves on its own, then the reset
+    _abort(x)
+
+
+async def _reset_content(x: Exchange, reader: asyncio.StreamReader) -> None:
+    body = x.valid_body()
+    await x.head(200, {"content-type": x.content_type, "content-length": str(len(body))})
+    events = stream_events(x.provider)
+    first = b"".join(events[:3]) if x.provider == "anthropic" else events[0]
+    await x.send(first if x.stream else body[: len(body) // 2])
+    await asyncio.sleep(0.05)
+    _abort(x)
+
+
+async def _cut(x: Exchange, reader: asyncio.StreamReader) -> None:
+    if x.stream:
+        body = b"".join(stream_events(x.provider)[:-1])
+        await x.head(200, {"content-type": x.content_type})
+        await x.send(body)
+        return
+    body = x.valid_body()
+    await x.head(200, {"content-type": x.content_type})
+    await x.send(body[: len(body) - 5])
+
+
 HANDLERS: dict[str, Handler] = {
+    "status_500": _status(500),
+    "status_503": _status(503),
+    "status_529": _status(529),
+    "rate_limited": _rate_limited,
+    "quota": _quota,
+    "unauthorized": _unauthorized,
+    "context": _context,
+    "reset": _reset,
+    "reset_head": _reset_head,
+    "reset_content": _reset_content,
+    "cut": _cut,
     "ok": _ok,
     "redirect": _redirect,
     "huge_body": _huge_body,
@@ -375,6 +527,7 @@ class HostileUpstream:
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, bool]] = []
+        self.switch = "ok"  # the mode a ``{url}/switch`` base URL plays now
         self._writers: set[asyncio.StreamWriter] = set()
 
     @property
@@ -391,6 +544,8 @@ class HostileUpstream:
             headers = dict(line.lower().split(": ", 1) for line in lines[1:] if ": " in line)
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             mode = path.strip("/").split("/", 1)[0]
+            if mode == "switch":  # a provider whose behaviour a test changes as it runs
+                mode = self.switch
             provider = provider_of(path.split("?", 1)[0])
             stream = "streamGenerateContent" in path or bool(
                 body and json.loads(body).get("stream")

@@ -84,6 +84,11 @@ def _need(req: ChatRequest | None, footprint: Footprint | None) -> Need:
     return Need(capabilities=frozenset(caps), tokens=footprint.least if footprint else 0)
 
 
+def _siblings(a: Route, b: Route) -> bool:
+    """The same model id through two keys of one provider."""
+    return a.model_id == b.model_id and a.group == b.group
+
+
 class Fallbacks:
     def __init__(
         self,
@@ -160,15 +165,16 @@ class Fallbacks:
         )
 
     def _balance(self, state: WorkspaceState, routes: list[Route]) -> list[Route]:
-        """Each run of routes to one model through several keys of its provider, in a weighted
-        random order (``resilience.balance``): the keys share the load by weight, and the
-        others stay behind as failover."""
+        """Each run of routes to one model id through several keys of its provider (the
+        resolver's siblings of a ``provider/model`` id), in a weighted random order
+        (``resilience.balance``): the keys share the load by weight, and the others stay behind
+        as failover. Keys a request or a chain names one by one keep their order."""
         if len(routes) < 2:
             return routes
         balanced: list[Route] = []
         start = 0
         for end in range(1, len(routes) + 1):
-            if end < len(routes) and routes[end].group == routes[start].group:
+            if end < len(routes) and _siblings(routes[end], routes[start]):
                 continue
             run = routes[start:end]
             if len(run) > 1:
