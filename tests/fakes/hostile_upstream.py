@@ -391,9 +391,9 @@ def provider_error(provider: str, status: int, message: str, kind: str = "") -> 
             "status": kind or names.get(status, "INTERNAL"),
         }
         return json.dumps({"error": error}).encode()
-    etype = {429: "requests", 401: "invalid_request_error", 400: "invalid_request_error"}
-    error = {"message": message, "type": etype.get(status, "server_error"), "code": kind or None}
-    return json.dumps({"error": error}).encode()
+    types = {429: "requests", 401: "invalid_request_error", 400: "invalid_request_error"}
+    body = {"message": message, "type": types.get(status, "server_error"), "code": kind or None}
+    return json.dumps({"error": body}).encode()
 
 
 async def _error(
