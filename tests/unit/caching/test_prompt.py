@@ -85,3 +85,16 @@ def test_implicit_and_unknown_styles_change_nothing() -> None:
     req = chat(msg("system", SYSTEM), msg("user", "hi"))
     assert prepare(req, "implicit", provider="gemini") is req
     assert prepare(req, "none", provider="groq") is req
+
+
+def test_an_openai_clients_cache_hints_reach_openai_and_are_left_out_elsewhere() -> None:
+    from keyroute.wire.anthropic import encode_request as anthropic_body
+    from keyroute.wire.openai.request import decode_request
+
+    raw = b'{"model": "m", "messages": [{"role": "user", "content": "q"}],'
+    raw += b' "prompt_cache_key": "mine", "prompt_cache_retention": "24h"}'
+    req = decode_request(raw)
+    sent = encode_request(prepare(req, "key", provider="openai"), "gpt-4o", provider="openai")
+    assert (sent["prompt_cache_key"], sent["prompt_cache_retention"]) == ("mine", "24h")
+    claude = anthropic_body(prepare(req, "breakpoints"), "claude-sonnet-5", default_max_tokens=9)
+    assert "prompt_cache_key" not in claude and "prompt_cache_retention" not in claude

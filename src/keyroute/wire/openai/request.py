@@ -40,6 +40,8 @@ from keyroute.wire.openai import _schema as s
 _PATH = re.compile(r"`\$\.?([^`]*)`")
 _DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+);base64,(.*)$", re.DOTALL)
 _HEAVY_FIELDS = ("messages", "tools", "response_format", "metadata")
+CACHE_HINTS = frozenset({"prompt_cache_key", "prompt_cache_retention", "prompt_cache_options"})
+"""OpenAI's prompt-cache hints: they change no answer, so another provider leaves them out."""
 
 
 def decode_request(body: bytes) -> ChatRequest:
@@ -129,6 +131,7 @@ def _to_canonical(r: s.ChatRequestS, passthrough: dict[str, Any]) -> ChatRequest
         reasoning_effort=r.reasoning_effort,
         metadata=r.metadata,
         passthrough=passthrough,
+        optional=frozenset(passthrough) & CACHE_HINTS,
         source_format="openai",
     )
 
