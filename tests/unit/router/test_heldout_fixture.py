@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from keyroute.router import Scorer, metrics
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "router" / "heldout_mmlu.jsonl"
 
 
-def rows() -> list[dict[str, object]]:
+def rows() -> list[dict[str, Any]]:
     return [json.loads(line) for line in FIXTURE.read_text(encoding="utf-8").splitlines()]
 
 
@@ -30,8 +31,8 @@ def test_fixture_shape() -> None:
         assert set(row) == {"source", "subject", "prompt", "strong", "weak"}
         assert row["strong"] in (0, 1) and row["weak"] in (0, 1)
         assert isinstance(row["prompt"], str) and row["prompt"].endswith("Answer:")
-    strong = sum(float(r["strong"]) for r in fixture)  # type: ignore[arg-type]
-    weak = sum(float(r["weak"]) for r in fixture)  # type: ignore[arg-type]
+    strong = sum(float(r["strong"]) for r in fixture)
+    weak = sum(float(r["weak"]) for r in fixture)
     assert strong > weak  # PGR is defined
 
 
@@ -43,7 +44,7 @@ def test_apgr_from_scores_and_from_outcomes_agree() -> None:
             model="auto",
             messages=(Message(role="user", content=(TextPart(text=str(row["prompt"])),)),),
         )
-        outcomes.append((scorer.score(request), float(row["strong"]), float(row["weak"])))  # type: ignore[arg-type]
+        outcomes.append((scorer.score(request), float(row["strong"]), float(row["weak"])))
     scores, strong, weak = zip(*outcomes, strict=True)
     value = metrics.apgr(scores, strong=strong, weak=weak)
     assert 0.0 < value < 1.0
