@@ -314,3 +314,31 @@ def test_admin_api_and_audit(gateway: Gateway) -> None:
         "monthly_requests": 1000,
         "timezone": "Asia/Kolkata",
     }
+
+
+def _chat(gateway: Gateway, user: str | None = None) -> httpx.Response:
+    body: dict[str, Any] = {"model": "demo/fast", "messages": [{"role": "user", "content": "hi"}]}
+    if user is not None:
+        body["user"] = user
+    return httpx.post(
+        gateway.url + "/v1/chat/completions",
+        timeout=10,
+        headers={"authorization": f"Bearer {gateway.api_key}"},
+        json=body,
+    )
+
+
+def test_the_running_server_enforces_what_the_cli_sets(gateway: Gateway) -> None:
+    """Each change reaches the serving process through the change feed, on its next request."""
+    ok(gateway, "workspace", "set-plan", "default", "custom", "--quota", "0")
+    refused = _chat(gateway)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "quota_exceeded"
+    assert refused.headers["x-keyroute-quota-limit"] == "0"
+    ok(gateway, "workspace", "set-plan", "default", "custom", "--quota", "unlimited")
+    assert _chat(gateway).status_code == 200
+    ok(gateway, "budget", "set", "--workspace", "default", "--user", "mallory", "--daily", "0")
+    assert _chat(gateway, user="mallory").status_code == 429
+    assert _chat(gateway, user="alice").status_code == 200
+    ok(gateway, "budget", "clear", "--workspace", "default", "--user", "mallory")
+    assert _chat(gateway, user="mallory").status_code == 200
