@@ -176,7 +176,7 @@ def _bucket(value: float) -> int:
     return 0 if value < 1 else int(math.log2(value)) + 1
 
 
-def shape_tokens(request: ChatRequest, user: _Text, system: _Text) -> list[str]:
+def shape_tokens(request: ChatRequest, user: _Text, system_size: int) -> list[str]:
     """The shape measures of ``request`` as bucketed tokens (``name:bucket``)."""
     counts = user.class_counts()
     size = max(user.size, 1)
@@ -185,7 +185,7 @@ def shape_tokens(request: ChatRequest, user: _Text, system: _Text) -> list[str]:
     images = any(p.kind == "image" for m in request.messages for p in m.content)
     return [
         f"len:{_bucket(user.size / 16)}",
-        f"syslen:{_bucket(system.size / 16)}",
+        f"syslen:{_bucket(system_size / 16)}",
         f"turns:{min(user_turns, 8)}",
         f"msgs:{_bucket(len(request.messages))}",
         f"fences:{min(counts[_BACKTICK] // 3, 6)}",
@@ -216,16 +216,32 @@ def last_user_text(messages: tuple[Message, ...]) -> str:
     return ""
 
 
+def _system(text: str) -> tuple[Indices, int]:
+    """The system family's indices and the clipped size in bytes."""
+    system = _Text.of(text, SYSTEM_BYTES, 0)
+    indices = system.words("sys", "sys2")
+    indices.flags.writeable = False
+    return indices, system.size
+
+
+# An application sends the same system prompt with most of its requests.
+_cached_system = functools.lru_cache(maxsize=256)(_system)
+_CACHED_SYSTEM_CHARS = 8_192
+
+
 def extract(request: ChatRequest) -> Features:
     """The features of ``request``: pure, and the same in every process and on every machine."""
     user = _Text.of(last_user_text(request.messages), HEAD_BYTES, TAIL_BYTES)
-    system = _Text.of(request.system_text(), SYSTEM_BYTES, 0)
+    text = request.system_text()
+    system, system_size = (
+        _cached_system(text) if len(text) <= _CACHED_SYSTEM_CHARS else _system(text)
+    )
     chars = [user.ngrams(n) for n in CHAR_NGRAMS]
-    shape = [_token_index(t) for t in shape_tokens(request, user, system)]
+    shape = [_token_index(t) for t in shape_tokens(request, user, system_size)]
     indices = (
         chars[0] if len(chars) == 1 else np.concatenate(chars),
         user.words("word", "word2"),
-        system.words("sys", "sys2"),
+        system,
         np.array(shape, dtype=np.uint32),
     )
     return Features(indices=indices)

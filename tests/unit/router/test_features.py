@@ -72,6 +72,12 @@ def test_long_prompts_keep_head_and_tail() -> None:
 def test_system_family_and_last_user_turn() -> None:
     assert _family(_request("hi"), "system") == []
     assert len(_family(_request("hi", system="You are a poet"), "system")) == 4 + 3
+    # a long system prompt is not cached, and gives what a short one would for its first bytes
+    long = "You are a poet " + "x" * 20_000
+    assert (
+        _family(_request("hi", system=long), "system")[:4]
+        == _family(_request("hi", system="You are a poet " + "x" * 4_000), "system")[:4]
+    )
     request = ChatRequest(
         model="auto",
         messages=(
@@ -98,7 +104,7 @@ def test_shape_tokens_see_the_request() -> None:
 
 def test_shape_buckets() -> None:
     user = features._Text.of("x = 3 + 4?\n```py\n```", 100, 0)
-    tokens = features.shape_tokens(_request("unused"), user, features._Text.of("", 10, 0))
+    tokens = features.shape_tokens(_request("unused"), user, 0)
     assert "fences:2" in tokens
     assert "questions:1" in tokens
     assert "lines:2" in tokens
