@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, TypeVar
 
-from keyroute.core.errors import AuthError
+from keyroute.core.errors import AuthError, KeyPaused
 from keyroute.single_flight import SingleFlight
 from keyroute.storage.base import Store
 
@@ -57,6 +57,7 @@ class Principal:
     workspace_name: str
     api_key_id: str
     api_key_name: str
+    paused: bool = False  # refused with ``KeyPaused`` until ``keyroute api-key resume``
 
 
 class PrincipalCache:
@@ -89,6 +90,11 @@ class PrincipalCache:
             principal = await self._flights.run(digest, lambda: self._lookup(digest))
         if principal is None:
             raise AuthError("Invalid gateway API key.")
+        if principal.paused:
+            raise KeyPaused(
+                f"Gateway key '{principal.api_key_name}' ({principal.api_key_id}) is paused. "
+                "An admin can resume it with `keyroute api-key resume`."
+            )
         self._pending[principal.api_key_id] = self._clock()
         return principal
 
@@ -132,6 +138,7 @@ class PrincipalCache:
             workspace_name=workspace.name,
             api_key_id=record.id,
             api_key_name=record.name,
+            paused=record.paused_at is not None,
         )
 
     async def flush(self) -> None:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +20,11 @@ from keyroute.accounting.usage_spill import UsageSpill
 from keyroute.accounting.usage_writer import UsageWriter
 from keyroute.admission.events import ThresholdCrossed, ThresholdEvents
 from keyroute.admission.stage import Admission
+from keyroute.alerts.delivery import Deliverer, Notifier
+from keyroute.alerts.engine import AlertEngine, EngineSettings
+from keyroute.alerts.sink import VelocitySink
+from keyroute.alerts.sources import NoBudgets
+from keyroute.alerts.velocity import VelocityBoard
 from keyroute.audit.entries import AdminEvent
 from keyroute.audit.retention import AuditPruner
 from keyroute.audit.writer import AuditSpill, AuditWriter
@@ -24,14 +32,18 @@ from keyroute.caching.response_cache import ResponseCache
 from keyroute.caching.warmth import WarmPrefixes
 from keyroute.catalogue import builtin
 from keyroute.config.schema import Config
+from keyroute.control.alerts import AlertAdmin
 from keyroute.control.base_url import BaseUrlPolicy
 from keyroute.control.plane import ControlPlane
 from keyroute.core.errors import ConfigError
 from keyroute.core.money import usd_text
 from keyroute.core.record import RecordSink
+from keyroute.core.secret import Secret
 from keyroute.ledger import Charge, Ledger
 from keyroute.ledger.memory import MemoryLedger
 from keyroute.ledger.sqlite import SqliteLedger
+from keyroute.notifiers.smtp import SmtpNotifier, SmtpSettings
+from keyroute.notifiers.webhook import HttpNotifier
 from keyroute.pipeline import Pipeline, Pricer
 from keyroute.pipeline.listing import HostedModels
 from keyroute.principals import PrincipalCache
@@ -56,6 +68,10 @@ from keyroute.vault.masterkey import MasterKeyring
 from keyroute.workspace_state import WorkspaceDirectory
 
 log = logging.getLogger("keyroute.services")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def load_keyring(config: Config) -> MasterKeyring:
@@ -186,9 +202,62 @@ class Services:
             self.audit_writer,
             self.recent_requests,
         ]
+        self._build_alerts(config)
         # Prices each request's usage at the workspace's prices, list and paid.
         self.pricer: Pricer = self.prices
         self._connected = False
+
+    def _build_alerts(self, config: Config) -> None:
+        """Burn-rate alerts: notifiers at the edge, the evaluator, and its velocity sink."""
+        cfg = config.alerts
+        smtp = cfg.smtp
+        self.http_notifier = HttpNotifier(timeout=cfg.delivery_timeout_seconds)
+        notifiers: dict[str, Notifier] = {
+            "webhook": self.http_notifier,
+            "slack": self.http_notifier,
+            "email": SmtpNotifier(
+                SmtpSettings(
+                    host=smtp.host,
+                    port=smtp.port,
+                    username=smtp.username,
+                    password=Secret(smtp.password.get_secret_value()) if smtp.password else None,
+                    starttls=smtp.starttls,
+                    sender=smtp.from_,
+                    timeout=smtp.timeout_seconds,
+                    ca_file=str(smtp.ca_file) if smtp.ca_file else None,
+                )
+            ),
+        }
+        history = self.store.alerts.append_alert_events
+        self.alert_admin = AlertAdmin(
+            self.control, Deliverer(notifiers, history, clock=_utc_now, attempts=1)
+        )
+        self.alerts = AlertEngine(
+            store=self.store,
+            board=VelocityBoard(bucket_seconds=cfg.bucket_seconds),
+            deliverer=Deliverer(
+                notifiers,
+                history,
+                clock=_utc_now,
+                attempts=cfg.delivery_attempts,
+                base_delay=cfg.retry_base_seconds,
+            ),
+            channels=self.alert_admin,
+            actions=self.alert_admin,
+            budgets=NoBudgets(),
+            clock=_utc_now,
+            holder=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
+            settings=EngineSettings(
+                interval=cfg.evaluate_interval_seconds,
+                settle=cfg.settle_seconds,
+                immediate_pico=int(cfg.immediate_cost_usd * 10**12),
+                overlap_seconds=cfg.sync_overlap_seconds,
+                lease_seconds=cfg.lease_seconds,
+            ),
+            spawn=lambda coro: self.tasks.spawn(coro, name="alert-delivery"),
+        )
+        if cfg.enabled:
+            self.record_sinks.append(VelocitySink(self.alerts))
 
     @classmethod
     def build(cls, config: Config) -> Services:
@@ -282,6 +351,8 @@ class Services:
         )
         self.tasks.spawn(self.signatures.run_writer(), name="tool-signatures")
         self.tasks.spawn(self.responses.run_writer(), name="response-states")
+        if self.config.alerts.enabled:
+            self.tasks.spawn(self.alerts.run(), name="alerts-evaluator")
 
     async def close(self) -> None:
         # Stop the record writers first: each stores every queued record (or spills what the
@@ -309,6 +380,7 @@ class Services:
         except Exception:  # shutting down: report, then keep closing
             log.exception("could not store Responses API state at shutdown")
         await self.sender.close()
+        await self.http_notifier.close()
         if self._connected:
             await self.store.close()
             self._connected = False

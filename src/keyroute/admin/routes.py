@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from keyroute.admin.alert_routes import alert_handlers
 from keyroute.admin.governance_routes import GOVERNANCE_ROUTES
 from keyroute.admin.payload import payload as _payload
 from keyroute.admin.routing_routes import routing_handlers
@@ -479,6 +480,7 @@ def admin_routes(services: Services) -> list[Route]:
         r(ws + "/timeouts/{model:path}", set_timeouts, ["PUT"]),
         r(ws + "/timeouts/{model:path}", clear_timeouts, ["DELETE"]),
         r(ws + "/provider-keys/{key_id}/weight", set_key_weight, ["PUT"]),
+        *(r(ws + path, h, methods, st) for path, h, methods, st in alert_handlers(_payload)),
         r("/models", list_models, ["GET"]),
         r("/models/{model:path}", get_model, ["GET"]),
         r("/vault/rotate-master", rotate_master, ["POST"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from keyroute.cli import (
+    alerts,
     audit,
     caching,
     catalogue,
@@ -16,6 +17,7 @@ from keyroute.cli import (
 from keyroute.cli.group import cli
 
 __all__ = [
+    "alerts",
     "audit",
     "caching",
     "catalogue",

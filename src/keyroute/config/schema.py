@@ -119,6 +119,41 @@ class CachingConfig(_Section):
     response_cache_max_entry_bytes: int = Field(default=1024 * 1024, ge=0, le=2**34)
 
 
+class SmtpConfig(_Section):
+    """The SMTP server alert emails go through (``KEYROUTE__ALERTS__SMTP__PASSWORD`` keeps the
+    password out of the file)."""
+
+    host: str = ""  # empty: email channels cannot deliver (their attempts fail, in history)
+    port: int = Field(default=587, ge=1, le=65535)
+    username: str = ""
+    password: SecretStr | None = None
+    starttls: bool = True
+    from_: str = Field(default="keyroute@localhost", alias="from")
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300, allow_inf_nan=False)
+    # A CA bundle to verify the server's STARTTLS certificate with (default: the system's).
+    ca_file: Path | None = None
+
+
+class AlertsConfig(_Section):
+    """Burn-rate alerts: evaluation cadence, velocity buckets, delivery retries."""
+
+    enabled: bool = True
+    evaluate_interval_seconds: float = Field(default=15.0, gt=0, le=15, allow_inf_nan=False)
+    # A request that costs at least this much (USD) wakes the evaluator at once.
+    immediate_cost_usd: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    # How long a woken evaluation waits for the usage writer to store the request (its batch
+    # interval is 0.5 s), so the rules see it in the database like every worker's spend.
+    settle_seconds: float = Field(default=1.0, ge=0, le=30, allow_inf_nan=False)
+    bucket_seconds: int = Field(default=60, ge=1, le=3600)
+    # Usage rows are re-read this far back at every evaluation (rows land after the request).
+    sync_overlap_seconds: float = Field(default=600.0, ge=1, le=86_400, allow_inf_nan=False)
+    lease_seconds: float = Field(default=45.0, gt=0, le=3600, allow_inf_nan=False)
+    delivery_attempts: int = Field(default=5, ge=1, le=20)
+    retry_base_seconds: float = Field(default=2.0, gt=0, le=600, allow_inf_nan=False)
+    delivery_timeout_seconds: float = Field(default=10.0, gt=0, le=120, allow_inf_nan=False)
+    smtp: SmtpConfig = SmtpConfig()
+
+
 class LoggingConfig(_Section):
     level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
 
@@ -137,6 +172,8 @@ class Config(_Section):
     logging: LoggingConfig = LoggingConfig()
     audit: AuditConfig = AuditConfig()
     caching: CachingConfig = CachingConfig()
+
+    alerts: AlertsConfig = AlertsConfig()
 
     @property
     def resolved_database_url(self) -> str:

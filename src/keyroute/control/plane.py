@@ -188,6 +188,25 @@ class ControlPlane:
             )
         self.audit.emit("key.revoke", workspace.id, target=key_id)
 
+    async def pause_api_key(self, name_or_id: str, key_id: str, reason: str | None = None) -> None:
+        """Pause gateway key ``key_id``: its requests are refused until ``resume_api_key``."""
+        workspace = await self.workspace(name_or_id)
+        if not await self.store.pause_api_key(workspace.id, key_id, self._clock()):
+            raise NotFound(
+                f"No active, unpaused gateway key '{key_id}' in workspace '{workspace.name}'.",
+                param="id",
+            )
+        details: dict[str, object] = {"reason": reason} if reason else {}
+        self.audit.emit("key.pause", workspace.id, target=key_id, details=details)
+
+    async def resume_api_key(self, name_or_id: str, key_id: str) -> None:
+        workspace = await self.workspace(name_or_id)
+        if not await self.store.pause_api_key(workspace.id, key_id, None):
+            raise NotFound(
+                f"No paused gateway key '{key_id}' in workspace '{workspace.name}'.", param="id"
+            )
+        self.audit.emit("key.resume", workspace.id, target=key_id)
+
     # Provider keys
     async def add_provider_key(
         self,

@@ -44,7 +44,9 @@ def api_key_view(k: ApiKeyRecord) -> dict[str, Any]:
         "created_at": _time(k.created_at),
         "last_used_at": _time(k.last_used_at),
         "revoked_at": _time(k.revoked_at),
+        "paused_at": _time(k.paused_at),
         "active": k.revoked_at is None,
+        "paused": k.paused_at is not None,
     }
 
 

@@ -12,6 +12,7 @@
     │   └── NotFound                  404  unknown model, workspace, key
     ├── AuthError                     401  missing or bad gateway key / admin token
     │   └── PermissionDenied          403
+    │       └── KeyPaused             403  the key is paused (`keyroute api-key resume`)
     ├── RateLimited                   429  a keyroute limit (not the provider's)
     │   ├── RequestsLimited           429  a workspace's or key's rate limit (``rate_limited``)
     │   ├── QuotaExceeded             429  the plan's monthly request quota (no retry helps)
@@ -100,6 +101,12 @@ class PermissionDenied(AuthError):
     status = 403
     code = "permission_denied"
     type = "permission_error"
+
+
+class KeyPaused(PermissionDenied):
+    """The gateway key is paused (by an admin or an alert rule's action) until resumed."""
+
+    code = "api_key_paused"
 
 
 class RateLimited(GatewayError):

@@ -39,6 +39,7 @@ class ApiKeyRecord:
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+    paused_at: datetime | None = None  # refused while paused (``keyroute api-key resume``)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -650,6 +651,11 @@ class Store(Protocol):
         """Fallback chains, timeouts and key weights of this database."""
         ...
 
+    @property
+    def alerts(self) -> AlertStore:
+        """Alert channels, rules, states and history of this database."""
+        ...
+
     async def open(self) -> None:
         """Connect and check the schema is current (``migrate`` brings it there)."""
         ...
@@ -684,6 +690,11 @@ class Store(Protocol):
     async def list_api_keys(self, workspace_id: str) -> list[ApiKeyRecord]: ...
     async def find_api_key(self, key_hash: str) -> ApiKeyRecord | None: ...
     async def revoke_api_key(self, workspace_id: str, key_id: str, at: datetime) -> bool: ...
+    async def pause_api_key(self, workspace_id: str, key_id: str, at: datetime | None) -> bool:
+        """Pause an active key (``at``) or resume it (``None``); ``False`` if no such active key
+        or already in that state. A configuration change: caches drop the key at once."""
+        ...
+
     async def record_api_key_use(self, last_used: Mapping[str, datetime]) -> None:
         """Batch update of last-used times (``id -> time``); never lowers a stored time."""
         ...
@@ -730,3 +741,112 @@ class Store(Protocol):
         ...
 
     async def set_setting(self, key: str, value: str) -> None: ...
+
+
+AlertChannelKind: TypeAlias = Literal["webhook", "slack", "email"]
+AlertRuleKind: TypeAlias = Literal[
+    "burn_rate", "anomaly", "budget_threshold", "projection", "error_rate", "request_rate"
+]
+AlertAction: TypeAlias = Literal["notify", "pause-key", "downgrade"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertChannelRecord:
+    """Where a workspace's alerts go: a webhook URL, a Slack incoming-webhook URL or an email
+    address. A webhook's signing secret is sealed with the workspace's data key (the vault's
+    ``seal_channel_secret``), never stored in plaintext."""
+
+    id: str
+    workspace_id: str
+    name: str
+    kind: AlertChannelKind
+    target: str
+    created_at: datetime
+    secret_nonce: bytes | None = None
+    secret_ciphertext: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertRuleRecord:
+    """A workspace's alert rule; ``params`` holds the kind's settings as text (``Decimal``s as
+    strings, durations in seconds), checked by ``keyroute.alerts.rules`` when read."""
+
+    id: str
+    workspace_id: str
+    name: str
+    channel_id: str
+    kind: AlertRuleKind
+    params: Mapping[str, str]
+    cooldown_seconds: int
+    action: AlertAction
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertStateRecord:
+    """Where a rule stands: ``level`` 0 (quiet), 1 (firing) or 2 (escalated). ``version`` moves
+    with every transition: a transition is claimed with ``claim_alert_transition`` against the
+    version read, so of several workers only one notifies."""
+
+    rule_id: str
+    workspace_id: str
+    level: int
+    version: int
+    since: datetime | None = None  # when the current firing started
+    notified_at: datetime | None = None  # the last notification of this firing
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertEventRecord:
+    """One line of a workspace's alert history: a firing, an escalation, a resolution, an
+    action taken, or one delivery attempt and its outcome."""
+
+    id: str
+    workspace_id: str
+    time: datetime
+    rule: str  # the rule's name (kept if the rule is removed later)
+    kind: Literal["firing", "escalated", "resolved", "test", "delivery", "action"]
+    alert_id: str  # the firing this line belongs to
+    channel: str | None = None
+    attempt: int = 0
+    outcome: str = ""  # ``delivered``, ``failed``, ``gave-up``, ``paused-key``...
+    detail: str = ""  # JSON: the alert's values, or the delivery's status and error
+
+
+class AlertStore(Protocol):
+    """Alert channels, rules, rule states, history and the evaluator's lease.
+
+    Channel and rule names are unique per workspace (``Conflict`` otherwise); removing a channel
+    that a rule uses is a ``Conflict``. Rows go with their workspace. None of these writes is a
+    configuration change: the request path's caches stay.
+    """
+
+    async def add_alert_channel(self, record: AlertChannelRecord) -> None: ...
+    async def list_alert_channels(self, workspace_id: str) -> list[AlertChannelRecord]: ...
+    async def delete_alert_channel(self, workspace_id: str, name: str) -> bool: ...
+    async def add_alert_rule(self, record: AlertRuleRecord) -> None: ...
+    async def list_alert_rules(self, workspace_id: str | None = None) -> list[AlertRuleRecord]:
+        """One workspace's rules by name, or every workspace's (``None``)."""
+        ...
+
+    async def delete_alert_rule(self, workspace_id: str, name: str) -> bool: ...
+    async def alert_states(self, workspace_id: str) -> dict[str, AlertStateRecord]:
+        """Rule id -> state; a rule that never fired has none (level 0, version 0)."""
+        ...
+
+    async def claim_alert_transition(self, state: AlertStateRecord) -> bool:
+        """Store ``state`` if the stored version is ``state.version - 1`` (none counts as 0);
+        ``False`` when another worker moved first."""
+        ...
+
+    async def append_alert_events(self, records: Sequence[AlertEventRecord]) -> None: ...
+    async def list_alert_events(
+        self, workspace_id: str, *, since: datetime | None = None, limit: int = 200
+    ) -> list[AlertEventRecord]:
+        """The newest ``limit`` events at or after ``since``, oldest first."""
+        ...
+
+    async def claim_lease(self, name: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
+        """Take or renew the lease ``name`` for ``holder`` until ``now + ttl``; ``False`` while
+        another holder's lease is unexpired."""
+        ...

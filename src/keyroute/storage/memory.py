@@ -27,6 +27,7 @@ from keyroute.storage.base import (
 )
 from keyroute.storage.caching_settings import SettingsCachingStore
 from keyroute.storage.changes import LocalChangeFeed
+from keyroute.storage.memory_alerts import MemoryAlertStore
 from keyroute.storage.memory_audit import MemoryAuditStore
 from keyroute.storage.memory_governance import MemoryGovernanceStore
 from keyroute.storage.memory_resilience import MemoryResilienceStore
@@ -85,6 +86,7 @@ class MemoryStore:
         self._resilience = MemoryResilienceStore(
             exists=lambda ws: ws in self._workspaces, changed=self._changed
         )
+        self._alerts = MemoryAlertStore(lambda ws: ws in self._workspaces)
 
     @property
     def usage(self) -> MemoryUsageStore:
@@ -122,6 +124,10 @@ class MemoryStore:
     @property
     def resilience(self) -> MemoryResilienceStore:
         return self._resilience
+
+    @property
+    def alerts(self) -> MemoryAlertStore:
+        return self._alerts
 
     async def open(self) -> None:
         return None
@@ -177,6 +183,7 @@ class MemoryStore:
         self._governance.forget_workspace(workspace_id)
         self._routing.forget(workspace_id)
         self._resilience.forget(workspace_id)
+        self._alerts.forget_workspace(workspace_id)
         self._changed(workspace_id)
         return True
 
@@ -225,6 +232,18 @@ class MemoryStore:
         if key is None or key.workspace_id != workspace_id or key.revoked_at is not None:
             return False
         self._api_keys[key_id] = dataclasses.replace(key, revoked_at=_utc(at))
+        self._changed(workspace_id)
+        return True
+
+    async def pause_api_key(self, workspace_id: str, key_id: str, at: datetime | None) -> bool:
+        key = self._api_keys.get(key_id)
+        if key is None or key.workspace_id != workspace_id or key.revoked_at is not None:
+            return False
+        if (key.paused_at is None) == (at is None):
+            return False
+        self._api_keys[key_id] = dataclasses.replace(
+            key, paused_at=None if at is None else _utc(at)
+        )
         self._changed(workspace_id)
         return True
 

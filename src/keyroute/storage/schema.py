@@ -109,6 +109,7 @@ api_keys = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_used_at", UtcDateTime, nullable=True),
     Column("revoked_at", UtcDateTime, nullable=True),
+    Column("paused_at", UtcDateTime, nullable=True),
     PrimaryKeyConstraint("id"),
 )
 Index("ix_api_keys_key_hash", api_keys.c.key_hash, unique=True)
@@ -389,4 +390,75 @@ resilience_policies = Table(
     Column("value", Text, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("workspace_id", "kind", "subject"),
+)
+
+# Burn-rate alerts (``keyroute.alerts``): channels, rules, each rule's state, the history, and
+# the evaluator's lease (one worker evaluates at a time).
+alert_channels = Table(
+    "alert_channels",
+    metadata,
+    Column("id", String, nullable=False),
+    _workspace_fk(),
+    Column("name", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("secret_nonce", LargeBinary, nullable=True),
+    Column("secret_ciphertext", LargeBinary, nullable=True),
+    PrimaryKeyConstraint("id"),
+    UniqueConstraint("workspace_id", "name"),
+)
+
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("id", String, nullable=False),
+    _workspace_fk(),
+    Column("name", String, nullable=False),
+    Column("channel_id", String, ForeignKey("alert_channels.id"), nullable=False),
+    Column("kind", String, nullable=False),
+    Column("params", Text, nullable=False),
+    Column("cooldown_seconds", Integer, nullable=False),
+    Column("action", String, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("id"),
+    UniqueConstraint("workspace_id", "name"),
+)
+
+alert_states = Table(
+    "alert_states",
+    metadata,
+    Column("rule_id", String, ForeignKey("alert_rules.id", ondelete="CASCADE"), nullable=False),
+    _workspace_fk(),
+    Column("level", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("since", UtcDateTime, nullable=True),
+    Column("notified_at", UtcDateTime, nullable=True),
+    PrimaryKeyConstraint("rule_id"),
+)
+
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", String, nullable=False),
+    _workspace_fk(),
+    Column("time", UtcDateTime, nullable=False),
+    Column("rule", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("alert_id", String, nullable=False),
+    Column("channel", String, nullable=True),
+    Column("attempt", Integer, nullable=False),
+    Column("outcome", String, nullable=False),
+    Column("detail", Text, nullable=False),
+    PrimaryKeyConstraint("id"),
+)
+Index("ix_alert_events_workspace_id_time", alert_events.c.workspace_id, alert_events.c.time)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String, nullable=False),
+    Column("holder", String, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("name"),
 )

@@ -60,6 +60,7 @@ from keyroute.storage.schema import (
     workspace_changes,
     workspaces,
 )
+from keyroute.storage.sqlite_alerts import SqliteAlertStore
 from keyroute.storage.sqlite_audit import SqliteAuditStore
 from keyroute.storage.sqlite_changes import SqliteChangeFeed
 from keyroute.storage.sqlite_governance import SqliteGovernanceStore
@@ -167,6 +168,7 @@ class SqliteStore:
         self._caching = SettingsCachingStore(self.get_setting, self.set_workspace_setting)
         self._routing = SqliteRoutingStore(self._engines, lambda ws: self._write(ws))
         self._resilience = SqliteResilienceStore(self._engines, lambda ws: self._write(ws))
+        self._alerts = SqliteAlertStore(self._engines)
         self.changes = SqliteChangeFeed(self._path)
 
     @property
@@ -200,6 +202,10 @@ class SqliteStore:
     @property
     def resilience(self) -> SqliteResilienceStore:
         return self._resilience
+
+    @property
+    def alerts(self) -> SqliteAlertStore:
+        return self._alerts
 
     @property
     def path(self) -> Path:
@@ -392,6 +398,25 @@ class SqliteStore:
                     api_keys.c.revoked_at.is_(None),
                 )
                 .values(revoked_at=at)
+            )
+        return result.rowcount > 0
+
+    async def pause_api_key(self, workspace_id: str, key_id: str, at: datetime | None) -> bool:
+        async with self._write(workspace_id) as conn:
+            paused = (
+                api_keys.c.paused_at.is_(None)
+                if at is not None
+                else api_keys.c.paused_at.is_not(None)
+            )
+            result = await conn.execute(
+                update(api_keys)
+                .where(
+                    api_keys.c.id == key_id,
+                    api_keys.c.workspace_id == workspace_id,
+                    api_keys.c.revoked_at.is_(None),
+                    paused,
+                )
+                .values(paused_at=at)
             )
         return result.rowcount > 0
 

@@ -29,6 +29,7 @@ PROVIDER_KEY_AAD_VERSION = 2
 _SIGNATURE_PURPOSE = b"keyroute/tool-signature/v1"
 _RESPONSE_PURPOSE = b"keyroute/response-state/v1"
 _AUDIT_BODY_PURPOSE = b"keyroute/audit-body/v1"
+_CHANNEL_PURPOSE = b"keyroute/alert-channel/v1"
 
 
 def _aad(purpose: bytes, *parts: str) -> bytes:
@@ -73,6 +74,11 @@ def response_aad(workspace_id: str, response_id: str) -> bytes:
 def audit_body_aad(workspace_id: str, request_id: str) -> bytes:
     """A logged request body belongs to one workspace and one request."""
     return _aad(_AUDIT_BODY_PURPOSE, workspace_id, request_id)
+
+
+def channel_secret_aad(workspace_id: str, channel_id: str, kind: str) -> bytes:
+    """An alert channel's secret belongs to one workspace, one channel and its kind."""
+    return _aad(_CHANNEL_PURPOSE, workspace_id, channel_id, kind)
 
 
 def legacy_provider_key_aad(workspace_id: str, key_id: str) -> bytes:

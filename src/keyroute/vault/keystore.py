@@ -21,6 +21,7 @@ from keyroute.vault.crypto import (
     NONCE_BYTES,
     PROVIDER_KEY_AAD_VERSION,
     audit_body_aad,
+    channel_secret_aad,
     fingerprint,
     legacy_provider_key_aad,
     new_data_key,
@@ -170,6 +171,25 @@ class KeyVault:
         return open_sealed(
             self._data_key(workspace), sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad
         )
+
+    def seal_channel_secret(
+        self, workspace: WorkspaceRecord, channel_id: str, kind: str, secret: str
+    ) -> tuple[bytes, bytes]:
+        """Encrypt an alert channel's secret (webhook signing secret, Slack URL)."""
+        aad = channel_secret_aad(workspace.id, channel_id, kind)
+        return seal(self._data_key(workspace), secret, aad)
+
+    def open_channel_secret(
+        self,
+        workspace: WorkspaceRecord,
+        channel_id: str,
+        kind: str,
+        nonce: bytes,
+        ciphertext: bytes,
+    ) -> Secret:
+        """Decrypt what ``seal_channel_secret`` made; ``ConfigError`` if it belongs elsewhere."""
+        aad = channel_secret_aad(workspace.id, channel_id, kind)
+        return Secret(open_sealed(self._data_key(workspace), nonce, ciphertext, aad))
 
     def forget(self, workspace_id: str) -> None:
         """Drop the cached data keys of a workspace (after it is deleted or re-keyed)."""
