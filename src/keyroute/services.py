@@ -19,11 +19,11 @@ from keyroute.accounting.pricebook import PriceBook
 from keyroute.accounting.usage_spill import UsageSpill
 from keyroute.accounting.usage_writer import UsageWriter
 from keyroute.admission.events import ThresholdCrossed, ThresholdEvents
+from keyroute.admission.policy import Limits
 from keyroute.admission.stage import Admission
 from keyroute.alerts.delivery import Deliverer, Notifier
 from keyroute.alerts.engine import AlertEngine, EngineSettings
 from keyroute.alerts.sink import VelocitySink
-from keyroute.alerts.sources import NoBudgets
 from keyroute.alerts.velocity import VelocityBoard
 from keyroute.audit.entries import AdminEvent
 from keyroute.audit.retention import AuditPruner
@@ -32,7 +32,7 @@ from keyroute.caching.response_cache import ResponseCache
 from keyroute.caching.warmth import WarmPrefixes
 from keyroute.catalogue import builtin
 from keyroute.config.schema import Config
-from keyroute.control.alerts import AlertAdmin
+from keyroute.control.alerts import AlertAdmin, WorkspaceBudgets
 from keyroute.control.base_url import BaseUrlPolicy
 from keyroute.control.plane import ControlPlane
 from keyroute.core.errors import ConfigError
@@ -244,7 +244,7 @@ class Services:
             ),
             channels=self.alert_admin,
             actions=self.alert_admin,
-            budgets=NoBudgets(),
+            budgets=WorkspaceBudgets(self._workspace_limits),
             clock=_utc_now,
             holder=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
             settings=EngineSettings(
@@ -325,6 +325,9 @@ class Services:
                 },
             )
         )
+
+    async def _workspace_limits(self, workspace_id: str) -> Limits:
+        return (await self.directory.get(workspace_id)).limits
 
     async def _workspace_record(self, workspace_id: str) -> WorkspaceRecord:
         return (await self.directory.get(workspace_id)).workspace

@@ -43,7 +43,7 @@ class EngineSettings:
     interval: float = 15.0
     settle: float = 1.0
     immediate_pico: int = 10**12
-    overlap_seconds: float = 600.0
+    overlap_seconds: float = 900.0
     lease_seconds: float = 45.0
 
 

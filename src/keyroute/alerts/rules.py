@@ -33,7 +33,8 @@ from keyroute.storage.base import AlertAction, AlertRuleKind, AlertRuleRecord
 KINDS: tuple[AlertRuleKind, ...] = get_args(AlertRuleKind)
 ACTIONS: tuple[AlertAction, ...] = get_args(AlertAction)
 Per = Literal["minute", "hour", "day"]
-_PER_HOURS = {"minute": Decimal(1) / 60, "hour": Decimal(1), "day": Decimal(24)}
+_PER_HOUR = {"minute": Decimal(60), "hour": Decimal(1), "day": 1 / Decimal(24)}
+"""How many of a period make an hour: a rate per ``per`` times this is a rate per hour."""
 DEFAULT_COOLDOWN = 30 * 60
 
 
@@ -72,7 +73,7 @@ class Rule:
     def describe(self) -> str:
         """One line a person reads: ``burn rate above $100/hour over 1h (short 5m)``."""
         window = f"over {format_duration(self.window_seconds)}"
-        shown = self.threshold * _PER_HOURS[self.per]
+        shown = self.threshold / _PER_HOUR[self.per]
         if self.kind == "burn_rate":
             return f"spend above ${shown:.2f}/{self.per} {window}"
         if self.kind == "request_rate":
@@ -146,7 +147,7 @@ class RuleInput:
             if per not in allowed:
                 raise RuleError(f"--per must be one of {', '.join(allowed)}", "per")
             params["per"] = per
-            params["threshold"] = str(Decimal(params["threshold"]) / _PER_HOURS[per])
+            params["threshold"] = str(_hourly(Decimal(params["threshold"]), per))
         if self.kind in ("burn_rate", "request_rate", "error_rate"):
             default = "6h" if self.per == "day" else ("5m" if self.kind == "error_rate" else "1h")
             params["window_seconds"] = str(_duration(self.window or default, "window"))
@@ -171,11 +172,15 @@ class RuleInput:
                 raise RuleError("--escalate does not apply to --projection", "escalate")
             escalate = _decimal(self.escalate, "escalate")
             if self.kind in ("burn_rate", "request_rate"):
-                escalate = escalate / _PER_HOURS[params["per"]]
+                escalate = _hourly(escalate, params["per"])
             if escalate <= Decimal(params["threshold"]):
                 raise RuleError("--escalate must be above the rule's threshold", "escalate")
             params["escalate"] = str(escalate)
         return params
+
+
+def _hourly(value: Decimal, per: str) -> Decimal:
+    return value / 24 if per == "day" else value * _PER_HOUR[per]
 
 
 _FLAGS: dict[AlertRuleKind, str] = {

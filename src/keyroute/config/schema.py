@@ -146,7 +146,7 @@ class AlertsConfig(_Section):
     settle_seconds: float = Field(default=1.0, ge=0, le=30, allow_inf_nan=False)
     bucket_seconds: int = Field(default=60, ge=1, le=3600)
     # Usage rows are re-read this far back at every evaluation (rows land after the request).
-    sync_overlap_seconds: float = Field(default=600.0, ge=1, le=86_400, allow_inf_nan=False)
+    sync_overlap_seconds: float = Field(default=900.0, ge=1, le=86_400, allow_inf_nan=False)
     lease_seconds: float = Field(default=45.0, gt=0, le=3600, allow_inf_nan=False)
     delivery_attempts: int = Field(default=5, ge=1, le=20)
     retry_base_seconds: float = Field(default=2.0, gt=0, le=600, allow_inf_nan=False)

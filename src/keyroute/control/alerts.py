@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from keyroute.alerts.delivery import Channel, Deliverer
+from keyroute.admission.policy import Limits
+from keyroute.alerts.delivery import Channel, Deliverer, event_id
 from keyroute.alerts.durations import parse_duration
 from keyroute.alerts.messages import Alert, Spender
 from keyroute.alerts.rules import RuleError, RuleInput, rule_from_record
+from keyroute.alerts.sources import Budget
 from keyroute.control.audit_log import Actor, acting_as
 from keyroute.control.plane import ControlPlane
 from keyroute.core.errors import InvalidRequest, NotFound
@@ -42,6 +44,33 @@ _EMAIL = re.compile(
 )
 ALERTS_ACTOR = Actor("alerts")
 Downgrade = Callable[[str, str], Awaitable[str]]
+_PICO = Decimal(10**12)
+
+
+class WorkspaceBudgets:
+    """The ``BudgetSource`` of the evaluator: a workspace's own budgets (the workspace-wide
+    daily and monthly caps of ``keyroute budget``), read from its cached ``Limits``, in the
+    workspace's time zone."""
+
+    def __init__(self, limits: Callable[[str], Awaitable[Limits]]) -> None:
+        self._limits = limits
+
+    async def budgets(self, workspace_id: str) -> list[Budget]:
+        limits = await self._limits(workspace_id)
+        found = []
+        for budget in limits.budgets:
+            if budget.scope != "workspace":
+                continue
+            for period, cap in (("day", budget.daily_pico), ("month", budget.monthly_pico)):
+                if cap:
+                    found.append(
+                        Budget(
+                            period=period,  # type: ignore[arg-type]
+                            limit_usd=Decimal(cap) / _PICO,
+                            timezone=limits.timezone,
+                        )
+                    )
+        return found
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -241,7 +270,7 @@ class AlertAdmin:
         await self._alerts.append_alert_events(
             [
                 AlertEventRecord(
-                    id=f"ae_{int(now.timestamp() * 1e6):014x}_{secrets.token_hex(4)}",
+                    id=event_id(now),
                     workspace_id=ws.id,
                     time=now,
                     rule=rule.name,
