@@ -115,6 +115,12 @@ RULES: tuple[Rule, ...] = (
         ("keyroute.core", "keyroute.config", "keyroute.storage.base", "cryptography", STDLIB),
     ),
     Rule("keyroute.config", ("keyroute.core", "pydantic", STDLIB)),
+    Rule(
+        "keyroute.alerts",
+        ("keyroute.core", "keyroute.config", "keyroute.storage.base", STDLIB),
+    ),
+    # The edge where alerts leave the process: their own drivers, and the alert types.
+    Rule("keyroute.notifiers", ("keyroute.core", "keyroute.alerts", "aiohttp", STDLIB)),
     # Governance settings: checks and the mapping to the limits admission enforces.
     Rule(
         "keyroute.governance",
@@ -375,6 +381,10 @@ UNTESTED: dict[str, str] = {
     "storage/sqlite_responses.py": "shared suite tests/unit/storage/test_response_state_store.py",
     "storage/sqlite_upsert.py": "through the signature and response-state store suites",
     "storage/memory_response_cache.py": "tests/unit/storage/test_response_cache_store.py",
+    "storage/memory_alerts.py": "the shared AlertStore suite tests/unit/storage/test_alert_store.py",
+    "storage/sqlite_alerts.py": "the shared AlertStore suite tests/unit/storage/test_alert_store.py",
+    "cli/alerts.py": "CLI: covered by tests/integration/test_alerts.py",
+    "admin/alert_routes.py": "admin API: covered by tests/integration/test_alerts.py",
     "storage/memory_governance.py": "shared suite tests/unit/storage/test_governance_store.py",
     "storage/sqlite_governance.py": "shared suite tests/unit/storage/test_governance_store.py",
     "storage/memory_routing.py": "shared suite tests/unit/storage/test_routing_store.py",
