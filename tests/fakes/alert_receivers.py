@@ -116,7 +116,7 @@ class _Handler:
     def __init__(self, inbox: SmtpInbox) -> None:
         self.inbox = inbox
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = message_from_bytes(envelope.original_content or envelope.content)
         with self.inbox.lock:
             self.inbox.messages.append(message)

@@ -34,7 +34,8 @@ import msgspec
 import pytest
 from click.testing import CliRunner
 
-from keyroute.cli.main import cli
+import keyroute.cli.main
+from keyroute.cli.group import cli
 from tests.fakes.alert_receivers import SmtpInbox, WebhookReceiver, smtp_server
 from tests.fakes.fake_openai import UPSTREAM_KEY, FakeOpenAI
 from tests.fakes.process import ServeProcess, serve_process

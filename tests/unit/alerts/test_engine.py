@@ -167,7 +167,7 @@ async def test_budget_threshold_in_the_workspace_day() -> None:
     await h.spend(4.0, at=utc("2026-01-31T07:00:00"))  # the previous local day
     await h.spend(6.0, at=utc("2026-02-01T07:00:00"))
     (alert,) = await h.evaluate()
-    assert (alert.event, alert.value, alert.unit) == ("firing", 60, "percent")
+    assert (alert.event, alert.value, alert.unit) == ("firing", Decimal(60), "percent")
     h.clock.advance(minutes=31)  # local midnight: a new day, nothing spent yet
     assert [a.event for a in await h.evaluate()] == ["resolved"]
 

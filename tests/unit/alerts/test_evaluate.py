@@ -103,14 +103,14 @@ def window(spend_usd: float, requests: int, errors: int, span: float) -> Window:
 
 def test_readings() -> None:
     burn = evaluate.burn_rate(RULE, window(30, 600, 0, 900), window(5, 100, 0, 120))
-    assert (burn.value, burn.confirm) == (120, 150)
+    assert (burn.value, burn.confirm) == (Decimal(120), Decimal(150))
     assert burn.window == "15m (short 1m15s)"
     errors = evaluate.error_rate(
         replace(RULE, kind="error_rate", threshold=Decimal(10), min_requests=20),
         window(0, 10, 5, 300),
         window(0, 2, 2, 60),
     )
-    assert (errors.value, errors.confirm, errors.eligible) == (50, 100, False)
+    assert (errors.value, errors.confirm, errors.eligible) == (Decimal(50), Decimal(100), False)
     requests = evaluate.request_rate(RULE, window(0, 300, 0, 60), window(0, 30, 0, 6))
     assert requests.value == 18_000
     anomaly = evaluate.anomaly(
@@ -119,7 +119,7 @@ def test_readings() -> None:
         window(2, 10, 0, 300),
         Decimal(2),
     )
-    assert (anomaly.value, anomaly.confirm, anomaly.eligible) == (6, 12, True)
+    assert (anomaly.value, anomaly.confirm, anomaly.eligible) == (Decimal(6), Decimal(12), True)
     assert (
         evaluate.anomaly(RULE, window(0.5, 1, 0, 3600), window(0, 0, 0, 300), Decimal(0)).value
         == 50

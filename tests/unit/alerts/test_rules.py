@@ -43,7 +43,7 @@ def test_burn_rate_with_window_cooldown_escalation_and_action() -> None:
         action="pause-key",
     )
     rule = rule_from_record(stored(spec))
-    assert (rule.threshold, rule.escalate, rule.window_seconds) == (100, 500, 900)
+    assert (rule.threshold, rule.escalate, rule.window_seconds) == (Decimal(100), Decimal(500), 900)
     assert rule.short_window_seconds == 75
     assert (rule.cooldown_seconds, rule.action) == (3600, "pause-key")
 
@@ -52,13 +52,14 @@ def test_other_kinds() -> None:
     anomaly = rule_from_record(
         stored(RuleInput(kind="anomaly", value="5", min_spend="2", timezone="Europe/Paris"))
     )
-    assert (anomaly.threshold, anomaly.baseline_days, anomaly.min_spend_usd) == (5, 7, 2)
+    assert (anomaly.threshold, anomaly.baseline_days) == (Decimal(5), 7)
+    assert anomaly.min_spend_usd == Decimal(2)
     assert anomaly.timezone == "Europe/Paris"
     budget = rule_from_record(stored(RuleInput(kind="budget_threshold", value="80")))
-    assert (budget.threshold, budget.escalate) == (80, 100)
+    assert (budget.threshold, budget.escalate) == (Decimal(80), Decimal(100))
     assert rule_from_record(stored(RuleInput(kind="projection"))).escalate is None
     errors = rule_from_record(stored(RuleInput(kind="error_rate", value="10")))
-    assert (errors.window_seconds, errors.min_requests, errors.escalate) == (300, 20, 20)
+    assert (errors.window_seconds, errors.min_requests, errors.escalate) == (300, 20, Decimal(20))
     per_minute = rule_from_record(stored(RuleInput(kind="request_rate", value="60", per="minute")))
     assert per_minute.threshold == 3600
     assert per_minute.describe() == "more than 60 requests/minute over 1h"

@@ -89,7 +89,9 @@ async def test_slack_url_is_kept_secret(admin: AlertAdmin) -> None:
         ({"slack": "http://hooks.slack.example.com/x"}, "slack"),
     ],
 )
-async def test_bad_channels_name_the_field(admin: AlertAdmin, fields: dict, param: str) -> None:
+async def test_bad_channels_name_the_field(
+    admin: AlertAdmin, fields: dict[str, str], param: str
+) -> None:
     with pytest.raises(InvalidRequest) as caught:
         await admin.add_channel("acme", "c", **fields)
     assert caught.value.param == param
@@ -128,7 +130,7 @@ async def test_test_delivers_once_and_history_tells(admin: AlertAdmin) -> None:
         receiver.status = 500
         failed = await admin.test("acme", "r")
     assert ok["delivered"] is True and failed["delivered"] is False
-    assert failed["error"].startswith("HTTP 500")
+    assert str(failed["error"]).startswith("HTTP 500")
     assert json.loads(receiver.bodies()[0])["state"] == "firing"
     assert json.loads(receiver.bodies()[0])["event"] == "test"
     history = await admin.history("acme")

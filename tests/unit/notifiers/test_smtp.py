@@ -16,12 +16,12 @@ pytestmark = pytest.mark.anyio
 CHANNEL = Channel(id="c3", name="oncall", kind="email", target="oncall@example.com")
 
 
-def settings(port: int, cert: Path, password: str = "pw", starttls: bool = True) -> SmtpSettings:
+def settings(port: int, cert: Path, starttls: bool = True) -> SmtpSettings:
     return SmtpSettings(
         host="127.0.0.1",
         port=port,
         username="alerts",
-        password=Secret(password),
+        password=Secret("pw"),
         starttls=starttls,
         sender="keyroute@example.com",
         timeout=10,
