@@ -34,7 +34,7 @@ import msgspec
 import pytest
 from click.testing import CliRunner
 
-import keyroute.cli.main
+from keyroute.cli import main as _registers_every_command  # noqa: F401
 from keyroute.cli.group import cli
 from tests.fakes.alert_receivers import SmtpInbox, WebhookReceiver, smtp_server
 from tests.fakes.fake_openai import UPSTREAM_KEY, FakeOpenAI
