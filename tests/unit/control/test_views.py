@@ -94,7 +94,9 @@ SECRET_FIELDS = {"key_hash", "ciphertext", "nonce", "wrapped_data_key", "master_
                 "created_at": "2025-01-02T03:04:05Z",
                 "last_used_at": "2025-01-02T04:04:05Z",
                 "revoked_at": None,
+                "paused_at": None,
                 "active": True,
+                "paused": False,
             },
         ),
         (
