@@ -10,9 +10,9 @@ from starlette.requests import Request
 
 from keyroute.alerts.rules import RuleInput
 from keyroute.control.alerts import channel_view, event_view, rule_view
+from keyroute.core.alert_store import AlertRuleKind
 from keyroute.core.errors import InvalidRequest
 from keyroute.services import Services
-from keyroute.storage.base import AlertRuleKind
 
 Payload = Callable[[Request, Services], Awaitable[dict[str, Any]]]
 Handler = Callable[[Request, Services], Awaitable[Any]]

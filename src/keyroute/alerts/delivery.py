@@ -20,8 +20,8 @@ from datetime import datetime
 from typing import Protocol
 
 from keyroute.alerts.messages import Alert
+from keyroute.core.alert_store import AlertChannelKind, AlertEventRecord
 from keyroute.core.secret import Secret
-from keyroute.storage.base import AlertChannelKind, AlertEventRecord
 
 log = logging.getLogger("keyroute.alerts")
 MAX_DELAY = 300.0

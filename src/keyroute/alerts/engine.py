@@ -31,7 +31,8 @@ from keyroute.alerts.readings import Reader
 from keyroute.alerts.rules import Rule, rule_from_record
 from keyroute.alerts.sources import Actions, BudgetSource, ChannelOpener
 from keyroute.alerts.velocity import DIMENSIONS, Counts, Dimension, VelocityBoard
-from keyroute.storage.base import AlertEventRecord, Store, UsageQuery
+from keyroute.core.alert_store import AlertEventRecord
+from keyroute.storage.base import Store, UsageQuery
 
 log = logging.getLogger("keyroute.alerts")
 LEASE = "alerts-evaluator"

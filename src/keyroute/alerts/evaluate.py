@@ -27,7 +27,7 @@ from typing import Literal
 from keyroute.alerts.durations import format_duration
 from keyroute.alerts.rules import Rule
 from keyroute.alerts.velocity import Window
-from keyroute.storage.base import AlertStateRecord
+from keyroute.core.alert_store import AlertStateRecord
 
 PICO = Decimal(10**12)
 TransitionKind = Literal["firing", "escalated", "reminder", "resolved", "deescalated"]

@@ -28,7 +28,7 @@ from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from keyroute.alerts.durations import format_duration, parse_duration
-from keyroute.storage.base import AlertAction, AlertRuleKind, AlertRuleRecord
+from keyroute.core.alert_store import AlertAction, AlertRuleKind, AlertRuleRecord
 
 KINDS: tuple[AlertRuleKind, ...] = get_args(AlertRuleKind)
 ACTIONS: tuple[AlertAction, ...] = get_args(AlertAction)

@@ -12,7 +12,7 @@ from keyroute.cli.group import cli, json_option, run, workspace_option
 from keyroute.cli.output import emit
 from keyroute.cli.resources import api_key
 from keyroute.control.alerts import channel_view, event_view, rule_view
-from keyroute.storage.base import AlertRuleKind
+from keyroute.core.alert_store import AlertRuleKind
 
 name_option = click.option("--name", required=True, help="Name, unique in the workspace.")
 

@@ -28,15 +28,15 @@ from keyroute.alerts.rules import RuleError, RuleInput, rule_from_record
 from keyroute.alerts.sources import Budget
 from keyroute.control.audit_log import Actor, acting_as
 from keyroute.control.plane import ControlPlane
-from keyroute.core.errors import InvalidRequest, NotFound
-from keyroute.storage.base import (
+from keyroute.core.alert_store import (
     AlertChannelKind,
     AlertChannelRecord,
     AlertEventRecord,
     AlertRuleRecord,
     AlertStateRecord,
-    UsageQuery,
 )
+from keyroute.core.errors import InvalidRequest, NotFound
+from keyroute.storage.base import UsageQuery
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _EMAIL = re.compile(

@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from keyroute.core.errors import Conflict, NotFound
-from keyroute.storage.base import (
+from keyroute.core.alert_store import (
     AlertChannelRecord,
     AlertEventRecord,
     AlertRuleRecord,
     AlertStateRecord,
 )
+from keyroute.core.errors import Conflict, NotFound
 
 
 class MemoryAlertStore:

@@ -23,13 +23,13 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from keyroute.core.errors import Conflict, NotFound
-from keyroute.storage.base import (
+from keyroute.core.alert_store import (
     AlertChannelRecord,
     AlertEventRecord,
     AlertRuleRecord,
     AlertStateRecord,
 )
+from keyroute.core.errors import Conflict, NotFound
 from keyroute.storage.schema import (
     alert_channels,
     alert_events,

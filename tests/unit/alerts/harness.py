@@ -16,13 +16,8 @@ from keyroute.alerts.messages import Alert
 from keyroute.alerts.rules import RuleInput
 from keyroute.alerts.sources import Budget
 from keyroute.alerts.velocity import VelocityBoard
-from keyroute.storage.base import (
-    AlertChannelRecord,
-    AlertRuleRecord,
-    ApiKeyRecord,
-    UsageRow,
-    WorkspaceRecord,
-)
+from keyroute.core.alert_store import AlertChannelRecord, AlertRuleRecord
+from keyroute.storage.base import ApiKeyRecord, UsageRow, WorkspaceRecord
 from keyroute.storage.memory import MemoryStore
 
 USD = 10**12

@@ -7,7 +7,7 @@ from decimal import Decimal
 from keyroute.alerts.compose import alert_id, compose, spend_window
 from keyroute.alerts.evaluate import Transition
 from keyroute.alerts.velocity import VelocityBoard
-from keyroute.storage.base import AlertStateRecord
+from keyroute.core.alert_store import AlertStateRecord
 from tests.unit.alerts.test_evaluate import RULE, reading
 
 T0 = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from keyroute.alerts.delivery import Channel, Deliverer, event_id
-from keyroute.storage.base import AlertEventRecord
+from keyroute.core.alert_store import AlertEventRecord
 from tests.unit.alerts.harness import RecordingNotifier
 from tests.unit.notifiers.test_webhook import ALERT
 

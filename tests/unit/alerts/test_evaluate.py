@@ -12,7 +12,7 @@ from keyroute.alerts import evaluate
 from keyroute.alerts.evaluate import Reading, plan
 from keyroute.alerts.rules import Rule
 from keyroute.alerts.velocity import Counts, Window
-from keyroute.storage.base import AlertStateRecord
+from keyroute.core.alert_store import AlertStateRecord
 
 T0 = datetime(2026, 6, 30, 23, 55, tzinfo=UTC)
 RULE = Rule(

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from keyroute.alerts.rules import RuleError, RuleInput, rule_from_record
-from keyroute.storage.base import AlertRuleRecord
+from keyroute.core.alert_store import AlertRuleRecord
 
 
 def stored(spec: RuleInput) -> AlertRuleRecord:

@@ -9,16 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from keyroute.core.errors import Conflict, NotFound
-from keyroute.storage.base import (
+from keyroute.core.alert_store import (
     AlertChannelRecord,
     AlertEventRecord,
     AlertRuleRecord,
     AlertStateRecord,
-    ApiKeyRecord,
-    Store,
-    WorkspaceRecord,
 )
+from keyroute.core.errors import Conflict, NotFound
+from keyroute.storage.base import ApiKeyRecord, Store, WorkspaceRecord
 from keyroute.storage.registry import open_store
 
 pytestmark = pytest.mark.anyio
