@@ -172,7 +172,6 @@ class Config(_Section):
     logging: LoggingConfig = LoggingConfig()
     audit: AuditConfig = AuditConfig()
     caching: CachingConfig = CachingConfig()
-
     alerts: AlertsConfig = AlertsConfig()
 
     @property
