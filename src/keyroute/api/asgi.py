@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from keyroute.core.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
+from keyroute.core.timers import timers
 from keyroute.tasks import scoped
 
 T = TypeVar("T")
@@ -105,14 +106,31 @@ async def read_body(
 async def _paced(
     receive: Receive, deadline: float, received: int, pace: tuple[float, int]
 ) -> Message:
+    """``receive()`` by loop time ``deadline`` (408 otherwise), on a ``core.timers`` entry:
+    ``asyncio.timeout_at`` would arm and close a loop timer for every read."""
+    task = asyncio.current_task()
+    assert task is not None  # noqa: S101 - always called from a request task
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    loop_timers = timers()
+    timer = loop_timers.call_at(deadline, expire)
+    cancelling = task.cancelling()
     try:
-        async with asyncio.timeout_at(deadline):
-            return await receive()
-    except TimeoutError:
-        raise RequestTimeout(
-            f"The request body did not arrive in time: {received} bytes received (a body gets "
-            f"{pace[0]:g} s plus 1 s per {pace[1]} bytes received).",
-        ) from None
+        return await receive()
+    except asyncio.CancelledError:
+        if expired and task.uncancel() <= cancelling:
+            raise RequestTimeout(
+                f"The request body did not arrive in time: {received} bytes received (a body "
+                f"gets {pace[0]:g} s plus 1 s per {pace[1]} bytes received).",
+            ) from None
+        raise
+    finally:
+        loop_timers.cancel(timer)
 
 
 def header_value(value: str) -> bytes:

@@ -11,6 +11,9 @@ cancels the waiting task (its limit is really over) or re-arms for the next poss
 Time spent outside a wait (relaying a chunk to a slow client) is not an upstream gap; the total
 limit still counts it, and a wait that starts after the total passed fails at once.
 
+The timer is an entry of the loop's ``core.timers.Timers`` (a heap on one loop timer), not a
+loop timer of its own: an exchange that ends in time costs a heap push and a mark.
+
 Invariants: one timer at a time, cancelled by ``stop`` (the exchange's owner calls it however
 the exchange ends); a cancellation that did not come from this deadline (the client left) is
 never turned into a timeout.
@@ -24,6 +27,7 @@ from typing import TypeVar
 
 from keyroute.core.errors import UpstreamTimeout
 from keyroute.core.timeouts import Timeouts
+from keyroute.core.timers import Timer, Timers, timers
 
 T = TypeVar("T")
 
@@ -42,6 +46,7 @@ class Deadline:
         "_since",
         "_task",
         "_timeouts",
+        "_timers",
     )
 
     def __init__(self, timeouts: Timeouts, *, provider: str) -> None:
@@ -55,7 +60,8 @@ class Deadline:
         self._task: asyncio.Task[object] | None = None
         self._cancelling = 0
         self._expired: UpstreamTimeout | None = None
-        self._handle: asyncio.TimerHandle | None = self._loop.call_at(
+        self._timers: Timers = timers()
+        self._handle: Timer | None = self._timers.call_at(
             min(now + timeouts.first_byte, self._end), self._check
         )
 
@@ -95,7 +101,7 @@ class Deadline:
     def stop(self) -> None:
         """The exchange is over (complete, failed or abandoned): drop the timer."""
         if self._handle is not None:
-            self._handle.cancel()
+            self._timers.cancel(self._handle)
             self._handle = None
 
     def _limit(self) -> float:
@@ -106,12 +112,12 @@ class Deadline:
         task = self._task
         if task is None:
             # Nobody waits on the provider now; the next wait starts its own gap.
-            self._handle = self._loop.call_at(min(now + self._limit(), self._end), self._check)
+            self._handle = self._timers.call_at(min(now + self._limit(), self._end), self._check)
             return
         gap_end = self._since + self._limit()
         deadline = min(gap_end, self._end)
         if now < deadline:
-            self._handle = self._loop.call_at(deadline, self._check)
+            self._handle = self._timers.call_at(deadline, self._check)
             return
         self._handle = None
         self._expired = self._timeout(total=deadline == self._end and self._end <= gap_end)
