@@ -38,7 +38,7 @@ class Messages(Endpoint):
         if req.max_tokens is None:  # required by the Messages API (count_tokens has none)
             raise InvalidRequest("max_tokens: Field required", param="max_tokens")
         if not req.stream:
-            resp = await self.run(ctx, meter, receive, Chat(req))
+            resp = await self.run(ctx, meter, receive, Chat(req), scope)
             await self.reply(ctx, send, encode_response(resp, ctx.model_id))
             return
         await self.stream(
@@ -59,7 +59,7 @@ class CountTokens(Endpoint):
         self, ctx: RequestContext, meter: Meter, scope: Scope, receive: Receive, send: Send
     ) -> None:
         req = decode_request(await self.body(scope, receive))
-        count = await self.run(ctx, meter, receive, CountTokensOp(req))
+        count = await self.run(ctx, meter, receive, CountTokensOp(req), scope)
         label = ("x-keyroute-token-count", "exact" if count.exact else "estimate")
         body = msgspec.json.encode({"input_tokens": count.input_tokens})
         await self.reply(ctx, send, body, [label])

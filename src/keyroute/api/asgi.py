@@ -161,22 +161,51 @@ async def send_bytes(
     await send({"type": "http.response.body", "body": body})
 
 
-async def until_disconnect(receive: Receive, work: Awaitable[T]) -> T:
+# A scope extension a server may offer: ``scope["extensions"]["keyroute.disconnect"]`` is
+# ``{"subscribe": subscribe}``. ``subscribe(callback)`` calls ``callback`` once, from the event
+# loop, when the request's client is gone (on the next loop turn if it already is), and returns
+# a function that unsubscribes. keyroute's HTTP protocol (``api.connection``) offers it.
+DISCONNECT_SIGNAL = "keyroute.disconnect"
+Subscribe = Callable[[Callable[[], None]], Callable[[], object]]
+
+
+def _subscribe(scope: Scope | None) -> Subscribe | None:
+    if scope is None:
+        return None
+    extension = (scope.get("extensions") or {}).get(DISCONNECT_SIGNAL)
+    subscribe: Subscribe | None = extension.get("subscribe") if extension else None
+    return subscribe
+
+
+async def until_disconnect(receive: Receive, work: Awaitable[T], scope: Scope | None = None) -> T:
     """Await ``work`` (after the request body was read); if the client leaves first, cancel it
-    and raise ``ClientDisconnected``. The watcher is gone before this returns, so the caller
-    may answer (which ends the watcher's ``receive`` too) without a race."""
+    and raise ``ClientDisconnected``. The watch is over before this returns, so the caller
+    may answer (which ends a watcher's ``receive`` too) without a race.
+
+    The server's disconnect signal in ``scope`` (``DISCONNECT_SIGNAL``) is used when there is
+    one (a callback, no task per request); otherwise a task waits on ``receive``.
+    """
     task = asyncio.current_task()
     assert task is not None  # noqa: S101 - always called from a request task
     gone = False
 
-    async def watch() -> None:
+    def leave() -> None:
         nonlocal gone
-        while (await receive())["type"] != "http.disconnect":
-            pass
         gone = True
         task.cancel()
 
-    watcher = scoped(watch(), name="disconnect-watch")
+    subscribe = _subscribe(scope)
+    stop: Callable[[], object]
+    if subscribe is not None:
+        stop = subscribe(leave)
+    else:
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            leave()
+
+        stop = scoped(watch(), name="disconnect-watch").cancel
     try:
         return await work
     except asyncio.CancelledError:
@@ -185,7 +214,7 @@ async def until_disconnect(receive: Receive, work: Awaitable[T]) -> T:
             raise ClientDisconnected from None
         raise
     finally:
-        watcher.cancel()
+        stop()
 
 
 async def send_stream(

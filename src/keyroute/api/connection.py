@@ -10,6 +10,10 @@ sends a head of 32 MB, all stay open (and buffered) for as long as they like. Th
 - a head size limit: a request line plus headers over ``max_head_bytes`` is answered 431 and
   closed once the limit is crossed, so at most one read (256 KiB) past the limit is ever held;
 - error JSON for requests the parser refuses (uvicorn answers those in plain text);
+- a disconnect signal (``api.asgi.DISCONNECT_SIGNAL``, in ``scope["extensions"]``): the
+  application learns that a client left from a callback instead of a task per request waiting
+  on ``receive``. It fires when uvicorn's cycle is told of it (the connection lost, or a
+  refusal) for the request uvicorn notifies, the same one ``receive`` would tell;
 - a lingering close: after a refusal, or a response sent before the request body was read
   (413, 408), the connection reads and drops whatever the client still sends for at most
   ``linger_seconds``, then closes. Closing at once would make the kernel reset the connection
@@ -28,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from asyncio import TimerHandle
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +40,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from keyroute.api.asgi import DISCONNECT_SIGNAL
 from keyroute.api.errors import ErrorFormat, render_error
 from keyroute.api.request_ids import new_request_id
 from keyroute.config.schema import ServerConfig
@@ -60,6 +66,35 @@ class _CycleTransport:
 
     def close(self) -> None:
         self._connection.close_for_cycle()
+
+
+class _Disconnect:
+    """The disconnect signal of one request cycle (``api.asgi.DISCONNECT_SIGNAL``)."""
+
+    __slots__ = ("_callbacks", "_connection", "_cycle")
+
+    def __init__(self, connection: GuardedConnection, cycle: Any) -> None:
+        self._connection = connection
+        self._cycle = cycle
+        self._callbacks: list[Callable[[], None]] = []
+
+    def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
+        if self._cycle.disconnected:  # told on the next loop turn, as ``receive`` would
+            return self._connection.loop.call_soon(callback).cancel
+        flow = self._connection.flow
+        if flow is not None:
+            flow.resume_reading()  # as ``receive`` does: a paused transport sees no close
+        self._callbacks.append(callback)
+        return functools.partial(self._unsubscribe, callback)
+
+    def _unsubscribe(self, callback: Callable[[], None]) -> None:
+        if callback in self._callbacks:
+            self._callbacks.remove(callback)
+
+    def fire(self) -> None:
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,6 +130,7 @@ class GuardedConnection(HttpToolsProtocol):
         self._head_timer: TimerHandle | None = None
         self._lingering = False
         self._linger_timer: TimerHandle | None = None
+        self._disconnect: _Disconnect | None = None  # the newest cycle's, as uvicorn notifies
 
     # The head phase
 
@@ -144,6 +180,7 @@ class GuardedConnection(HttpToolsProtocol):
             # application the client is gone, so it never writes after this answer.
             self.cycle.disconnected = True
             self.cycle.message_event.set()
+            self._disconnected()
         self._linger()
 
     # The lingering close
@@ -188,6 +225,12 @@ class GuardedConnection(HttpToolsProtocol):
             self._linger_timer.cancel()
             self._linger_timer = None
         super().connection_lost(exc)
+        self._disconnected()
+
+    def _disconnected(self) -> None:
+        if self._disconnect is not None and self.cycle is not None and self.cycle.disconnected:
+            disconnect, self._disconnect = self._disconnect, None
+            disconnect.fire()
 
     def data_received(self, data: bytes) -> None:
         if self._lingering:
@@ -230,6 +273,10 @@ class GuardedConnection(HttpToolsProtocol):
         super().on_headers_complete()
         if self.cycle is not None:
             self.cycle.transport = _CycleTransport(self)  # type: ignore[assignment]
+            # The application's task starts on the next loop turn: the scope is still ours.
+            self._disconnect = _Disconnect(self, self.cycle)
+            extensions = self.scope.setdefault("extensions", {})
+            extensions[DISCONNECT_SIGNAL] = {"subscribe": self._disconnect.subscribe}
 
     def on_response_complete(self) -> None:
         body_unread = not self.pipeline and self.cycle is not None and self.cycle.more_body

@@ -202,15 +202,26 @@ class Endpoint:
         return data
 
     async def run(
-        self, ctx: RequestContext, meter: Meter, receive: Receive, op: WholeOperation[R]
+        self,
+        ctx: RequestContext,
+        meter: Meter,
+        receive: Receive,
+        op: WholeOperation[R],
+        scope: Scope | None = None,
     ) -> R:
-        """Run a whole operation, cancelled if the client leaves first."""
-        return await until_disconnect(receive, self.services.pipeline.run(ctx, op, meter))
+        """Run a whole operation, cancelled if the client leaves first (``scope`` offers the
+        server's disconnect signal, when it has one)."""
+        return await until_disconnect(receive, self.services.pipeline.run(ctx, op, meter), scope)
 
     async def models(
-        self, ctx: RequestContext, meter: Meter, receive: Receive, op: ListModels
+        self,
+        ctx: RequestContext,
+        meter: Meter,
+        receive: Receive,
+        op: ListModels,
+        scope: Scope | None = None,
     ) -> ModelList:
-        return await until_disconnect(receive, self.services.pipeline.run(ctx, op, meter))
+        return await until_disconnect(receive, self.services.pipeline.run(ctx, op, meter), scope)
 
     async def reply(
         self,
@@ -256,7 +267,7 @@ class Endpoint:
         or the client went away, even before the first chunk).
         """
         fmt = self.error_format(scope)
-        events = await until_disconnect(receive, self.services.pipeline.run(ctx, op, meter))
+        events = await until_disconnect(receive, self.services.pipeline.run(ctx, op, meter), scope)
         try:
             encoder = make_encoder()
             ctx.record.status = 200

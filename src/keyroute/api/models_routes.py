@@ -49,7 +49,7 @@ class Models(Endpoint):
         wanted = scope.get("path_params", {}).get("model")
         if wanted:
             check_model_id(wanted)  # before any host is asked for its list
-        listing = await self.models(ctx, meter, receive, ListModels(only=wanted))
+        listing = await self.models(ctx, meter, receive, ListModels(only=wanted), scope)
         models = listing.models
         anthropic = self.error_format(scope) == "anthropic"
         render = _anthropic if anthropic else _openai

@@ -26,7 +26,7 @@ class ChatCompletions(Endpoint):
     ) -> None:
         req = decode_request(await self.body(scope, receive))
         if not req.stream:
-            resp = await self.run(ctx, meter, receive, Chat(req))
+            resp = await self.run(ctx, meter, receive, Chat(req), scope)
             body = encode_response(resp, model=ctx.model_id, response_id=completion_id(ctx))
             await self.reply(ctx, send, body)
             return
@@ -51,7 +51,7 @@ class Embeddings(Endpoint):
         self, ctx: RequestContext, meter: Meter, scope: Scope, receive: Receive, send: Send
     ) -> None:
         req = decode_embeddings_request(await self.body(scope, receive))
-        resp = await self.run(ctx, meter, receive, Embed(req))
+        resp = await self.run(ctx, meter, receive, Embed(req), scope)
         body = encode_embeddings_response(
             resp, model=ctx.model_id, encoding_format=req.encoding_format
         )

@@ -117,7 +117,7 @@ class Responses(Endpoint):
                 self.services.responses.save(workspace_id, response_id, state, retention)
 
         if not req.chat.stream:
-            resp = await self.run(ctx, meter, receive, Chat(req.chat))
+            resp = await self.run(ctx, meter, receive, Chat(req.chat), scope)
             body = encode_response(
                 resp,
                 req,

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
 import pytest
 
 from keyroute.api.asgi import (
+    DISCONNECT_SIGNAL,
     ClientDisconnected,
     ClientStalled,
     Message,
@@ -428,3 +429,68 @@ async def test_until_disconnect_lets_an_outside_cancel_through() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+class Signal:
+    """A server's disconnect signal (``DISCONNECT_SIGNAL``), fired by the test."""
+
+    def __init__(self) -> None:
+        self.callbacks: list[Callable[[], None]] = []
+
+    def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
+        self.callbacks.append(callback)
+        return lambda: self.callbacks.remove(callback)
+
+    def scope(self) -> dict[str, Any]:
+        return {"extensions": {DISCONNECT_SIGNAL: {"subscribe": self.subscribe}}}
+
+
+async def test_until_disconnect_uses_the_servers_signal_and_unsubscribes() -> None:
+    signal = Signal()
+
+    async def work() -> str:
+        await asyncio.sleep(0)
+        assert len(signal.callbacks) == 1
+        return "done"
+
+    never_asked = Receive()  # with a signal, receive is not called
+    assert await until_disconnect(never_asked, work(), signal.scope()) == "done"
+    assert signal.callbacks == []
+
+
+async def test_until_disconnect_cancels_the_work_when_the_signal_fires() -> None:
+    signal = Signal()
+    cancelled: list[bool] = []
+    never = anyio.Event()
+
+    async def work() -> str:
+        try:
+            await never.wait()
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+        return "never"  # pragma: no cover
+
+    task = asyncio.ensure_future(until_disconnect(Receive(), work(), signal.scope()))
+    await asyncio.sleep(0)
+    (leave,) = signal.callbacks
+    leave()
+    with pytest.raises(ClientDisconnected):
+        await task
+    assert cancelled == [True]
+    assert task.cancelling() == 0
+    assert signal.callbacks == []
+
+
+async def test_until_disconnect_with_a_signal_lets_an_outside_cancel_through() -> None:
+    signal = Signal()
+
+    async def work() -> None:
+        await asyncio.sleep(10)
+
+    task = asyncio.ensure_future(until_disconnect(Receive(), work(), signal.scope()))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert signal.callbacks == []

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import pytest
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
+from keyroute.api.asgi import DISCONNECT_SIGNAL, Subscribe
 from keyroute.api.connection import ConnectionLimits, GuardedConnection, uvicorn_options
 from keyroute.config.schema import ServerConfig
 
@@ -45,6 +46,9 @@ class Loop:
         timer = Timer(delay, callback)
         self.timers.append(timer)
         return timer
+
+    def call_soon(self, callback: Callable[[], None]) -> Timer:
+        return self.call_later(0.0, callback)
 
     def create_task(self, coro: Any, **_: Any) -> Task:
         coro.close()
@@ -292,6 +296,45 @@ def test_connection_lost_cancels_every_timer() -> None:
     protocol.data_received(b"GET / HTTP/1.1\r\nx: " + b"a" * 2000)  # refused: linger timer
     protocol.connection_lost(None)
     assert all(t.cancelled for t in loop.timers)
+
+
+def subscribe(protocol: GuardedConnection) -> Subscribe:
+    protocol.data_received(b"POST /v1/chat/completions HTTP/1.1\r\ncontent-length: 2\r\n\r\n{}")
+    assert protocol.cycle is not None
+    extensions: Any = protocol.cycle.scope.get("extensions")
+    return cast(Subscribe, extensions[DISCONNECT_SIGNAL]["subscribe"])
+
+
+def test_the_disconnect_signal_tells_the_application_when_the_client_leaves() -> None:
+    protocol, _, loop = connection()
+    left: list[str] = []
+    on_disconnect = subscribe(protocol)
+    on_disconnect(lambda: left.append("a"))
+    unsubscribe = on_disconnect(lambda: left.append("b"))
+    unsubscribe()  # the work finished first: no longer told
+    assert left == []
+    protocol.connection_lost(None)
+    assert left == ["a"]
+    protocol.connection_lost(None)  # told once
+    assert left == ["a"]
+    on_disconnect(lambda: left.append("late"))  # already gone: told on the next loop turn
+    loop.fire(0.0)
+    assert left == ["a", "late"]
+
+
+def test_the_disconnect_signal_is_told_of_a_refused_request_and_not_of_an_answered_one() -> None:
+    protocol, _, _ = connection()
+    left: list[str] = []
+    subscribe(protocol)(lambda: left.append("refused"))
+    protocol.data_received(b"x" * 2000)  # a pipelined head over the limit: 431, cycle told
+    assert left == ["refused"]
+
+    protocol, _, _ = connection()
+    subscribe(protocol)(lambda: left.append("answered"))
+    assert protocol.cycle is not None
+    protocol.cycle.response_complete = True
+    protocol.connection_lost(None)  # after the answer: not a disconnect of this request
+    assert left == ["refused"]
 
 
 def test_uvicorn_options_serve_the_production_stack_with_the_configured_limits() -> None:
