@@ -175,6 +175,11 @@ def main() -> None:
     parser.add_argument(
         "--model", default="openai/gpt-4o-mini", help='the gateway\'s model ("auto" routes)'
     )
+    parser.add_argument(
+        "--limits",
+        action="store_true",
+        help="a monthly quota, rate limits and budgets far above the run (default: no quota)",
+    )
     args = parser.parse_args()
     up_port, gw_port = free_port(), free_port()
     data = Path(tempfile.mkdtemp(prefix="keyroute-bench-"))
@@ -200,6 +205,16 @@ def main() -> None:
             f"http://127.0.0.1:{up_port}/v1",
             stdin="sk-bench",
         )
+        # ``free``'s 2,500 requests a month would refuse the run: no quota, or (``--limits``)
+        # limits far above it, so admission does its whole work on every request.
+        quota = "1000000000" if args.limits else "unlimited"
+        keyroute(env, "workspace", "set-plan", "default", "custom", "--quota", quota)
+        if args.limits:
+            keyroute(env, "ratelimit", "set", "-w", "default", "--rpm", "100000000")
+            keyroute(env, "ratelimit", "set", "-w", "default", "--tpm", "100000000000")
+            keyroute(
+                env, "budget", "set", "-w", "default", "--daily", "100000", "--monthly", "1000000"
+            )
         key = json.loads(keyroute(env, "api-key", "create", "--workspace", "default", "--json"))
         gateway = subprocess.Popen(
             [*pin(1), str(BIN / "keyroute"), "serve", "--port", str(gw_port)],
@@ -215,6 +230,7 @@ def main() -> None:
         mode = "stream" if args.stream else "json"
         result = {
             "mode": mode,
+            "limits": args.limits,
             "model": args.model,
             "requests": args.requests,
             "concurrency_1": asyncio.run(

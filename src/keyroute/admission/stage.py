@@ -45,6 +45,8 @@ class Demand:
 
 
 _COUNTED = ("quota", "requests")
+# What each kind of charge settles: the request if served, the request, tokens used, cost paid.
+_SOURCE = {"quota": 0, "requests": 1, "tokens": 2, "daily": 3, "monthly": 3}
 _MAX_PLANS = 10_000
 Span = Literal["month", "day", "minute"]
 
@@ -115,17 +117,8 @@ class Ticket:
         paid = cost.paid_pico if cost is not None and cost.paid_pico is not None else 0
         tokens = usage.input_tokens + usage.output_tokens if usage is not None else 0
         served = 1 if usage is not None else 0
-        amounts = []
-        for line in self._lines:
-            kind = line.kind
-            if kind == "quota":
-                amounts.append(served)
-            elif kind == "requests":
-                amounts.append(1)
-            elif kind == "tokens":
-                amounts.append(tokens)
-            else:
-                amounts.append(paid)
+        values = (served, 1, tokens, paid)  # indexed by _SOURCE: what each kind settles
+        amounts = [values[_SOURCE[line.kind]] for line in self._lines]
         ledger.settle(hold, amounts)
 
 

@@ -125,7 +125,11 @@ class SqliteLedger:
     # The protocol
 
     async def reserve(self, charges: Sequence[Charge]) -> Hold | Shortfall:
-        slots = [self._slot(c) for c in charges]
+        known = self._slots
+        slots = [known.get((c[0], c[1])) or self._slot(c) for c in charges]
+        for charge, slot in zip(charges, slots, strict=True):
+            if slot.charge.cap != charge.cap:
+                slot.charge = charge  # the limit changed: the next transaction uses the new cap
         waits = 0
         while True:
             hold = self._take(charges, slots)
