@@ -110,9 +110,17 @@ async def limit(services: Services, limits: bool) -> None:
 
 
 async def main(
-    requests: int, profile: bool, writers: bool, models: list[str], limits: bool = False
+    requests: int,
+    profile: bool,
+    writers: bool,
+    models: list[str],
+    limits: bool = False,
+    alerts: bool = True,
 ) -> None:
-    config = load(env={"KEYROUTE_DATA_DIR": tempfile.mkdtemp()})
+    env = {"KEYROUTE_DATA_DIR": tempfile.mkdtemp()}
+    if not alerts:  # the velocity sink off: what alerting costs a request
+        env["KEYROUTE__ALERTS__ENABLED"] = "false"
+    config = load(env=env)
     key = (await initialise(config)).details["api_key"]
     setup = await Services.open(config)
     await limit(setup, limits)
@@ -210,6 +218,9 @@ if __name__ == "__main__":
     parser.add_argument(
         "--routing", action="store_true", help="measure demo/fast, then auto, and the difference"
     )
+    parser.add_argument(
+        "--no-alerts", dest="alerts", action="store_false", help="alerts off (no velocity sink)"
+    )
     args = parser.parse_args()
     chosen = ["demo/fast", "auto"] if args.routing else [args.model]
-    uvloop.run(main(args.requests, args.profile, args.writers, chosen, args.limits))
+    uvloop.run(main(args.requests, args.profile, args.writers, chosen, args.limits, args.alerts))

@@ -258,6 +258,8 @@ class Services:
         )
         if cfg.enabled:
             self.record_sinks.append(VelocitySink(self.alerts))
+            # A budget threshold the ledger saw crossed: evaluate that workspace's rules now.
+            self.threshold_events.subscribe(lambda event: self.alerts.urgent(event.workspace_id))
 
     @classmethod
     def build(cls, config: Config) -> Services:

@@ -56,6 +56,35 @@ class _Buckets:
     )
 
 
+def _count(counts: dict[int, Counts], start: int, spend_pico: int, failed: bool) -> None:
+    c = counts.get(start)
+    if c is None:
+        c = counts[start] = Counts()
+    c.spend_pico += spend_pico
+    c.requests += 1
+    if failed:
+        c.errors += 1
+
+
+def _count_value(
+    per: dict[int, dict[str | None, Counts]],
+    start: int,
+    value: str | None,
+    spend_pico: int,
+    failed: bool,
+) -> None:
+    values = per.get(start)
+    if values is None:
+        values = per[start] = {}
+    c = values.get(value)
+    if c is None:
+        c = values[value] = Counts()
+    c.spend_pico += spend_pico
+    c.requests += 1
+    if failed:
+        c.errors += 1
+
+
 def epoch(when: datetime) -> float:
     return when.astimezone(UTC).timestamp()
 
@@ -83,13 +112,17 @@ class VelocityBoard:
         spend_pico: int,
         failed: bool,
     ) -> None:
-        one = Counts(spend_pico, 1, int(failed))
-        start = self.bucket(when)
-        slot = self._workspaces.setdefault(workspace_id, _Buckets())
-        slot.total.setdefault(start, Counts()).add(one)
-        for dim, value in (("key", key), ("model", model), ("user", user)):
-            per = slot.by[dim].setdefault(start, {})  # type: ignore[index]
-            per.setdefault(value, Counts()).add(one)
+        # The request path: plain dictionary reads and integer additions, no allocation but a
+        # bucket's first counters.
+        start = int(when.timestamp() // self.bucket_seconds) * self.bucket_seconds
+        slot = self._workspaces.get(workspace_id)
+        if slot is None:
+            slot = self._workspaces[workspace_id] = _Buckets()
+        _count(slot.total, start, spend_pico, failed)
+        by = slot.by
+        _count_value(by["key"], start, key, spend_pico, failed)
+        _count_value(by["model"], start, model, spend_pico, failed)
+        _count_value(by["user"], start, user, spend_pico, failed)
 
     def replace(
         self,
