@@ -50,6 +50,7 @@ from keyroute.principals import PrincipalCache
 from keyroute.resilience.attempts import AttemptPolicy
 from keyroute.resilience.backoff import Backoff
 from keyroute.resilience.breakers import BreakerPolicy, HealthBoard
+from keyroute.resilience.budget import BudgetPolicy, RetryBudget
 from keyroute.response_states import ResponseStates
 from keyroute.router import Scorer
 from keyroute.routing.feedback import FeedbackBook, RecentRequests
@@ -150,6 +151,13 @@ class Services:
                 min_calls=resilience.breaker_min_calls,
                 failure_rate=resilience.breaker_failure_rate,
                 open_seconds=resilience.breaker_open_seconds,
+                rejected_seconds=resilience.key_rejected_seconds,
+            )
+        )
+        self.retry_budget = RetryBudget(
+            BudgetPolicy(
+                percent=resilience.retry_budget_percent,
+                min_retries=resilience.retry_budget_min_retries,
             )
         )
         attempts = AttemptPolicy(
@@ -177,6 +185,7 @@ class Services:
             warmth=self.warmth,
             router=self.router,
             health=self.health,
+            retry_budget=self.retry_budget,
             attempts=attempts,
             directory=self.directory,
             resolver=self.resolver,

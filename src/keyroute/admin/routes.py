@@ -179,7 +179,7 @@ async def rotate_master(request: Request, s: Services) -> Any:
 
 async def health(request: Request, s: Services) -> Any:
     """This process's circuit breakers and resting keys, per (provider key, model)."""
-    return {"data": s.health.snapshot()}
+    return {"data": s.health.snapshot(), "retry_budget": s.retry_budget.snapshot()}
 
 
 async def check_config(request: Request, s: Services) -> Any:

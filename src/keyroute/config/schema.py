@@ -63,6 +63,11 @@ class ResilienceConfig(_Section):
     breaker_min_calls: int = Field(default=5, ge=1, le=10_000)
     breaker_failure_rate: float = Field(default=0.5, gt=0, le=1, allow_inf_nan=False)
     breaker_open_seconds: float = Field(default=30.0, gt=0, le=86_400, allow_inf_nan=False)
+    # A provider key its provider refused (401, 403) is skipped this long, for every model.
+    key_rejected_seconds: float = Field(default=300.0, gt=0, le=86_400, allow_inf_nan=False)
+    # A provider's retries over 10 s stay under this share of its requests (or the floor below).
+    retry_budget_percent: float = Field(default=20.0, ge=0, le=100, allow_inf_nan=False)
+    retry_budget_min_retries: int = Field(default=10, ge=0, le=100_000)
 
 
 class UpstreamConfig(_Section):

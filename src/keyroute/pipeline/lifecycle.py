@@ -51,6 +51,7 @@ from keyroute.pipeline.signing import Signing
 from keyroute.providers.single_call import needs_single_call
 from keyroute.resilience.attempts import AttemptPolicy, run_attempts
 from keyroute.resilience.breakers import HealthBoard
+from keyroute.resilience.budget import RetryBudget
 from keyroute.resilience.classify import REFUSAL, Decision
 from keyroute.routing.policy import routed_models
 from keyroute.routing.resolver import ModelResolver, Route
@@ -89,6 +90,7 @@ class Pipeline:
         router: AutoRouter | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
+        retry_budget: RetryBudget | None = None,
         answers: ResponseCache | None = None,
         warmth: WarmPrefixes | None = None,
     ) -> None:
@@ -107,6 +109,7 @@ class Pipeline:
         self._attempts = attempts or AttemptPolicy()
         self._router = router
         self._sleep = sleep
+        self._retry_budget = retry_budget
         self._fallbacks = Fallbacks(resolver, self._catalogue, rand=rand)
 
     @overload
@@ -336,6 +339,7 @@ class Pipeline:
                 board=self.health,
                 sleep=self._sleep,
                 on_failure=failed,
+                budget=self._retry_budget,
             )
         finally:
             ctx.response_headers.append(("x-keyroute-attempts", str(len(ctx.record.attempts))))

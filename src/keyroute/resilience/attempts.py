@@ -11,11 +11,14 @@ After a failure, ``classify`` decides (see ``classify.py``):
 - ``context``: the next candidate whose context window is larger (from the catalogue).
 - ``fatal``: the error goes back to the client unchanged.
 
-``max_attempts`` caps the attempts of one request whatever the candidates, so an outage does
-not multiply load. Candidates whose circuit is open or whose key rests are skipped without
-spending an attempt. A later candidate that cannot take the request at all (it refuses a
-feature the first one supported) is skipped; the first candidate's refusal is the client's
-answer. ``on_attempt`` hears of every attempt (for the request record).
+``max_attempts`` caps the attempts of one request whatever the candidates, and the retry
+budget (``budget.py``) caps a provider's retries at a share of its requests, so an outage does
+not multiply load: past it, the loop moves on to other providers' candidates. A key its
+provider refused (401, 403) is skipped for a while, for every model (``HealthBoard.reject``).
+Candidates whose circuit is open or whose key rests are skipped without spending an attempt.
+A later candidate that cannot take the request at all (it refuses a feature the first one
+supported) is skipped; the first candidate's refusal is the client's answer. ``on_failure``
+hears of every failed attempt (for the request record).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from keyroute.core.errors import (
 )
 from keyroute.resilience.backoff import Backoff
 from keyroute.resilience.breakers import HealthBoard
+from keyroute.resilience.budget import RetryBudget
 from keyroute.resilience.classify import Decision, classify
 
 R = TypeVar("R")
@@ -67,9 +71,10 @@ async def run_attempts(
     board: HealthBoard,
     sleep: Callable[[float], Awaitable[None]],
     on_failure: Callable[[C, GatewayError, Decision], None] | None = None,
+    budget: RetryBudget | None = None,
 ) -> R:
     """The first success of ``call`` over ``candidates`` (see the module docstring)."""
-    loop = _Loop(candidates, call, policy, board, sleep, on_failure)
+    loop = _Loop(candidates, call, policy, board, sleep, on_failure, budget)
     for index, candidate in enumerate(candidates):
         if not loop.eligible(candidate):
             continue
@@ -91,6 +96,7 @@ class _Loop(Generic[C, R]):
         board: HealthBoard,
         sleep: Callable[[float], Awaitable[None]],
         on_failure: Callable[[C, GatewayError, Decision], None] | None,
+        budget: RetryBudget | None = None,
     ) -> None:
         self.candidates = candidates
         self.call = call
@@ -98,6 +104,8 @@ class _Loop(Generic[C, R]):
         self.board = board
         self.sleep = sleep
         self.on_failure = on_failure
+        self.budget = budget
+        self.started: set[str] = set()  # providers this request has sent an attempt to
         self.attempts = 0
         self.last: GatewayError | None = None
         self.larger_than: int | None = None  # after a context-length failure: the window to beat
@@ -116,13 +124,14 @@ class _Loop(Generic[C, R]):
     async def attempt(self, index: int, candidate: C) -> R | object:
         """``call(candidate)``, retried as the table says; ``_NEXT`` to move on."""
         retries = 0
+        self._spend(candidate, retry=False)
         while True:
             self.attempts += 1
             try:
                 result = await self.call(candidate)
             except UpstreamError as error:
                 delay = self._after(index, candidate, error, retries)
-                if delay is None:
+                if delay is None or not self._spend(candidate, retry=True):
                     return _NEXT
                 retries += 1
                 await self.sleep(delay)
@@ -135,6 +144,20 @@ class _Loop(Generic[C, R]):
             self.board.record(candidate.health_key, ok=True)
             return result
 
+    def _spend(self, candidate: C, *, retry: bool) -> bool:
+        """Whether the retry budget lets this attempt go: a retry of the same target needs
+        room in its provider's budget; any other attempt goes (a request's first attempt at a
+        provider counts as one of its requests)."""
+        if self.budget is None:
+            return True
+        provider = candidate.group[0]
+        if retry:
+            return self.budget.allow_retry(provider)
+        if provider not in self.started:
+            self.started.add(provider)
+            self.budget.request(provider)
+        return True
+
     def _after(self, index: int, candidate: C, error: UpstreamError, retries: int) -> float | None:
         """Raise, or say how long to wait before retrying ``candidate`` (``None``: move on)."""
         decision = classify(error)
@@ -144,6 +167,8 @@ class _Loop(Generic[C, R]):
         if decision is Decision.FATAL:
             raise error
         self.board.record(candidate.health_key, ok=False)
+        if decision is Decision.FAILOVER and error.upstream_status in (401, 403):
+            self.board.reject(candidate.health_key[0])  # the key itself: skip it for a while
         if self.attempts >= self.policy.max_attempts:
             raise error
         if decision is Decision.CONTEXT:

@@ -30,6 +30,7 @@ class BreakerPolicy:
     min_calls: int = 5
     failure_rate: float = 0.5
     open_seconds: float = 30.0
+    rejected_seconds: float = 300.0  # a key its provider refused (401, 403) is skipped this long
 
 
 @dataclass(slots=True)
@@ -51,6 +52,7 @@ class HealthBoard:
         self.policy = policy or BreakerPolicy()
         self._clock = clock
         self._breakers: dict[tuple[str, str], _Breaker] = {}
+        self._rejected: dict[str, float] = {}  # provider key id -> skipped until
 
     def _get(self, key: tuple[str, str]) -> _Breaker:
         breaker = self._breakers.get(key)
@@ -61,6 +63,8 @@ class HealthBoard:
 
     def allow(self, key: tuple[str, str]) -> bool:
         """Whether an attempt may go to ``key`` now (an open circuit or a resting key: no)."""
+        if self._rejected and self.rejected(key[0]) > 0:
+            return False
         breaker = self._breakers.get(key)
         if breaker is None:
             return True
@@ -82,6 +86,8 @@ class HealthBoard:
     def blocked(self, key: tuple[str, str]) -> bool:
         """Whether ``key`` is unavailable now (resting, or open and not yet due a probe),
         without changing any state: what the router asks before it chooses."""
+        if self._rejected and self.rejected(key[0]) > 0:
+            return True
         breaker = self._breakers.get(key)
         if breaker is None:
             return False
@@ -121,6 +127,23 @@ class HealthBoard:
         breaker = self._get(key)
         breaker.resting_until = max(breaker.resting_until, self._clock() + seconds)
 
+    def reject(self, key_id: str) -> None:
+        """The provider refused ``key_id`` itself (401, 403): skip it, for every model, for
+        ``rejected_seconds`` (unless breakers are off), and say so in ``snapshot``."""
+        if self.policy.enabled:
+            self._rejected[key_id] = self._clock() + self.policy.rejected_seconds
+
+    def rejected(self, key_id: str) -> float:
+        """Seconds ``key_id`` is still skipped after its provider refused it (0: it is not)."""
+        until = self._rejected.get(key_id)
+        if until is None:
+            return 0.0
+        left = until - self._clock()
+        if left <= 0:
+            del self._rejected[key_id]
+            return 0.0
+        return left
+
     def snapshot(self) -> list[dict[str, object]]:
         """Every tracked target's state, for ``keyroute health`` and the admin API."""
         now = self._clock()
@@ -137,6 +160,7 @@ class HealthBoard:
                     "recent_calls": len(b.outcomes),
                     "recent_failures": b.outcomes.count(False),
                     "resting_seconds": round(max(0.0, b.resting_until - now), 3),
+                    "key_rejected_seconds": round(self.rejected(key_id), 3),
                 }
             )
         return out

@@ -100,15 +100,15 @@ async def test_the_workspace_policy_chain_answers_when_the_request_names_none(
         "w", "openai/gpt-4o-mini", ["anthropic/claude-sonnet-4-5"]
     )
     upstreams.answers = {
-        "one.test": [error(401)],
-        "two.test": [error(401)],
+        "one.test": [error(402)],
+        "two.test": [error(402)],
         "three.test": [CLAUDE],
     }
     ctx, meter = harness.context()
     result = await pipeline.run(ctx, Chat(chat()), meter)
     assert result.text and ctx.record.served_model == "anthropic/claude-sonnet-4-5"
     # The request's own chain wins over the policy.
-    upstreams.answers = {"one.test": [error(401)], "two.test": [error(401)]}
+    upstreams.answers = {"one.test": [error(402)], "two.test": [error(402)]}
     ctx, meter = harness.context()
     ctx.fallbacks = ("second/gpt-4o",)
     upstreams.answers["two.test"].append(OK)
@@ -192,3 +192,16 @@ async def test_a_candidate_too_small_is_skipped_for_one_that_holds_the_request(
     _ = [e async for e in events]
     await events.aclose()
     assert upstreams.asked == ["two.test"] and ctx.record.served_model == "second/gpt-4.1"
+
+
+async def test_a_key_its_provider_refuses_is_skipped_afterwards(failover: Any) -> None:
+    pipeline, harness, upstreams, _ = failover
+    upstreams.answers = {"one.test": [error(401, "bad key")], "two.test": [OK, OK]}
+    ctx, meter = harness.context()
+    await pipeline.run(ctx, Chat(chat()), meter)
+    assert upstreams.asked == ["one.test", "two.test"]
+    ctx, meter = harness.context()
+    await pipeline.run(ctx, Chat(chat()), meter)  # the refused key is not asked again
+    assert upstreams.asked == ["one.test", "two.test", "two.test"]
+    rows = pipeline.health.snapshot()
+    assert any(r["key_rejected_seconds"] for r in rows)

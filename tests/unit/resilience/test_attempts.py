@@ -19,6 +19,7 @@ from keyroute.core.errors import (
 from keyroute.resilience.attempts import AttemptPolicy, run_attempts
 from keyroute.resilience.backoff import Backoff
 from keyroute.resilience.breakers import HealthBoard
+from keyroute.resilience.budget import BudgetPolicy, RetryBudget
 
 pytestmark = pytest.mark.anyio
 
@@ -167,3 +168,47 @@ async def test_a_fallback_that_cannot_take_the_request_is_skipped() -> None:
     script = Script({A: [refused]})
     with pytest.raises(UnsupportedFeature):  # the first candidate's refusal is the answer
         await run(script, [A])
+
+
+@dataclass(frozen=True)
+class Elsewhere(Target):
+    @property
+    def group(self) -> tuple[str, str]:
+        return ("q", self.model)
+
+
+async def test_the_retry_budget_moves_on_to_another_provider() -> None:
+    budget = RetryBudget(BudgetPolicy(percent=0, min_retries=0))
+    other = Elsewhere("k9", "c")
+    script = Script({A: [fail(503)], other: ["ok"]})
+    result = await run_attempts(
+        [A, other],
+        script,
+        policy=POLICY,
+        board=HealthBoard(),
+        sleep=script.sleep,
+        budget=budget,
+    )
+    assert result == "ok" and script.calls == [A, other] and script.slept == []
+    # Another key of the same model is not a retry: it answers.
+    script = Script({A: [fail(503)], A2: ["ok"]})
+    assert (
+        await run_attempts(
+            [A, A2], script, policy=POLICY, board=HealthBoard(), sleep=script.sleep, budget=budget
+        )
+        == "ok"
+    )
+    # With nothing else to try, the provider's own error is the answer.
+    script = Script({A: [fail(503)]})
+    with pytest.raises(UpstreamError):
+        await run_attempts(
+            [A], script, policy=POLICY, board=HealthBoard(), sleep=script.sleep, budget=budget
+        )
+    assert script.calls == [A]
+
+
+async def test_a_key_its_provider_refused_is_rejected_for_every_model() -> None:
+    board = HealthBoard()
+    script = Script({A: [fail(401, UpstreamRejected)], B: ["ok"]})
+    assert await run(script, [A, B], board) == "ok"
+    assert not board.allow(("k1", "other-model")) and board.rejected("k1") > 0

@@ -66,3 +66,20 @@ def test_blocked_answers_without_spending_the_probe() -> None:
     assert health.allow(KEY)  # and the probe is still there to take
     health.rest(("pk_2", "m"), 5.0)
     assert health.blocked(("pk_2", "m"))
+
+
+def test_a_refused_key_is_skipped_for_every_model_then_comes_back() -> None:
+    clock = [0.0]
+    board = HealthBoard(BreakerPolicy(rejected_seconds=60), clock=lambda: clock[0])
+    board.reject("pk_1")
+    assert not board.allow(("pk_1", "gpt-4o")) and not board.allow(("pk_1", "gpt-4o-mini"))
+    assert board.blocked(("pk_1", "gpt-4o")) and board.allow(("pk_2", "gpt-4o"))
+    assert board.rejected("pk_1") == 60
+    clock[0] = 60.0
+    assert board.allow(("pk_1", "gpt-4o")) and board.rejected("pk_1") == 0
+
+
+def test_with_breakers_off_a_refused_key_is_not_skipped() -> None:
+    board = HealthBoard(BreakerPolicy(enabled=False))
+    board.reject("pk_1")
+    assert board.allow(("pk_1", "m"))
