@@ -32,7 +32,7 @@ from keyroute.caching.response_cache import ResponseCache
 from keyroute.caching.warmth import WarmPrefixes
 from keyroute.catalogue import builtin
 from keyroute.config.schema import Config
-from keyroute.control.alerts import AlertAdmin, WorkspaceBudgets
+from keyroute.control.alerts import AlertAdmin, WorkspaceBudgets, budget_downgrade
 from keyroute.control.base_url import BaseUrlPolicy
 from keyroute.control.plane import ControlPlane
 from keyroute.core.errors import ConfigError
@@ -239,7 +239,9 @@ class Services:
         }
         history = self.store.alerts.append_alert_events
         self.alert_admin = AlertAdmin(
-            self.control, Deliverer(notifiers, history, clock=_utc_now, attempts=1)
+            self.control,
+            Deliverer(notifiers, history, clock=_utc_now, attempts=1),
+            downgrade=budget_downgrade(self._workspace_limits),
         )
         self.alerts = AlertEngine(
             store=self.store,

@@ -47,6 +47,23 @@ Downgrade = Callable[[str, str], Awaitable[str]]
 _PICO = Decimal(10**12)
 
 
+def budget_downgrade(limits: Callable[[str], Awaitable[Limits]]) -> Downgrade:
+    """The ``downgrade`` action as far as admission supports it today: a workspace budget with
+    action ``downgrade`` switches requests to its model when the cap is reached; the action says
+    which model that is (and that nothing is switched before the cap), or that none is set."""
+
+    async def downgrade(workspace_id: str, reason: str) -> str:
+        for budget in (await limits(workspace_id)).budgets:
+            if budget.scope == "workspace" and budget.downgrade_to:
+                return (
+                    f"requests switch to {budget.downgrade_to} when the workspace budget's cap "
+                    "is reached (admission); nothing was switched earlier"
+                )
+        return "no budget downgrade model is configured for this workspace: nothing switched"
+
+    return downgrade
+
+
 class WorkspaceBudgets:
     """The ``BudgetSource`` of the evaluator: a workspace's own budgets (the workspace-wide
     daily and monthly caps of ``keyroute budget``), read from its cached ``Limits``, in the

@@ -178,3 +178,26 @@ async def test_workspace_budgets_are_the_workspace_caps_in_its_zone() -> None:
         Budget(period="day", limit_usd=Decimal(10), timezone="Asia/Tokyo"),
         Budget(period="month", limit_usd=Decimal(200), timezone="Asia/Tokyo"),
     ]
+
+
+async def test_downgrade_names_the_budget_model() -> None:
+    from keyroute.control.alerts import budget_downgrade
+
+    limits = Limits(
+        budgets=(
+            PolicyBudget(
+                monthly_pico=10**12, action="downgrade", downgrade_to="openai/gpt-4o-mini"
+            ),
+        )
+    )
+
+    async def of(workspace_id: str) -> Limits:
+        return limits
+
+    said = await budget_downgrade(of)("w", "rule")
+    assert said.startswith("requests switch to openai/gpt-4o-mini when the workspace budget's cap")
+
+    async def none(workspace_id: str) -> Limits:
+        return Limits()
+
+    assert "no budget downgrade model" in await budget_downgrade(none)("w", "rule")
