@@ -53,6 +53,15 @@ def pin(cpu: int) -> list[str]:
     return ["taskset", "-c", str(cpu)] if shutil.which("taskset") and os.cpu_count() else []
 
 
+def unlimited(env: dict[str, str]) -> None:
+    """Put the ``default`` workspace on the ``custom`` plan with no quota: the ``free`` plan's
+    2,500 requests a month would refuse a benchmark part-way. Revisions without plans skip it."""
+    try:
+        keyroute(env, "workspace", "set-plan", "default", "custom", "--quota", "unlimited")
+    except subprocess.CalledProcessError:
+        pass
+
+
 def keyroute(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     proc = subprocess.run(
         [str(BIN / "keyroute"), *args],
@@ -192,6 +201,7 @@ def main() -> None:
             )
         )
         keyroute(env, "init", "--json")
+        unlimited(env)
         keyroute(
             env,
             "provider-key",

@@ -16,7 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from overhead import BIN, keyroute  # the same subprocess helper as make bench
+from overhead import BIN, keyroute, unlimited  # the same subprocess helpers as make bench
 
 
 def main() -> None:
@@ -24,6 +24,7 @@ def main() -> None:
     port = sys.argv[2] if len(sys.argv) > 2 else "14003"
     env = {**os.environ, "KEYROUTE_DATA_DIR": str(data)}
     keyroute(env, "init", "--json")
+    unlimited(env)
     keyroute(
         env,
         "provider-key",
