@@ -67,6 +67,21 @@ class _Marker:
     ttl: Ttl
 
 
+def amended(req: ChatRequest, **changes: object) -> ChatRequest:
+    """``req`` with ``changes``, as ``dataclasses.replace`` makes it but without re-running the
+    constructor's checks and defaults over its thirty-odd fields (tens of microseconds a
+    request): a new instance whose slots are set once, before anyone else sees it."""
+    cls = type(req)
+    copied = object.__new__(cls)
+    for name in cls.__slots__:
+        object.__setattr__(
+            copied, name, changes.pop(name) if name in changes else getattr(req, name)
+        )
+    if changes:
+        raise TypeError(f"ChatRequest has no field {next(iter(changes))!r}")
+    return copied
+
+
 def text_tokens(text: str) -> int:
     """About four characters a token (the estimate keyroute uses wherever it cannot count)."""
     return (len(text) + 3) // 4
@@ -263,4 +278,4 @@ def _apply(req: ChatRequest, marks: list[tuple[Slot, Ttl]]) -> ChatRequest:
         assert isinstance(part, TextPart | ImagePart)  # noqa: S101 (only these are markable)
         parts[slot.part] = replace(part, cache_control=marker)
         messages[slot.message] = replace(message, content=tuple(parts))
-    return replace(req, tools=tuple(tools), messages=tuple(messages))
+    return amended(req, tools=tuple(tools), messages=tuple(messages))

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import replace
 
-from keyroute.caching.breakpoints import place_breakpoints
+from keyroute.caching.breakpoints import amended, place_breakpoints
 from keyroute.catalogue import Catalogue
 from keyroute.core.chat import ChatRequest, Message, TextPart
 from keyroute.storage.base import CachingSettingsRecord
@@ -58,7 +57,7 @@ class PromptCaching:
                 req, min_tokens=minimum or DEFAULT_MIN_TOKENS, ttl=settings.prompt_cache_ttl
             )
         if style == "key" and "prompt_cache_key" not in req.passthrough:
-            return replace(req, prompt_cache_key=prompt_cache_key(workspace_id, req))
+            return amended(req, prompt_cache_key=prompt_cache_key(workspace_id, req))
         return req
 
 

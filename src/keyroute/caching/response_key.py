@@ -12,10 +12,10 @@ and keyroute's own prompt-cache preparation (it runs later, per target).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 
 import msgspec
 
+from keyroute.caching.breakpoints import amended
 from keyroute.core.chat import ChatRequest
 
 _VERSION = b"keyroute-response-cache-1\x00"
@@ -29,7 +29,7 @@ def deterministic(req: ChatRequest) -> bool:
 
 
 def response_cache_key(workspace_id: str, req: ChatRequest) -> str:
-    normalised = replace(
+    normalised = amended(
         req,
         stream=False,
         include_usage=False,

@@ -182,3 +182,17 @@ def test_nothing_else_changes() -> None:
         tuple(p.text for p in m.content if isinstance(p, TextPart)) for m in r.messages
     ]
     assert placed.temperature == 0.2 and placed.tools == r.tools
+
+
+def test_amended_is_replace_without_the_constructor() -> None:
+    from dataclasses import replace as dc_replace
+
+    import pytest
+
+    from keyroute.caching.breakpoints import amended
+
+    r = req(msg("user", "q"), temperature=0.3)
+    assert amended(r, prompt_cache_key="k") == dc_replace(r, prompt_cache_key="k")
+    assert r.prompt_cache_key is None
+    with pytest.raises(TypeError, match="no field 'bogus'"):
+        amended(r, bogus=1)
