@@ -10,11 +10,12 @@ counter tight: every worker's background pass then gives its unused room back, a
 refused while others still hold unused room waits for that pass and asks again (a few times)
 before it answers ``Shortfall``, so room is never stranded in an idle worker.
 
-The background pass (every ``interval`` seconds) flushes settled amounts, renews leases (they
-expire after ``ttl`` seconds, which is how a crashed worker's reservations are released) and
-shrinks leases on tight counters. Settled amounts reach the file within one ``interval``; a
-process killed hard loses at most the amounts it settled in its last ``interval`` (the spend
-happened; the ledger under-counts it by that much).
+The background pass (every ``interval`` seconds) shrinks leases on tight counters at once,
+flushes settled amounts every ``flush_every`` seconds and renews leases every quarter ``ttl``
+(they expire after ``ttl`` seconds, which is how a crashed worker's reservations are released).
+Settled amounts reach the file within ``flush_every`` (0.5 s); a process killed hard loses at
+most the amounts it settled in that time (the spend happened; the ledger under-counts it by
+that much).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class SqliteLedger:
         *,
         on_settled: Settled | None = None,
         interval: float = 0.05,
+        flush_every: float = 0.5,
         ttl: float = 10.0,
         retries: int = 8,
         clock: Callable[[], float] = time.time,
@@ -74,6 +76,8 @@ class SqliteLedger:
         self._path = path
         self._on_settled = on_settled
         self._interval = interval
+        self._flush_every = flush_every
+        self._flushed = self._renewed = 0.0
         self._ttl = ttl
         self._retries = retries
         self._clock = clock
@@ -107,7 +111,7 @@ class SqliteLedger:
         while True:
             await self._sleep(self._interval)
             try:
-                await self.sync()
+                await self.sync(due=False)
             except sqlite3.Error:
                 log.warning("ledger synchronisation failed; retrying", exc_info=True)
 
@@ -224,11 +228,18 @@ class SqliteLedger:
 
     # Transactions
 
-    async def sync(self, *, final: bool = False) -> None:
-        """Flush settled amounts, renew leases, give back room on tight or ended counters."""
+    async def sync(self, *, final: bool = False, due: bool = True) -> None:
+        """Flush settled amounts, renew leases, give back room on tight or ended counters.
+
+        The background pass (``due=False``) looks for tight counters every ``interval`` (a
+        read) but writes only what is due: settled amounts every ``flush_every`` seconds,
+        lease renewals every quarter ``ttl``, unused room on tight or ended counters at once.
+        """
         if self._conn is None:
             return
         now = self._clock()
+        flush = due or now - self._flushed >= self._flush_every
+        renew = due or now - self._renewed >= self._ttl / 4
         async with self._lock:
             tight = await asyncio.to_thread(self._locked, leases.tight_counters, now)
             chosen: list[_Slot] = []
@@ -237,12 +248,17 @@ class SqliteLedger:
                 if key in tight:
                     slot.tight = True
                 ended = slot.charge.period_end <= now
-                if slot.spent or slot.lease > slot.held or ended or final or slot.tight:
+                shrink = slot.tight and slot.lease > slot.held
+                if final or ended or shrink or (flush and slot.spent) or (renew and slot.lease):
                     drop = final or ended
                     chosen.append(slot)
                     asks.append(self._ask(slot, drop=drop))
             if chosen:
                 await self._transaction(chosen, asks)
+            if flush:
+                self._flushed = now
+            if renew:
+                self._renewed = now
             if now - self._pruned > 3600.0:
                 self._pruned = now
                 await asyncio.to_thread(self._locked, leases.prune, now - _PRUNE_AFTER)

@@ -199,7 +199,7 @@ async def test_ended_periods_give_their_leases_back(tmp_path: Path) -> None:
 
 
 async def test_a_background_pass_runs_until_cancelled(tmp_path: Path) -> None:
-    ledger = SqliteLedger(tmp_path / "l.db", interval=0.0, clock=Clock())
+    ledger = SqliteLedger(tmp_path / "l.db", interval=0.0, flush_every=0.0, clock=Clock())
     started: list[asyncio.Task[object]] = []
 
     def spawn(coro, *, name):
