@@ -58,6 +58,9 @@ def failed(gateway: Gateway, *args: str) -> dict[str, Any]:
 
 
 def test_set_plan_and_its_errors(gateway: Gateway) -> None:
+    plan = ok(gateway, "workspace", "plan", "default")  # init's workspace: no quota
+    assert (plan["plan"], plan["monthly_requests"], plan["timezone"]) == ("custom", None, "UTC")
+    ok(gateway, "workspace", "set-plan", "default", "free")
     plan = ok(gateway, "workspace", "plan", "default")
     assert (plan["plan"], plan["monthly_requests"], plan["timezone"]) == ("free", 2500, "UTC")
     done = ok(
@@ -151,6 +154,7 @@ def test_ratelimits(gateway: Gateway) -> None:
 
 
 def test_budgets_show_spend_against_caps(gateway: Gateway) -> None:
+    ok(gateway, "workspace", "set-plan", "default", "free")
     ok(gateway, "api-key", "create", "--workspace", "default", "--name", "ci")
     done = ok(
         gateway,
@@ -250,6 +254,7 @@ def test_budgets_show_spend_against_caps(gateway: Gateway) -> None:
 
 
 def test_admin_api_and_audit(gateway: Gateway) -> None:
+    ok(gateway, "workspace", "set-plan", "default", "free")
     with httpx.Client(
         base_url=gateway.url + "/admin/v1/workspaces/default",
         timeout=10,
@@ -306,7 +311,7 @@ def test_admin_api_and_audit(gateway: Gateway) -> None:
     actions = [e["action"] for e in admin]
     for action in ("plan.set", "ratelimit.set", "ratelimit.clear", "budget.set", "budget.clear"):
         assert action in actions, actions
-    plan_set = next(e for e in admin if e["action"] == "plan.set")
+    plan_set = next(e for e in admin if e["action"] == "plan.set" and e["actor"] == "admin-token")
     assert plan_set["actor"] == "admin-token"
     assert plan_set["old"] == {"plan": "free", "monthly_requests": 2500, "timezone": "UTC"}
     assert plan_set["new"] == {

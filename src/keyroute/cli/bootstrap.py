@@ -62,6 +62,9 @@ async def initialise(config: Config) -> InitResult:
             return InitResult(created=False, details={"data_dir": str(config.data_dir)})
         control = services.control
         workspace = await control.create_workspace("default", "free")
+        # The operator's own workspace on a self-hosted gateway: no monthly quota. Workspaces
+        # created later start on ``free`` (``keyroute workspace set-plan`` changes either).
+        await control.governance.set_plan(workspace.id, "custom", quota="unlimited")
         await control.add_provider_key(workspace.id, "demo", "", name="demo")
         admin_token = await control.set_admin_token()
         api_key = await control.create_api_key(workspace.id, "default")
