@@ -159,6 +159,7 @@ def body_of(message: Message) -> str:
     return payload.decode()
 
 
+@pytest.mark.timeout(600)  # real time at the real request rate, two workers
 def test_a_runaway_agent_trips_a_burn_rate_rule_once_and_resolves(tmp_path: Path) -> None:
     receiver = WebhookReceiver()
     with (
@@ -283,6 +284,7 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.timeout(600)  # real time at the real request rate, two workers
 def test_a_dead_receiver_is_retried_in_the_background(tmp_path: Path) -> None:
     settings = {
         **FAST,
