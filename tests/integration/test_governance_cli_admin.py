@@ -6,6 +6,7 @@ new values, and bad input is a clear error and exit 1 (the admin API: a 4xx nami
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -305,11 +306,17 @@ def test_admin_api_and_audit(gateway: Gateway) -> None:
         assert api.delete("/budgets", params={"user": "carol"}).status_code == 404
         assert api.get("/budgets").json() == {"data": []}
 
-    out = run(gateway, "audit", "export", "--workspace", "default", "--format", "jsonl").stdout
-    events = [json.loads(line) for line in out.splitlines() if line]
-    admin = [e for e in events if e["kind"] == "admin"]
-    actions = [e["action"] for e in admin]
-    for action in ("plan.set", "ratelimit.set", "ratelimit.clear", "budget.set", "budget.clear"):
+    wanted = ("plan.set", "ratelimit.set", "ratelimit.clear", "budget.set", "budget.clear")
+    deadline = time.monotonic() + 20  # the server's audit writer flushes in the background
+    while True:
+        out = run(gateway, "audit", "export", "--workspace", "default", "--format", "jsonl")
+        events = [json.loads(line) for line in out.stdout.splitlines() if line]
+        admin = [e for e in events if e["kind"] == "admin"]
+        actions = [e["action"] for e in admin]
+        if all(a in actions for a in wanted) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    for action in wanted:
         assert action in actions, actions
     plan_set = next(e for e in admin if e["action"] == "plan.set" and e["actor"] == "admin-token")
     assert plan_set["actor"] == "admin-token"
