@@ -139,6 +139,13 @@ class PrefetchedStream:
             raise StopAsyncIteration
         return await self._stream.__anext__()
 
+    def refused(self) -> bool:
+        """The stream's first content is a refusal (or it ended with one and nothing else)."""
+        last = self._head[-1] if self._head else None
+        if isinstance(last, RefusalDelta):
+            return True
+        return isinstance(last, StreamEnd) and last.finish_reason == "refusal"
+
     def usage(self) -> Usage | None:
         """The usage reported in the events read so far (Anthropic reports the prompt's, cache
         reads and writes included, before the first content), else None."""

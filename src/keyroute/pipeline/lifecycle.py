@@ -145,8 +145,11 @@ class Pipeline:
         try:
             if isinstance(op, ChatStream):
                 stream_op = op
+                final = routes[-1]
                 events: EventStream = await self._walk(
-                    ctx, routes, lambda route: self._stream(ctx, state, route, stream_op)
+                    ctx,
+                    routes,
+                    lambda route: self._stream(ctx, state, route, stream_op, route is final),
                 )
                 if answers is not None and lookup is not None:
                     events = answers.recording(lookup, events)  # which now ends the lookup
@@ -375,10 +378,16 @@ class Pipeline:
         return result
 
     async def _stream(
-        self, ctx: RequestContext, state: WorkspaceState, route: Route, op: ChatStream
+        self,
+        ctx: RequestContext,
+        state: WorkspaceState,
+        route: Route,
+        op: ChatStream,
+        last: bool = True,
     ) -> PrefetchedStream:
         """One attempt of a stream on ``route``: open, and read up to its first content, so a
-        failure before anything reached the client can still fail over."""
+        failure before anything reached the client can still fail over (a content refusal
+        too, when the fallback policy says so and another candidate follows)."""
         op = await self._prepare(ctx, state, route, op)
         secret = self._directory.secret(state, route.key)
         decoder = op.decoder(route)
@@ -386,6 +395,14 @@ class Pipeline:
         on_event = self._signing.on_event(ctx, route)
         events = await self._exchange.open(ctx, route, request, decoder, secret, on_event)
         prefetched = await first_content(events)
+        if ctx.refusal_fallback and not last and prefetched.refused():
+            await prefetched.aclose()
+            raise UpstreamError(
+                f"{route.model_id} refused to answer; the fallback policy tries the next model.",
+                provider=route.target.provider,
+                upstream_status=200,
+                upstream_code=REFUSAL,
+            )
         self._serve(ctx, route)
         usage = prefetched.usage()  # known before the content when the provider says it first
         if usage is not None:

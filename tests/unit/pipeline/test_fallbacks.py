@@ -205,3 +205,34 @@ async def test_a_key_its_provider_refuses_is_skipped_afterwards(failover: Any) -
     assert upstreams.asked == ["one.test", "two.test", "two.test"]
     rows = pipeline.health.snapshot()
     assert any(r["key_rejected_seconds"] for r in rows)
+
+
+REFUSED_STREAM = (
+    b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"refusal":"I cannot help with that."},"finish_reason":null}]}\n\n'  # noqa: E501
+    b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'  # noqa: E501
+    b"data: [DONE]\n\n"
+)
+
+
+async def test_a_streamed_refusal_fails_over_only_when_the_policy_says_so(failover: Any) -> None:
+    pipeline, harness, upstreams, _ = failover
+    model = "openai/gpt-4o-mini"
+
+    async def texts() -> tuple[str, Any]:
+        ctx, meter = harness.context()
+        events = await pipeline.run(ctx, ChatStream(chat(model, stream=True)), meter)
+        seen = [e async for e in events]
+        await events.aclose()
+        text = "".join(getattr(e, "text", "") for e in seen if e.kind in ("text", "refusal"))
+        return text, ctx.record
+
+    await harness.plane.resilience.set_fallback("w", model, ["second/gpt-4.1"])
+    upstreams.answers = {"one.test": [Reply(body=REFUSED_STREAM)]}
+    text, _ = await texts()
+    assert text == "I cannot help with that." and upstreams.asked == ["one.test"]
+    await harness.plane.resilience.set_fallback("w", model, ["second/gpt-4.1"], on_refusal=True)
+    upstreams.asked.clear()
+    upstreams.answers = {"one.test": [Reply(body=REFUSED_STREAM)], "two.test": [Reply(body=STREAM)]}
+    text, record = await texts()
+    assert text == "hi" and upstreams.asked == ["one.test", "two.test"]
+    assert [a.error_class for a in record.attempts] == ["failover", None]
