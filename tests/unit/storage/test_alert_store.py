@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +15,6 @@ from keyroute.core.alert_store import (
 )
 from keyroute.core.errors import Conflict, NotFound
 from keyroute.storage.base import ApiKeyRecord, Store, WorkspaceRecord
-from keyroute.storage.registry import open_store
 
 pytestmark = pytest.mark.anyio
 
@@ -70,22 +67,6 @@ def event(id: str, minutes: int, ws: str = "w1") -> AlertEventRecord:
         outcome="failed",
         detail='{"error": "HTTP 500"}',
     )
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(
-    request: pytest.FixtureRequest, tmp_path: Path, anyio_backend: str
-) -> AsyncIterator[Store]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'k.db'}"
-    backend = open_store(url)
-    await backend.migrate()
-    await backend.open()
-    await backend.create_workspace(workspace("w1"))
-    await backend.create_workspace(workspace("w2"))
-    try:
-        yield backend
-    finally:
-        await backend.close()
 
 
 async def test_channels_are_named_per_workspace(store: Store) -> None:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from keyroute.core.errors import NotFound
 from keyroute.storage.base import CachingSettingsRecord, Store, WorkspaceRecord
 from keyroute.storage.caching_settings import dump_caching, parse_caching
-from keyroute.storage.registry import open_store
 
 pytestmark = pytest.mark.anyio
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -21,22 +18,6 @@ def workspace(id: str) -> WorkspaceRecord:
     return WorkspaceRecord(
         id=id, name=id, plan="free", created_at=T0, wrapped_data_key=b"k", master_key_id="m"
     )
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(
-    request: pytest.FixtureRequest, tmp_path: Path, anyio_backend: str
-) -> AsyncIterator[Store]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'k.db'}"
-    backend = open_store(url)
-    await backend.migrate()
-    await backend.open()
-    await backend.create_workspace(workspace("w1"))
-    await backend.create_workspace(workspace("w2"))
-    try:
-        yield backend
-    finally:
-        await backend.close()
 
 
 async def test_defaults_until_set_then_per_workspace(store: Store) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import StatementError
@@ -19,7 +18,6 @@ from keyroute.storage.base import (
     Store,
     WorkspaceRecord,
 )
-from keyroute.storage.registry import open_store
 
 pytestmark = pytest.mark.anyio
 
@@ -65,22 +63,6 @@ def budget(
         **changes,
     }
     return BudgetRecord(**fields)  # type: ignore[arg-type]
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(
-    request: pytest.FixtureRequest, tmp_path: Path, anyio_backend: str
-) -> AsyncIterator[Store]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'k.db'}"
-    backend = open_store(url)
-    await backend.migrate()
-    await backend.open()
-    await backend.create_workspace(workspace("w1"))
-    await backend.create_workspace(workspace("w2"))
-    try:
-        yield backend
-    finally:
-        await backend.close()
 
 
 async def test_nothing_set(store: Store) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +15,6 @@ from keyroute.storage.base import (
     UsageRow,
     WorkspaceRecord,
 )
-from keyroute.storage.registry import open_store
 
 pytestmark = pytest.mark.anyio
 
@@ -81,22 +78,6 @@ def feedback(request_id: str, score: float, **kw: object) -> FeedbackRecord:
         created_at=T0,
         **fields,  # type: ignore[arg-type]
     )
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(
-    request: pytest.FixtureRequest, tmp_path: Path, anyio_backend: str
-) -> AsyncIterator[Store]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'k.db'}"
-    backend = open_store(url)
-    await backend.migrate()
-    await backend.open()
-    await backend.create_workspace(workspace("w1"))
-    await backend.create_workspace(workspace("w2"))
-    try:
-        yield backend
-    finally:
-        await backend.close()
 
 
 async def test_policies_set_replace_list_delete(store: Store) -> None:

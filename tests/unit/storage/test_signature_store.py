@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from keyroute.storage.base import SignatureRecord, Store, WorkspaceRecord
-from keyroute.storage.registry import open_store
 
 pytestmark = pytest.mark.anyio
 
@@ -32,22 +29,6 @@ def workspace(id: str) -> WorkspaceRecord:
     return WorkspaceRecord(
         id=id, name=id, plan="free", created_at=T0, wrapped_data_key=b"k", master_key_id="m"
     )
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(
-    request: pytest.FixtureRequest, tmp_path: Path, anyio_backend: str
-) -> AsyncIterator[Store]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'k.db'}"
-    backend = open_store(url)
-    await backend.migrate()
-    await backend.open()
-    await backend.create_workspace(workspace("w1"))
-    await backend.create_workspace(workspace("w2"))
-    try:
-        yield backend
-    finally:
-        await backend.close()
 
 
 async def test_put_get_replace(store: Store) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -48,22 +47,6 @@ def workspace(id: str) -> WorkspaceRecord:
     return WorkspaceRecord(
         id=id, name=id, plan="free", created_at=T0, wrapped_data_key=b"k", master_key_id="m"
     )
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(
-    request: pytest.FixtureRequest, tmp_path: Path, anyio_backend: str
-) -> AsyncIterator[Store]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'k.db'}"
-    backend = open_store(url)
-    await backend.migrate()
-    await backend.open()
-    await backend.create_workspace(workspace("w1"))
-    await backend.create_workspace(workspace("w2"))
-    try:
-        yield backend
-    finally:
-        await backend.close()
 
 
 async def totals(store: Store, **query: object) -> list[UsageGroup]:
