@@ -533,9 +533,11 @@ class World:
         return message
 
 
-async def _add_provider_keys(config: Config, urls: list[str]) -> None:
+async def _add_provider_keys(config: Config, urls: list[str], prompt_cache: bool) -> None:
     services = await Services.open(config)
     try:
+        if not prompt_cache:  # the translation exactly, without keyroute's own cache hints
+            await services.control.caching.update("default", {"prompt_cache": "off"})
         add = services.control.add_provider_key
         await add("default", "openai", UPSTREAM_KEY, base_url=urls[0] + "/v1")
         compat = urls[1] + "/v1"
@@ -547,9 +549,12 @@ async def _add_provider_keys(config: Config, urls: list[str]) -> None:
 
 
 @contextmanager
-def open_world(data_dir: Path, wrap: Callable[[Any], Any] | None = None) -> Iterator[World]:
+def open_world(
+    data_dir: Path, wrap: Callable[[Any], Any] | None = None, *, prompt_cache: bool = True
+) -> Iterator[World]:
     """The fakes, the gateway (with a provider key for each fake) and the SDK clients;
-    ``wrap`` wraps the gateway's ASGI app (to record what clients send)."""
+    ``wrap`` wraps the gateway's ASGI app (to record what clients send); ``prompt_cache``
+    False switches the workspace's automatic prompt caching off."""
     openai_fake, compat_fake = FakeOpenAI(), FakeOpenAI()
     anthropic_fake = create_fake_anthropic(api_key=ANTHROPIC_KEY)
     gemini_fake = create_fake_gemini(GEMINI_KEY)
@@ -557,7 +562,8 @@ def open_world(data_dir: Path, wrap: Callable[[Any], Any] | None = None) -> Iter
     api_key = asyncio.run(initialise(config)).details["api_key"]
     with ExitStack() as stack:
         apps = (openai_fake.app, compat_fake.app, anthropic_fake.app, gemini_fake)
-        asyncio.run(_add_provider_keys(config, [stack.enter_context(serve(a)) for a in apps]))
+        urls = [stack.enter_context(serve(a)) for a in apps]
+        asyncio.run(_add_provider_keys(config, urls, prompt_cache))
         app = create_app(Services.build(config))
         served = wrap(app) if wrap else app
         url = stack.enter_context(serve(served, uvicorn_options(config.server)))

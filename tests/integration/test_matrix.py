@@ -54,7 +54,7 @@ CELL = ("inbound", "upstream")
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with open_world(tmp_path_factory.mktemp("matrix") / "data") as world:
+    with open_world(tmp_path_factory.mktemp("matrix") / "data", prompt_cache=False) as world:
         yield world
 
 
