@@ -78,7 +78,10 @@ class Timers:
         self._armed = float("inf")
         heap = self._heap
         now = self._loop.time()
-        while heap and (heap[0][2] is None or heap[0][0] <= now):
+        # Only the entries armed before this call: one that a callback arms for a time already
+        # past fires on a later loop turn, so a callback that re-arms itself cannot spin here.
+        armed_before = next(self._sequence)
+        while heap and (heap[0][2] is None or heap[0][0] <= now and heap[0][1] < armed_before):
             timer = heapq.heappop(heap)
             callback = timer[2]
             if callback is None:

@@ -111,6 +111,9 @@ class Deadline:
         now = self._loop.time()
         task = self._task
         if task is None:
+            if now >= self._end:  # the total ran out: the next wait fails at once, no timer
+                self._handle = None
+                return
             # Nobody waits on the provider now; the next wait starts its own gap.
             self._handle = self._timers.call_at(min(now + self._limit(), self._end), self._check)
             return

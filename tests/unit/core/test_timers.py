@@ -152,3 +152,22 @@ async def test_each_running_loop_has_its_own_timers() -> None:
     other = await asyncio.to_thread(elsewhere)
     assert other is not here
     assert timers() is here
+
+
+def test_a_callback_that_arms_a_past_time_fires_on_a_later_turn_not_in_a_loop() -> None:
+    t, loop = make()
+    fired: list[float] = []
+
+    def again() -> None:  # re-arms itself for a time already past, as an expired limit would
+        fired.append(loop.now)
+        if len(fired) < 3:
+            t.call_at(0.5, again)
+
+    t.call_at(1.0, again)
+    loop.now = 2.0
+    [handle] = [h for h in loop.handles if not h.cancelled]
+    handle.cancelled = True
+    handle.callback()  # one loop turn: the re-armed entry waits for the next
+    assert fired == [2.0] and loop.armed() == [0.5]
+    loop.run_until(2.0)
+    assert fired == [2.0, 2.0, 2.0] and len(t) == 0
