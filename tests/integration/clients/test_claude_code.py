@@ -86,9 +86,7 @@ def test_claude_code_runs_a_tool_through_keyroute(
     assert "tools" in first
     assert SECRET in tool_result_text(upstream, second)
     messages = [s for s in recorder.sent if s.path.startswith("/v1/messages")]
-    import pathlib
 
-    pathlib.Path("/tmp/cc/first.json").write_text(json.dumps(messages[0].body))
     assert [(s.path, s.status) for s in messages] == [("/v1/messages?beta=true", 200)] * 2
     check_transcript("claude-code", f"messages-to-{WIRE[upstream]}", messages[0])
     check_transcript("claude-code", f"tool-result-to-{WIRE[upstream]}", messages[1])
