@@ -268,6 +268,21 @@ def test_admin_api_and_audit(gateway: Gateway) -> None:
         assert limits(gateway).plan == PlanQuota(name="custom", monthly_requests=1000)
         bad = api.put("/plan", json={"plan": "custom", "quota": -5})
         assert bad.status_code == 400 and bad.json()["error"]["param"] == "quota"
+        # GET's ``monthly_requests`` is accepted by PUT too; a field left out is kept.
+        put = api.put("/plan", json={"monthly_requests": 1000})
+        assert put.status_code == 200 and put.json()["monthly_requests"] == 1000
+        bad = api.put("/plan", json={"monthly_requests": "lots"})
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "monthly_requests"
+        bad = api.put("/plan", json={"quota": 5, "monthly_requests": 5})
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "monthly_requests"
+        bad = api.put("/plan", json={"timezone": "Mars/Base"})
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "timezone"
+        assert "Mars/Base" in bad.json()["error"]["message"]
+        bad = api.put("/plan", json={"plan": "scale", "quota": 9})
+        assert "--" not in bad.json()["error"]["message"]
+        assert api.put("/plan", json={}).json()["error"]["param"] == "plan"
+        moved = api.put("/plan", json={"timezone": "Asia/Kolkata"}).json()
+        assert (moved["plan"], moved["monthly_requests"]) == ("custom", 1000)
         assert api.put("/plan", json={"plan": "free", "tier": 1}).json()["error"]["param"] == "tier"
         assert api.put("/plan", content=b"[1]").status_code == 400
         assert api.delete("/plan").status_code == 405
@@ -293,12 +308,23 @@ def test_admin_api_and_audit(gateway: Gateway) -> None:
         assert (no_daily["daily_usd"], no_daily["monthly_usd"]) == (None, "20")
         shown = api.get("/budgets", params={"user": "carol"}).json()["data"]
         assert [(b["user"], b["spent_month_usd"]) for b in shown] == [("carol", "0")]
-        bad = api.put("/budgets", json={"monthly_usd": "NaN"})
-        assert bad.status_code == 400 and bad.json()["error"]["param"] == "monthly"
-        bad = api.put(
-            "/budgets", json={"monthly_usd": 1, "action": "downgrade", "downgrade_to": "x/y"}
-        )
-        assert bad.json()["error"]["param"] == "downgrade_to"
+        # Errors name the JSON fields, never the CLI's flags.
+        for body, param in [
+            ({"monthly_usd": "NaN"}, "monthly_usd"),
+            ({"daily_usd": 20, "monthly_usd": 10}, "daily_usd"),
+            ({"monthly_usd": 1, "action": "downgrade", "downgrade_to": "x/y"}, "downgrade_to"),
+            ({"monthly_usd": 1, "action": "downgrade"}, "downgrade_to"),
+            ({"monthly_usd": 1, "action": "stop"}, "action"),
+            ({"monthly_usd": 1, "downgrade_to": "demo/fast"}, "downgrade_to"),
+            ({"user": "carol", "key": "ci", "monthly_usd": 1}, "user"),
+            ({"user": "dave"}, "daily_usd"),
+        ]:
+            bad = api.put("/budgets", json=body)
+            error = bad.json()["error"]
+            assert bad.status_code == 400 and error["param"] == param, (body, error)
+            assert "--" not in error["message"], (body, error)
+        bad = api.put("/ratelimits", json={})
+        assert bad.status_code == 400 and "--" not in bad.json()["error"]["message"]
         usage = api.get("/usage").json()
         assert usage["quota"]["timezone"] == "Asia/Kolkata" and usage["quota"]["limit"] == 1000
         assert [b["user"] for b in usage["budgets"]] == ["carol"]

@@ -15,6 +15,7 @@ from typing import Any
 from starlette.requests import Request
 
 from keyroute.admin.payload import payload
+from keyroute.control.field_names import API_NAMES
 from keyroute.control.governance import KEEP
 from keyroute.control.governance_views import (
     budget_use_view,
@@ -63,16 +64,34 @@ async def get_plan(request: Request, s: Services) -> Any:
     return plan_view(await s.control.governance.plan(_ws(request)))
 
 
-_PLAN_FIELDS = frozenset({"plan", "quota", "timezone"})
+_PLAN_FIELDS = frozenset({"plan", "quota", "monthly_requests", "timezone"})
 
 
 async def put_plan(request: Request, s: Services) -> Any:
+    """``plan``, ``quota`` (or ``monthly_requests``, as ``GET`` names it) and ``timezone``; each
+    one left out keeps its stored value."""
     data = _fields(await payload(request, s), _PLAN_FIELDS)
-    plan = data.get("plan")
-    if not isinstance(plan, str) or not plan:
+    if not data:
+        raise InvalidRequest(
+            "Give what changes: 'plan', 'quota' (or 'monthly_requests'), 'timezone'.",
+            param="plan",
+        )
+    plan = _kept(data, "plan")
+    if plan is not KEEP and (not isinstance(plan, str) or not plan):
         raise InvalidRequest("'plan' must be a plan name such as build or custom.", param="plan")
+    if "quota" in data and "monthly_requests" in data:
+        raise InvalidRequest(
+            "'quota' and 'monthly_requests' are the same field: give one.",
+            param="monthly_requests",
+        )
+    quota = _kept(data, "quota") if "quota" in data else _kept(data, "monthly_requests")
+    names = API_NAMES.renamed("quota", "monthly_requests") if "monthly_requests" in data else None
     state = await s.control.governance.set_plan(
-        _ws(request), plan, quota=_kept(data, "quota"), timezone=_kept(data, "timezone")
+        _ws(request),
+        plan,
+        quota=quota,
+        timezone=_kept(data, "timezone"),
+        names=names or API_NAMES,
     )
     return plan_view(state)
 
@@ -99,6 +118,7 @@ async def put_rate_limit(request: Request, s: Services) -> Any:
         _text(data, "key"),
         requests_per_minute=_kept(data, "requests_per_minute"),
         tokens_per_minute=_kept(data, "tokens_per_minute"),
+        names=API_NAMES,
     )
     names = await gov.key_names(await s.control.workspace(_ws(request)))
     return rate_limit_view(record, names)
@@ -143,6 +163,7 @@ async def put_budget(request: Request, s: Services) -> Any:
         action=_kept(data, "action"),
         downgrade_to=_kept(data, "downgrade_to"),
         thresholds=_kept(data, "thresholds"),
+        names=API_NAMES,
     )
     names = await gov.key_names(await s.control.workspace(_ws(request)))
     return budget_view(record, names)

@@ -17,6 +17,7 @@ releases its budget hold, and a stream the client abandoned is billed for what i
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -230,13 +231,14 @@ class Admission:
             assert isinstance(rate, RateLimit)  # noqa: S101 (lines are built with their limit)
             unit = "requests" if line.kind == "requests" else "tokens"
             who = "this workspace" if rate.subject is None else "this gateway key"
-            wait = max(0.0, charge.period_end - now)
+            # Whole seconds, at least 1, the same in the message and in ``retry-after``.
+            wait = max(1, math.ceil(charge.period_end - now))
             extra = ""
             if charge.amount > charge.cap:
                 extra = f" This request alone is estimated at {charge.amount:,} tokens."
             return RequestsLimited(
                 f"Rate limit reached for {who}: {charge.cap:,} {unit} per minute.{extra} "
-                f"Retry in {wait:.0f} s (the limit resets at {resets}).",
+                f"Retry in {wait} s (the limit resets at {resets}).",
                 retry_after=wait,
             )
         budget = line.limit

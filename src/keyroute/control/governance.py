@@ -18,6 +18,7 @@ from datetime import datetime
 
 from keyroute.catalogue import Catalogue
 from keyroute.control.audit_log import AuditLog
+from keyroute.control.field_names import CLI_NAMES, FieldNames
 from keyroute.control.governance_use import BudgetUse, GovernanceUse, QuotaUse
 from keyroute.control.plan_state import PlanState, plan_state
 from keyroute.core.errors import InvalidRequest, NotFound
@@ -138,25 +139,33 @@ class Governance:
         return plan_state(workspace, (await self._store.governance.governance(workspace.id)).plan)
 
     async def set_plan(
-        self, name_or_id: str, plan: str, *, quota: object = KEEP, timezone: object = KEEP
+        self,
+        name_or_id: str,
+        plan: object = KEEP,
+        *,
+        quota: object = KEEP,
+        timezone: object = KEEP,
+        names: FieldNames = CLI_NAMES,
     ) -> PlanState:
-        """Put the workspace on ``plan``; ``quota`` only for ``custom`` (a number or
-        ``unlimited``, kept from before when the workspace is already custom); ``timezone``
-        kept when not given (UTC at first)."""
-        if plan not in PLAN_NAMES:
+        """Put the workspace on ``plan`` (kept when not given); ``quota`` only for ``custom``
+        (a number or ``unlimited``, kept from before when the workspace is already custom);
+        ``timezone`` kept when not given (UTC at first)."""
+        if plan is not KEEP and plan not in PLAN_NAMES:
             raise InvalidRequest(
                 f"Unknown plan {ascii(str(plan)[:40])}. Plans: {', '.join(PLAN_NAMES)}.",
-                param="plan",
+                param=names.param("plan"),
             )
+        zone = None if timezone is KEEP else rules.timezone(timezone, names.param("timezone"))
         workspace = await self._workspace(name_or_id)
         stored = (await self._store.governance.governance(workspace.id)).plan
         before = plan_state(workspace, stored)
-        monthly = self._quota(plan, quota, before)
-        zone = before.timezone if timezone is KEEP else rules.timezone(timezone)
+        plan = before.plan if plan is KEEP else plan
+        assert isinstance(plan, str)  # noqa: S101 (a plan name, checked above or stored)
+        monthly = self._quota(plan, quota, before, names)
         record = PlanSettingsRecord(
             workspace_id=workspace.id,
             monthly_requests=monthly,
-            timezone=zone,
+            timezone=before.timezone if zone is None else zone,
             updated_at=self._clock(),
         )
         await self._store.governance.set_plan(workspace.id, plan, record)
@@ -171,24 +180,25 @@ class Governance:
         return after
 
     @staticmethod
-    def _quota(plan: str, quota: object, before: PlanState) -> int | None:
+    def _quota(plan: str, quota: object, before: PlanState, names: FieldNames) -> int | None:
+        param, label = names.param("quota"), names.label("quota")
         if plan != CUSTOM:
             if quota is not KEEP and quota is not None:
                 raise InvalidRequest(
                     f"The {plan} plan has a fixed quota of {PLANS[plan].monthly_requests:,} "
-                    "requests a month; use the custom plan to set your own (--quota).",
-                    param="quota",
+                    f"requests a month; use the custom plan to set your own ({label}).",
+                    param=param,
                 )
             return None
         if quota is KEEP or quota is None:
             if before.plan != CUSTOM:
                 raise InvalidRequest(
-                    "The custom plan needs its monthly request quota: --quota N, or "
-                    "--quota unlimited.",
-                    param="quota",
+                    f"The custom plan needs its monthly request quota: {label} N, or {label} "
+                    "unlimited.",
+                    param=param,
                 )
             return before.monthly_requests
-        return rules.quota(quota)
+        return rules.quota(quota, param)
 
     # Whom a limit counts
 
@@ -199,15 +209,16 @@ class Governance:
         user: object = None,
         *,
         active: bool,
+        names: FieldNames = CLI_NAMES,
     ) -> Subject:
         if key is not None and user is not None:
             raise InvalidRequest(
                 "A budget is for the workspace, one gateway key or one end user: "
-                "give --key or --user, not both.",
-                param="user",
+                f"give {names.label('key')} or {names.label('user')}, not both.",
+                param=names.param("user"),
             )
         if user is not None:
-            return Subject(scope="user", subject=rules.end_user(user))
+            return Subject(scope="user", subject=rules.end_user(user, names.param("user")))
         if key is None:
             return Subject(scope="workspace", subject="")
         found = await self._key(workspace, key, active=active)
@@ -247,17 +258,19 @@ class Governance:
         *,
         requests_per_minute: object = KEEP,
         tokens_per_minute: object = KEEP,
+        names: FieldNames = CLI_NAMES,
     ) -> RateLimitRecord:
         """Set requests and/or tokens per minute of the workspace or one gateway key; an axis
         not given keeps its value, ``None`` (``none``) lifts it."""
+        rpm, tpm = names.label("requests_per_minute"), names.label("tokens_per_minute")
         if requests_per_minute is KEEP and tokens_per_minute is KEEP:
             raise InvalidRequest(
-                "Give a requests-per-minute limit (--rpm), a tokens-per-minute limit (--tpm) "
+                f"Give a requests-per-minute limit ({rpm}), a tokens-per-minute limit ({tpm}) "
                 "or both.",
-                param="requests_per_minute",
+                param=names.param("requests_per_minute"),
             )
         workspace = await self._workspace(name_or_id)
-        subject = await self._subject(workspace, key, active=True)
+        subject = await self._subject(workspace, key, active=True, names=names)
         stored = next(
             (
                 r
@@ -271,20 +284,20 @@ class Governance:
             api_key_id=subject.subject,
             requests_per_minute=_axis(
                 requests_per_minute,
-                "requests_per_minute",
+                names.param("requests_per_minute"),
                 None if stored is None else stored.requests_per_minute,
             ),
             tokens_per_minute=_axis(
                 tokens_per_minute,
-                "tokens_per_minute",
+                names.param("tokens_per_minute"),
                 None if stored is None else stored.tokens_per_minute,
             ),
             updated_at=self._clock(),
         )
         if record.requests_per_minute is None and record.tokens_per_minute is None:
             raise InvalidRequest(
-                "That leaves no limit at all: use `ratelimit clear` to remove the rate limit.",
-                param="requests_per_minute",
+                "That leaves no limit at all: clear the rate limit to remove it.",
+                param=names.param("requests_per_minute"),
             )
         await self._store.governance.set_rate_limit(record)
         self._audit.emit(
@@ -340,9 +353,10 @@ class Governance:
         action: object = KEEP,
         downgrade_to: object = KEEP,
         thresholds: object = KEEP,
+        names: FieldNames = CLI_NAMES,
     ) -> BudgetRecord:
         workspace = await self._workspace(name_or_id)
-        subject = await self._subject(workspace, key, user, active=True)
+        subject = await self._subject(workspace, key, user, active=True, names=names)
         stored = next(
             (
                 b
@@ -351,11 +365,17 @@ class Governance:
             ),
             None,
         )
-        daily_pico = _cap(daily, "daily", None if stored is None else stored.daily_pico)
-        monthly_pico = _cap(monthly, "monthly", None if stored is None else stored.monthly_pico)
-        rules.caps(daily_pico, monthly_pico)
-        chosen = _action(action, "block" if stored is None else stored.action)
-        model = await self._downgrade(workspace, chosen, downgrade_to, stored)
+        daily_pico = _cap(
+            daily, names.param("daily"), None if stored is None else stored.daily_pico
+        )
+        monthly_pico = _cap(
+            monthly, names.param("monthly"), None if stored is None else stored.monthly_pico
+        )
+        rules.caps(
+            daily_pico, monthly_pico, daily=names.names["daily"], monthly=names.names["monthly"]
+        )
+        chosen = _action(action, "block" if stored is None else stored.action, names)
+        model = await self._downgrade(workspace, chosen, downgrade_to, stored, names)
         record = BudgetRecord(
             workspace_id=workspace.id,
             scope=subject.scope,
@@ -367,7 +387,7 @@ class Governance:
             thresholds=(
                 (stored.thresholds if stored is not None else rules.DEFAULT_THRESHOLDS)
                 if thresholds is KEEP
-                else rules.thresholds(thresholds)
+                else rules.thresholds(thresholds, names.param("thresholds"))
             ),
             updated_at=self._clock(),
         )
@@ -387,28 +407,33 @@ class Governance:
         action: BudgetAction,
         downgrade_to: object,
         stored: BudgetRecord | None,
+        names: FieldNames = CLI_NAMES,
     ) -> str | None:
+        to, act = names.label("downgrade_to"), names.label("action")
         if action == "block":
             if downgrade_to is not KEEP and downgrade_to is not None:
                 raise InvalidRequest(
-                    "--downgrade-to goes with --action downgrade.", param="downgrade_to"
+                    f"{to} goes with {act} downgrade.", param=names.param("downgrade_to")
                 )
             return None
         if downgrade_to is KEEP or downgrade_to is None:
             if stored is not None and stored.downgrade_to is not None:
                 return stored.downgrade_to
             raise InvalidRequest(
-                "--action downgrade needs the model to serve at the cap (--downgrade-to).",
-                param="downgrade_to",
+                f"{act} downgrade needs the model to serve at the cap ({to}).",
+                param=names.param("downgrade_to"),
             )
-        return await self.check_model(workspace, downgrade_to)
+        return await self.check_model(workspace, downgrade_to, names)
 
-    async def check_model(self, workspace: WorkspaceRecord, model: object) -> str:
+    async def check_model(
+        self, workspace: WorkspaceRecord, model: object, names: FieldNames = CLI_NAMES
+    ) -> str:
         """A model the workspace can be served by: an alias of the workspace, a catalogue model
         (``provider/model`` or an unambiguous bare id) or a model it has prices for."""
+        param = names.param("downgrade_to")
         if not isinstance(model, str) or not model:
-            raise InvalidRequest("'downgrade_to' must be a model id.", param="downgrade_to")
-        check_model_id(model, param="downgrade_to")
+            raise InvalidRequest(f"{names.label('downgrade_to')} must be a model id.", param=param)
+        check_model_id(model, param=param)
         aliases = {a.alias for a in await self._store.list_aliases(workspace.id)}
         if model in aliases or self._catalogue.find(model) is not None:
             return model
@@ -420,10 +445,10 @@ class Governance:
         if model in priced:
             return model
         raise InvalidRequest(
-            f"Unknown model {ascii(model[:120])} for --downgrade-to: use a catalogue model "
-            "(keyroute models), an alias of the workspace, or a model the workspace has prices "
-            "for.",
-            param="downgrade_to",
+            f"Unknown model {ascii(model[:120])} for {names.label('downgrade_to')}: use a "
+            "catalogue model (keyroute models), an alias of the workspace, or a model the "
+            "workspace has prices for.",
+            param=param,
         )
 
     async def clear_budget(
@@ -461,10 +486,12 @@ def _axis(value: object, param: str, stored: int | None) -> int | None:
     return rules.per_minute(value, param)
 
 
-def _action(value: object, stored: BudgetAction) -> BudgetAction:
+def _action(value: object, stored: BudgetAction, names: FieldNames) -> BudgetAction:
     chosen = stored if value is KEEP or value is None else value
     if chosen == "block" or chosen == "downgrade":
         return chosen
     raise InvalidRequest(
-        f"Invalid action {ascii(str(chosen)[:40])}: use block or downgrade.", param="action"
+        f"Invalid action {ascii(str(chosen)[:40])} for {names.label('action')}: use block or "
+        "downgrade.",
+        param=names.param("action"),
     )

@@ -137,16 +137,23 @@ def thresholds(value: object, param: str = "thresholds") -> tuple[int, ...]:
     return found
 
 
-def caps(daily_pico: int | None, monthly_pico: int | None) -> None:
-    """A budget's two caps together: at least one, and the daily cap not above the monthly."""
+def caps(
+    daily_pico: int | None,
+    monthly_pico: int | None,
+    *,
+    daily: tuple[str, str] = ("daily", "--daily"),
+    monthly: tuple[str, str] = ("monthly", "--monthly"),
+) -> None:
+    """A budget's two caps together: at least one, and the daily cap not above the monthly.
+    ``daily`` and ``monthly`` are how the caller names the two fields: (param, label)."""
     if daily_pico is None and monthly_pico is None:
         raise InvalidRequest(
-            "A budget needs a daily cap, a monthly cap or both (--daily, --monthly).",
-            param="daily",
+            f"A budget needs a daily cap, a monthly cap or both ({daily[1]}, {monthly[1]}).",
+            param=daily[0],
         )
     if daily_pico is not None and monthly_pico is not None and daily_pico > monthly_pico:
         raise InvalidRequest(
             "The daily cap is above the monthly cap, so it could never apply: "
-            "check --daily and --monthly.",
-            param="daily",
+            f"check {daily[1]} and {monthly[1]}.",
+            param=daily[0],
         )

@@ -202,3 +202,14 @@ async def test_downgrade_serves_the_cheaper_model_or_blocks() -> None:
     first.settle(record(usage=SERVED, paid=85))
     with pytest.raises(BudgetExceeded):
         await stage.admit(limits, demand(80), [], price)
+
+
+async def test_the_wait_in_the_message_is_the_retry_after() -> None:
+    clock = Clock("2026-12-03T10:00:59.700+00:00")  # 0.3 s before the limit resets
+    stage, _ = admission(clock)
+    limits = Limits(rate_limits=(RateLimit(requests_per_minute=1),))
+    await stage.admit(limits, demand(), [])
+    with pytest.raises(RequestsLimited) as refused:
+        await stage.admit(limits, demand(), [])
+    assert refused.value.retry_after == 1
+    assert "Retry in 1 s" in refused.value.message
