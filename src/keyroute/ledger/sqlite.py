@@ -59,6 +59,15 @@ class _Slot:
     def remaining(self) -> int:
         return self.charge.cap - self.outside - self.held - self.spent
 
+    def recap(self, charge: Charge) -> None:
+        """The limit changed (the workspace's settings moved). A lower cap revokes the unused
+        lease at once: it was granted from the old cap's room, so the next reservation takes a
+        transaction, which grants only from the new cap's (the file still counts the old lease
+        for the other workers until then, which only makes them stricter)."""
+        if charge.cap < self.charge.cap:
+            self.lease = min(self.lease, self.held + self.spent)
+        self.charge = charge
+
 
 class SqliteLedger:
     def __init__(
@@ -133,7 +142,7 @@ class SqliteLedger:
         slots = [known.get((c[0], c[1])) or self._slot(c) for c in charges]
         for charge, slot in zip(charges, slots, strict=True):
             if slot.charge.cap != charge.cap:
-                slot.charge = charge  # the limit changed: the next transaction uses the new cap
+                slot.recap(charge)
         waits = 0
         while True:
             hold = self._take(charges, slots)
@@ -174,7 +183,7 @@ class SqliteLedger:
         if slot is None:
             slot = self._slots[key] = _Slot(charge)
         elif slot.charge.cap != charge.cap:
-            slot.charge = charge  # the limit changed: the next transaction uses the new cap
+            slot.recap(charge)
         return slot
 
     @staticmethod

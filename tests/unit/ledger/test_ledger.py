@@ -218,3 +218,27 @@ async def test_a_background_pass_runs_until_cancelled(tmp_path: Path) -> None:
     assert ledger._slots[("c", "p")].spent == 0
     started[0].cancel()
     await ledger.close()
+
+
+async def test_a_lowered_cap_applies_to_the_next_reservation(ledger) -> None:
+    """A lease granted under the old cap does not let one more through under the new one."""
+    first = await ledger.reserve([charge(cap=100)])
+    assert isinstance(first, Hold)
+    ledger.settle(first, [1])
+    assert isinstance(await ledger.reserve([charge(cap=1)]), Shortfall)
+    raised = await ledger.reserve([charge(cap=2)])
+    assert isinstance(raised, Hold) and raised.remaining == (0,)
+
+
+async def test_a_lowered_cap_counts_what_other_workers_lease(tmp_path: Path) -> None:
+    clock = Clock()
+    a, b = await workers(tmp_path / "l.db", 2, clock)
+    for _ in range(3):
+        hold = await a.reserve([charge(cap=100)])
+        assert isinstance(hold, Hold)
+        a.settle(hold, [1])
+    await a.sync()
+    assert isinstance(await b.reserve([charge(cap=3)]), Shortfall)
+    assert isinstance(await a.reserve([charge(cap=3)]), Shortfall)
+    for w in (a, b):
+        await w.close()
