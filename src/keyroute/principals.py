@@ -93,7 +93,9 @@ class PrincipalCache:
         if principal.paused:
             raise KeyPaused(
                 f"Gateway key '{principal.api_key_name}' ({principal.api_key_id}) is paused. "
-                "An admin can resume it with `keyroute api-key resume`."
+                "An admin can resume it with `keyroute api-key resume`.",
+                workspace_id=principal.workspace_id,
+                api_key_id=principal.api_key_id,
             )
         self._pending[principal.api_key_id] = self._clock()
         return principal

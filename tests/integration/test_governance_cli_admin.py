@@ -380,3 +380,43 @@ def test_the_running_server_enforces_what_the_cli_sets(gateway: Gateway) -> None
     assert _chat(gateway, user="alice").status_code == 200
     ok(gateway, "budget", "clear", "--workspace", "default", "--user", "mallory")
     assert _chat(gateway, user="mallory").status_code == 200
+
+
+def test_every_answer_tells_the_limits_errors_included(gateway: Gateway) -> None:
+    """Once the workspace is known (a valid gateway key), every answer carries the quota and
+    rate-limit headers: a refused model, a bad body, an unknown path, a paused key's 403."""
+    ok(gateway, "workspace", "set-plan", "default", "custom", "--quota", "10")
+    ok(gateway, "ratelimit", "set", "--workspace", "default", "--rpm", "100")
+    assert _chat(gateway).status_code == 200
+    bearer = {"authorization": f"Bearer {gateway.api_key}"}
+    messages = [{"role": "user", "content": "hi"}]
+    cases: list[tuple[str, str, Any, dict[str, str], int]] = [
+        ("POST", "/v1/chat/completions", {"model": "nope/none", "messages": messages}, bearer, 0),
+        ("POST", "/v1/chat/completions", {"model": "demo/fast"}, bearer, 400),
+        ("POST", "/v1/chat/completions", b"{not json", bearer, 400),
+        ("POST", "/v1/chat/completions", {"model": "a b", "messages": messages}, bearer, 400),
+        ("GET", "/v1/chat/completions", None, bearer, 405),
+        ("POST", "/v1/nowhere", None, bearer, 404),
+        ("POST", "/v1/messages", {"model": "demo/fast"}, {"x-api-key": gateway.api_key}, 400),
+        ("GET", "/v1/models", None, bearer, 200),
+    ]
+    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+        for method, path, body, headers, status in cases:
+            sent = {"json": body} if isinstance(body, dict) else {"content": body}
+            answer = client.request(method, path, headers=headers, **sent)
+            assert status in (0, answer.status_code), (path, body, answer.text)
+            told = answer.headers
+            assert told.get("x-keyroute-quota-limit") == "10", (path, body, dict(told))
+            assert told["x-keyroute-quota-remaining"] == "9", (path, body)
+            assert "x-keyroute-quota-reset" in told
+            assert told["x-ratelimit-limit-requests"] == "100", (path, body)
+            assert told["x-ratelimit-remaining-requests"] == "99", (path, body)
+            assert told["x-ratelimit-reset-requests"].endswith("ms"), (path, body)
+        unknown = client.post("/v1/chat/completions", headers={"authorization": "Bearer kr-no"})
+        assert unknown.status_code == 401 and "x-keyroute-quota-limit" not in unknown.headers
+        ws = gateway.control(lambda c: c.workspace("default"))
+        (key,) = gateway.control(lambda c: c.store.list_api_keys(ws.id))
+        ok(gateway, "api-key", "pause", "--workspace", "default", key.id)
+        paused = client.post("/v1/chat/completions", headers=bearer, json={})
+        assert paused.status_code == 403
+        assert paused.headers["x-keyroute-quota-limit"] == "10"

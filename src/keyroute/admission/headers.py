@@ -3,8 +3,9 @@
 - ``x-keyroute-quota-limit``, ``x-keyroute-quota-remaining``, ``x-keyroute-quota-reset`` (ISO 8601
   with the workspace's offset) when the plan has a monthly quota;
 - ``x-ratelimit-limit-requests``, ``x-ratelimit-remaining-requests``,
-  ``x-ratelimit-reset-requests`` and the ``-tokens`` trio as OpenAI names them (the reset as a
-  duration such as ``12s`` or ``1m0s``), for the tightest applicable rate limit.
+  ``x-ratelimit-reset-requests`` and the ``-tokens`` trio as OpenAI names them, for the tightest
+  applicable rate limit; the reset is the time until its bucket is full again (a duration such
+  as ``500ms``, ``12s`` or ``1m0s``), as OpenAI means it.
 
 Remaining counts are after this request's reservation.
 """
@@ -69,20 +70,18 @@ def rate_headers(
     charges: Sequence[Charge],
     rates: Sequence[tuple[str, Sequence[int]]],
     remaining: Sequence[int],
-    now: float,
 ) -> Headers:
-    """``rates``: per kind (``requests``, ``tokens``), the indexes of its charges (all in the
-    same minute window, so they reset together)."""
+    """``rates``: per kind (``requests``, ``tokens``), the indexes of its charges (buckets)."""
     out: Headers = []
-    reset = ""
     for kind, indexes in rates:
         tightest = indexes[0]
         for index in indexes[1:]:
             if remaining[index] < remaining[tightest]:
                 tightest = index
         charge = charges[tightest]
-        reset = reset or duration(charge.period_end - now)
+        left = min(charge.cap, max(0, remaining[tightest]))
         out.append((f"x-ratelimit-limit-{kind}", str(charge.cap)))
-        out.append((f"x-ratelimit-remaining-{kind}", str(max(0, remaining[tightest]))))
-        out.append((f"x-ratelimit-reset-{kind}", reset))
+        out.append((f"x-ratelimit-remaining-{kind}", str(left)))
+        full = (charge.cap - left) * charge.window / charge.cap if charge.cap else 0.0
+        out.append((f"x-ratelimit-reset-{kind}", duration(full)))
     return out

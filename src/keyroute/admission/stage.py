@@ -3,8 +3,8 @@
 For each request the pipeline asks ``admit`` with a ``Demand`` (who, the input-token estimate,
 the worst-case cost: the estimate plus the most output the request allows, at the workspace's
 price). Admission turns the workspace's ``Limits`` into ledger charges (one request on the
-plan's month, one request and the estimated tokens on each applicable minute window, the worst
-case on each applicable budget's day and month) and reserves them all at once: either every
+plan's month, one request and the estimated tokens on each applicable rate limit's bucket, the
+worst case on each applicable budget's day and month) and reserves them all at once: either every
 limit has room and the request goes on with a ``Ticket``, or nothing is held and the request is
 refused with the error of the first limit that has no room (``QuotaExceeded``,
 ``RequestsLimited``, ``BudgetExceeded``). A budget whose action is ``downgrade`` asks again
@@ -13,6 +13,11 @@ with the workspace's cheaper model before it refuses.
 The ``Ticket`` settles once, from the ``Meter`` when the frame finishes the request: the request
 counts on the quota if an upstream answered it, tokens and cost as recorded (so a failed request
 releases its budget hold, and a stream the client abandoned is billed for what it streamed).
+
+A rate limit of N a minute is a bucket on the ledger (``Charge.window`` of 60 s): a burst of at
+most N, refilled continuously at N a minute, so that no window edge lets 2N through at once as
+fixed minute windows did; ``x-ratelimit-reset-*`` is the time until the bucket is full again,
+as OpenAI means it.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Literal
 
 from keyroute.admission.events import ThresholdCrossed, ThresholdEvents
 from keyroute.admission.headers import Headers, Kind, Line, quota_headers, rate_headers
-from keyroute.admission.periods import Calendar, Periods, minute
+from keyroute.admission.periods import Calendar, Periods
 from keyroute.admission.policy import Budget, Limits, RateLimit
 from keyroute.core.errors import BudgetExceeded, QuotaExceeded, RateLimited, RequestsLimited
 from keyroute.core.money import usd_text
@@ -50,6 +55,8 @@ _COUNTED = ("quota", "requests")
 _SOURCE = {"quota": 0, "requests": 1, "tokens": 2, "daily": 3, "monthly": 3}
 _MAX_PLANS = 10_000
 Span = Literal["month", "day", "minute"]
+RATE_WINDOW = 60.0  # rate limits are per minute: a bucket refills its cap in this many seconds
+BUCKET = "bucket"  # the period of every rate-limit counter: a bucket never ends
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +66,6 @@ class _Plan:
 
     entries: tuple[tuple[str, int, Line, Span], ...]
     lines: tuple[Line, ...]
-    minute: bool
     rates: tuple[tuple[Literal["requests", "tokens"], tuple[int, ...]], ...]
 
 
@@ -91,7 +97,6 @@ def _plan_of(limits: Limits, demand: Demand) -> _Plan:
     return _Plan(
         entries=tuple(entries),
         lines=lines,
-        minute=any(e[3] == "minute" for e in entries),
         rates=tuple(r for r in rates if r[1]),  # type: ignore[misc]
     )
 
@@ -142,7 +147,6 @@ class Admission:
         self._budgets: dict[str, tuple[str, Budget, Kind]] = {}
         # (id(limits), key, user) -> (limits, what such a request counts on)
         self._plans: dict[tuple[int, str, str | None], tuple[Limits, _Plan]] = {}
-        self._window = minute(clock())
 
     async def admit(
         self,
@@ -173,7 +177,7 @@ class Admission:
                     result, downgraded_to = retry, budget.downgrade_to
         remaining = result.remaining
         headers.extend(quota_headers(limits, calendar, charges, lines, remaining))
-        headers.extend(rate_headers(charges, plan.rates, remaining, now))
+        headers.extend(rate_headers(charges, plan.rates, remaining))
         if isinstance(result, Shortfall):
             raise self._refusal(limits, lines[result.index], result, calendar, now)
         ticket = Ticket(self.ledger, result, lines)
@@ -195,23 +199,39 @@ class Admission:
         self._plans[key] = (limits, plan)
         return plan
 
+    async def state_headers(self, limits: Limits, workspace_id: str, key_id: str) -> Headers:
+        """The quota and rate-limit headers of an answer that reserved nothing (an error
+        before admission, a model list): the ledger's room as this process knows it, with no
+        reservation and, once a counter is known here, no I/O."""
+        if limits.unlimited or (limits.plan.monthly_requests is None and not limits.rate_limits):
+            return []
+        now = self._clock()
+        calendar = self.periods.calendar(limits.zoneinfo, now)
+        demand = Demand(workspace_id=workspace_id, key_id=key_id, user=None, tokens=0, cost=None)
+        plan = self._plan(limits, demand)
+        charges = self._charges(plan, demand, 0, calendar, now)
+        await self.ledger.refresh(charges)
+        remaining = self.ledger.peek(charges)
+        return [
+            *quota_headers(limits, calendar, charges, plan.lines, remaining),
+            *rate_headers(charges, plan.rates, remaining),
+        ]
+
     def _charges(
         self, plan: _Plan, demand: Demand, cost: int | None, calendar: Calendar, now: float
     ) -> list[Charge]:
-        window = self._window
-        if plan.minute and not window.end - 60.0 <= now < window.end:
-            window = self._window = minute(now)
         # At least one pico-dollar: a budget at its cap refuses even a request whose model has
         # no known price (its cost then settles as 0, recorded as unknown).
         spend = max(cost or 0, 1)
         tokens = demand.tokens
         charges = []
         for counter, cap, line, span in plan.entries:
-            period = (
-                calendar.month if span == "month" else (calendar.day if span == "day" else window)
-            )
             kind = line.kind
             amount = 1 if kind in _COUNTED else (tokens if kind == "tokens" else spend)
+            if span == "minute":
+                charges.append(Charge(counter, BUCKET, cap, amount, math.inf, RATE_WINDOW))
+                continue
+            period = calendar.month if span == "month" else calendar.day
             charges.append(Charge(counter, period.id, cap, amount, period.end))
         return charges
 
@@ -219,27 +239,14 @@ class Admission:
         self, limits: Limits, line: Line, refused: Shortfall, calendar: Calendar, now: float
     ) -> RateLimited:
         charge = refused.charge
+        if line.kind in ("requests", "tokens"):
+            return _rate_refusal(line, refused)
         resets = _when(charge.period_end, limits)
         if line.kind == "quota":
             return QuotaExceeded(
                 f"Monthly request quota exceeded: the {limits.plan.name} plan allows "
                 f"{charge.cap:,} requests a month, all used; the quota resets at {resets}.",
                 retry_after=charge.period_end - now,
-            )
-        if line.kind in ("requests", "tokens"):
-            rate = line.limit
-            assert isinstance(rate, RateLimit)  # noqa: S101 (lines are built with their limit)
-            unit = "requests" if line.kind == "requests" else "tokens"
-            who = "this workspace" if rate.subject is None else "this gateway key"
-            # Whole seconds, at least 1, the same in the message and in ``retry-after``.
-            wait = max(1, math.ceil(charge.period_end - now))
-            extra = ""
-            if charge.amount > charge.cap:
-                extra = f" This request alone is estimated at {charge.amount:,} tokens."
-            return RequestsLimited(
-                f"Rate limit reached for {who}: {charge.cap:,} {unit} per minute.{extra} "
-                f"Retry in {wait} s (the limit resets at {resets}).",
-                retry_after=wait,
             )
         budget = line.limit
         assert isinstance(budget, Budget)  # noqa: S101 (lines are built with their limit)
@@ -279,6 +286,28 @@ class Admission:
                         action=budget.action,
                     )
                 )
+
+
+def _rate_refusal(line: Line, refused: Shortfall) -> RequestsLimited:
+    """A bucket without room for this request: how long until it has (it drains at its cap a
+    minute), in whole seconds, at least 1, the same in the message and in ``retry-after``."""
+    charge = refused.charge
+    rate = line.limit
+    assert isinstance(rate, RateLimit)  # noqa: S101 (lines are built with their limit)
+    unit = "requests" if line.kind == "requests" else "tokens"
+    who = "this workspace" if rate.subject is None else "this gateway key"
+    extra = ""
+    if charge.amount > charge.cap:
+        extra = f" This request alone is estimated at {charge.amount:,} tokens."
+        wait = int(RATE_WINDOW)
+    else:
+        short = refused.used + charge.amount - charge.cap
+        wait = min(int(RATE_WINDOW), max(1, math.ceil(short * RATE_WINDOW / charge.cap)))
+    return RequestsLimited(
+        f"Rate limit reached for {who}: {charge.cap:,} {unit} per minute.{extra} "
+        f"Retry in {wait} s.",
+        retry_after=wait,
+    )
 
 
 def _when(end: float, limits: Limits) -> str:

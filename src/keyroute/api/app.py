@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import msgspec
@@ -20,11 +20,14 @@ from starlette.routing import Route
 
 from keyroute import __version__
 from keyroute.admin.routes import admin_routes
+from keyroute.api.auth import gateway_key
 from keyroute.api.feedback_routes import Feedback
 from keyroute.api.models_routes import Models
 from keyroute.api.openai_routes import ChatCompletions, Embeddings
 from keyroute.api.request_ids import new_request_id
 from keyroute.api.responses_routes import Responses, StoredResponse
+from keyroute.core.errors import GatewayError
+from keyroute.principals import KEY_PREFIX
 from keyroute.services import Services
 
 
@@ -59,6 +62,29 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         "POST /v1/messages, POST /v1/messages/count_tokens and GET /health."
     )
     return _error(exc.status_code, message, "not_found", started)
+
+
+def _known_key_errors(services: Services) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """``_http_error``, plus the quota and rate-limit headers when the request carries a valid
+    gateway key: its workspace is known, so its answer tells its limits like every other."""
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        response = await _http_error(request, exc)
+        key = gateway_key(request.scope)
+        if key is None or not key.startswith(KEY_PREFIX):
+            return response
+        try:
+            principal = await services.principals.authenticate(key)
+            told = await services.pipeline.limit_headers(
+                principal.workspace_id, principal.api_key_id
+            )
+        except GatewayError:  # not a valid key: no workspace to tell about
+            return response
+        for name, value in told:
+            response.headers.append(name, value)
+        return response
+
+    return http_error
 
 
 async def health(request: Request) -> Response:
@@ -110,7 +136,9 @@ def create_app(
         *admin_routes(services),
     ]
     return Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error}
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _known_key_errors(services)},
     )
 
 

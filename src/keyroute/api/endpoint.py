@@ -15,6 +15,7 @@ request included) is cancelled at once.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -42,15 +43,17 @@ from keyroute.api.errors import (
     render_stream_error,
 )
 from keyroute.api.request_ids import new_request_id
-from keyroute.core.errors import GatewayError, InvalidRequest, ShuttingDown
+from keyroute.core.errors import AuthError, GatewayError, InvalidRequest, KeyPaused, ShuttingDown
 from keyroute.core.record import RequestRecord
 from keyroute.core.stream import StreamEvent
 from keyroute.pipeline import ChatStream, ListModels, Meter, ModelList, RequestContext
 from keyroute.pipeline.operations import WholeOperation
+from keyroute.principals import KEY_PREFIX
 from keyroute.routing.model_id import check_model_id
 from keyroute.services import Services
 
 R = TypeVar("R")
+log = logging.getLogger("keyroute.api")
 _CLIENT_CLOSED = 499  # the client closed the connection before its answer (nginx's convention)
 
 
@@ -166,12 +169,14 @@ class Endpoint:
             err = as_gateway_error(exc, request_id)
             status, body = render_error(err, fmt)
             record.status, record.error_code = status, err.code
+            told = await self._limits_untold(ctx, err, scope)
             overhead = ctx.overhead_ms() if ctx else (time.perf_counter() - started) * 1000.0
             headers = [
                 ("x-request-id", request_id),
                 ("x-keyroute-overhead-ms", f"{overhead:.3f}"),
                 *error_headers(err),
                 *(ctx.response_headers if ctx else ()),
+                *told,
             ]
             await send_bytes(send, status, body, headers)
         finally:
@@ -188,6 +193,38 @@ class Endpoint:
         self, ctx: RequestContext, meter: Meter, scope: Scope, receive: Receive, send: Send
     ) -> None:
         raise NotImplementedError
+
+    async def _limits_untold(
+        self,
+        ctx: RequestContext | None,
+        err: GatewayError | None = None,
+        scope: Scope | None = None,
+    ) -> list[tuple[str, str]]:
+        """The quota and rate-limit headers of an answer admission did not see, once the
+        workspace is known (every answer carries them, errors included)."""
+        try:
+            if ctx is not None:
+                if ctx.limits_told:
+                    return []
+                ctx.limits_told = True
+                workspace_id, key_id = ctx.principal.workspace_id, ctx.principal.api_key_id
+            elif isinstance(err, KeyPaused) and err.workspace_id:
+                workspace_id, key_id = err.workspace_id, err.api_key_id
+            elif scope is not None and not isinstance(err, AuthError):
+                # refused before authentication (a wrong method): a valid key names its workspace
+                key = gateway_key(scope, prefer_x_api_key=self.error_format(scope) == "anthropic")
+                if key is None or not key.startswith(KEY_PREFIX):
+                    return []
+                principal = await self.services.principals.authenticate(key)
+                workspace_id, key_id = principal.workspace_id, principal.api_key_id
+            else:
+                return []
+            return await self.services.pipeline.limit_headers(workspace_id, key_id)
+        except GatewayError:  # the workspace went away meanwhile: nothing to tell
+            return []
+        except Exception:  # the request boundary: headers never turn an answer into a 500
+            log.warning("could not read the limits for an answer", exc_info=True)
+            return []
 
     async def body(self, scope: Scope, receive: Receive) -> bytes:
         server = self.services.config.server
@@ -235,6 +272,8 @@ class Endpoint:
         if ctx.record.body_capture is not None:
             ctx.record.response_body = body
         headers = self.headers(ctx)
+        if not ctx.limits_told:
+            headers.extend(await self._limits_untold(ctx))
         if extra:
             headers.extend(extra)
         await send_bytes(send, 200, body, headers)

@@ -108,6 +108,11 @@ class KeyPaused(PermissionDenied):
 
     code = "api_key_paused"
 
+    def __init__(self, message: str, *, workspace_id: str = "", api_key_id: str = "") -> None:
+        super().__init__(message)
+        self.workspace_id = workspace_id  # the key is known: its answer carries its limits
+        self.api_key_id = api_key_id
+
 
 class RateLimited(GatewayError):
     status = 429

@@ -14,6 +14,10 @@ period ends, and the amount it wants; the ledger knows nothing of plans, money o
   no-op.
 - ``read(counter, period)`` is the settled amount (what admission's headers and the settings'
   ``show`` commands report).
+- ``peek(charges)`` is each charge's room as this process knows it, without I/O and without
+  reserving (the headers of an answer that reserved nothing, such as an error).
+- ``seed(charge)`` raises a counter's settled amount to at least ``charge.amount`` (a budget
+  set mid-period starts from the spend already recorded in its period).
 
 A backend calls its ``Settled`` listener, once per change of a counter's authoritative settled
 amount (in a multi-process backend: once across all processes), so threshold crossings are
@@ -32,13 +36,20 @@ from typing import NamedTuple, Protocol
 
 class Charge(NamedTuple):
     """``amount`` against ``cap`` on ``counter`` in ``period``, which ends at ``period_end``
-    (Unix seconds; the counter's reset). A tuple: one is made per limit per request."""
+    (Unix seconds; the counter's reset). A tuple: one is made per limit per request.
+
+    With ``window`` (seconds) the counter is a bucket instead (a rate limit): what it counts
+    drains continuously at ``cap`` per ``window``, so it admits a burst of at most ``cap`` and
+    then ``cap`` a ``window``; a reservation counts at once (from when it was made, not when it
+    settles) and settling corrects it by the difference. A bucket's period never ends
+    (``period_end`` is infinite)."""
 
     counter: str
     period: str
     cap: int
     amount: int
     period_end: float
+    window: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +72,22 @@ class Hold:
     remaining: tuple[int, ...]
     handles: tuple[object, ...] = field(repr=False)  # the backend's own per-counter state
     open: bool = True
+
+
+def drain(level: int, stamp: float, cap: int, window: float, now: float) -> tuple[int, float]:
+    """A bucket's ``(level, stamp)`` at ``now``: ``level`` was counted at ``stamp`` and drains
+    at ``cap`` per ``window`` seconds. Whole units; ``stamp`` moves only as far as the units
+    drained, so no fraction of a unit is ever lost however often this runs."""
+    if level <= 0:
+        return 0, now
+    if cap <= 0:
+        return level, stamp
+    drained = int((now - stamp) * cap / window)
+    if drained >= level:
+        return 0, now
+    if drained <= 0:
+        return level, stamp
+    return level - drained, stamp + drained * window / cap
 
 
 Settled = Callable[[Charge, int, int], None]
@@ -86,3 +113,14 @@ class Ledger(Protocol):
 
     async def read(self, counter: str, period: str) -> int:
         """The settled amount of ``counter`` in ``period`` (0 if never charged)."""
+
+    def peek(self, charges: Sequence[Charge]) -> tuple[int, ...]:
+        """Each charge's room (cap minus what is settled and held), as this process knows it
+        now: exact for one process, as of the last synchronisation for several. No I/O."""
+
+    async def refresh(self, charges: Sequence[Charge]) -> None:
+        """Learn the counters this process has not used yet, so that ``peek`` knows them (a
+        multi-process backend reads them once; afterwards, and for one process, nothing)."""
+
+    async def seed(self, charge: Charge) -> None:
+        """Raise ``charge``'s counter to at least ``charge.amount`` settled."""

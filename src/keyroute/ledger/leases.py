@@ -15,6 +15,11 @@ to ``settled`` (never more than was reserved, for the worst-case reservations of
 quotas), so the sum never grows past the cap. A lease whose worker stopped renewing it (a crashed
 process) expires after ``ttl`` seconds and is deleted by the next transaction of any worker,
 which gives its room back.
+
+A bucket (``Ask.window``: a rate limit) is the same counter whose settled amount drains at
+``cap`` per ``window`` seconds from ``stamp``; a transaction drains it before anything else, so
+its room grows with time alone, and a tight bucket stops being tight once a quarter of its cap
+is free again.
 """
 
 from __future__ import annotations
@@ -22,10 +27,13 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from keyroute.ledger.base import drain
+
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS ledger_counters ("
     " counter TEXT NOT NULL, period TEXT NOT NULL, settled INTEGER NOT NULL DEFAULT 0,"
     " period_end REAL NOT NULL, tight INTEGER NOT NULL DEFAULT 0,"
+    " stamp REAL NOT NULL DEFAULT 0,"
     " PRIMARY KEY (counter, period)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS ledger_leases ("
     " counter TEXT NOT NULL, period TEXT NOT NULL, worker TEXT NOT NULL,"
@@ -33,13 +41,16 @@ SCHEMA = (
     " PRIMARY KEY (counter, period, worker)) WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS ledger_leases_expiry ON ledger_leases (expires)",
 )
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+_UPGRADES = {1: "ALTER TABLE ledger_counters ADD COLUMN stamp REAL NOT NULL DEFAULT 0"}
 
-_COUNTER = "SELECT settled, tight FROM ledger_counters WHERE counter = ? AND period = ?"
+_COUNTER = "SELECT settled, tight, stamp FROM ledger_counters WHERE counter = ? AND period = ?"
 _NEW_COUNTER = (
     "INSERT INTO ledger_counters (counter, period, settled, period_end) VALUES (?, ?, 0, ?)"
 )
-_SAVE_COUNTER = "UPDATE ledger_counters SET settled = ?, tight = ? WHERE counter = ? AND period = ?"
+_SAVE_COUNTER = (
+    "UPDATE ledger_counters SET settled = ?, tight = ?, stamp = ? WHERE counter = ? AND period = ?"
+)
 _OTHERS = (
     "SELECT COALESCE(SUM(amount), 0), COALESCE(SUM(MAX(amount - held, 0)), 0)"
     " FROM ledger_leases WHERE counter = ? AND period = ? AND worker != ?"
@@ -49,6 +60,7 @@ _SAVE_LEASE = (
     " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (counter, period, worker)"
     " DO UPDATE SET amount = excluded.amount, held = excluded.held, expires = excluded.expires"
 )
+_LEASED = "SELECT COALESCE(SUM(amount), 0) FROM ledger_leases WHERE counter = ? AND period = ?"
 _DROP_LEASE = "DELETE FROM ledger_leases WHERE counter = ? AND period = ? AND worker = ?"
 _EXPIRE = "DELETE FROM ledger_leases WHERE expires < ?"
 _WORKERS = "SELECT COUNT(DISTINCT worker) FROM ledger_leases WHERE worker != ?"
@@ -70,6 +82,7 @@ class Ask:
     flush: int
     need: int = 0
     drop: bool = False
+    window: float = 0.0  # a bucket's (``Charge.window``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,12 +105,22 @@ def prepare(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=5000")
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    if version > SCHEMA_VERSION:
-        raise RuntimeError(f"the ledger file is at version {version}; this keyroute knows 1")
-    for statement in SCHEMA:
-        conn.execute(statement)
-    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    conn.execute("BEGIN IMMEDIATE")  # one process creates or upgrades the file
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"the ledger file is at version {version}; this keyroute knows {SCHEMA_VERSION}"
+            )
+        for old in range(version, SCHEMA_VERSION) if version else ():  # an older file
+            conn.execute(_UPGRADES[old])
+        for statement in SCHEMA:
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def sync(
@@ -108,7 +131,7 @@ def sync(
     try:
         conn.execute(_EXPIRE, (now,))
         workers = 1 + int(conn.execute(_WORKERS, (worker,)).fetchone()[0])
-        answers = [_one(conn, worker, ask, now + ttl, workers) for ask in asks]
+        answers = [_one(conn, worker, ask, now, now + ttl, workers) for ask in asks]
     except BaseException:
         conn.execute("ROLLBACK")
         raise
@@ -116,18 +139,27 @@ def sync(
     return answers
 
 
-def _one(conn: sqlite3.Connection, worker: str, ask: Ask, expires: float, workers: int) -> Answer:
+def _one(
+    conn: sqlite3.Connection, worker: str, ask: Ask, now: float, expires: float, workers: int
+) -> Answer:
     key = (ask.counter, ask.period)
     row = conn.execute(_COUNTER, key).fetchone()
     if row is None:
         conn.execute(_NEW_COUNTER, (*key, ask.period_end))
-        settled, tight = 0, False
+        settled, tight, stamp = 0, False, now
     else:
-        settled, tight = int(row[0]), bool(row[1])
-    before = settled
-    settled += ask.flush
+        settled, tight, stamp = int(row[0]), bool(row[1]), float(row[2])
+    if ask.window:  # a bucket: drain first; a flush may be negative (an estimate corrected)
+        settled, stamp = drain(settled, stamp, ask.cap, ask.window, now)
+        before = settled
+        settled = max(0, settled + ask.flush)
+    else:
+        before = settled
+        settled += ask.flush
     others, others_free = (int(v) for v in conn.execute(_OTHERS, (*key, worker)).fetchone())
     room = ask.cap - settled - others - ask.held  # what this worker may lease beyond its holds
+    if ask.window and tight and room - ask.need >= max(1, ask.cap // _SHARE):
+        tight = False  # the bucket drained: leases may grow again
     granted, waitable = True, False
     if ask.need:
         if room >= ask.need:
@@ -141,7 +173,7 @@ def _one(conn: sqlite3.Connection, worker: str, ask: Ask, expires: float, worker
         lease = ask.held
     else:  # renew what it has, within what is left (settlements above reservations shrink it)
         lease = max(ask.held, min(ask.lease - ask.flush, ask.held + max(room, 0)))
-    conn.execute(_SAVE_COUNTER, (settled, int(tight), *key))
+    conn.execute(_SAVE_COUNTER, (settled, int(tight), stamp, *key))
     if ask.drop and not ask.held:
         conn.execute(_DROP_LEASE, (*key, worker))
         lease = 0
@@ -156,6 +188,46 @@ def _one(conn: sqlite3.Connection, worker: str, ask: Ask, expires: float, worker
         outside=settled + others,
         tight=tight,
     )
+
+
+def outside(
+    conn: sqlite3.Connection, counters: list[tuple[str, str, int, float]], now: float
+) -> list[int]:
+    """Each counter's settled amount (a bucket's drained to ``now``) plus every lease on it,
+    for a worker that has none: ``(counter, period, cap, window)`` each. A read."""
+    found = []
+    for counter, period, cap, window in counters:
+        row = conn.execute(_COUNTER, (counter, period)).fetchone()
+        level = 0
+        if row is not None:
+            level = int(row[0])
+            if window:
+                level = drain(level, float(row[2]), cap, window, now)[0]
+        leased = conn.execute(_LEASED, (counter, period)).fetchone()[0]
+        found.append(level + int(leased))
+    return found
+
+
+def seed(conn: sqlite3.Connection, ask: tuple[str, str, float, int, int]) -> None:
+    """Raise a counter's settled amount to at least ``amount`` (``(counter, period,
+    period_end, cap, amount)``); tight if that leaves less than the leases on it."""
+    counter, period, period_end, cap, amount = ask
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute(_COUNTER, (counter, period)).fetchone()
+        if row is None:
+            conn.execute(_NEW_COUNTER, (counter, period, period_end))
+        if row is None or int(row[0]) < amount:
+            leased = int(conn.execute(_LEASED, (counter, period)).fetchone()[0])
+            conn.execute(
+                "UPDATE ledger_counters SET settled = ?, tight = MAX(tight, ?)"
+                " WHERE counter = ? AND period = ?",
+                (amount, int(amount + leased > cap), counter, period),
+            )
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def settled(conn: sqlite3.Connection, counter: str, period: str) -> int:

@@ -1,5 +1,7 @@
 """``MemoryLedger``: the ledger of one process, exact, with no I/O.
 
+A bucket (``Charge.window``, a rate limit) drains as its clock moves, when it is next touched.
+
 Every operation runs on the event loop without awaiting, so reserve's check-and-hold is atomic
 by construction. Counters of periods that ended are dropped once nothing is held on them.
 """
@@ -10,18 +12,22 @@ import time
 from collections.abc import Callable, Sequence
 from typing import cast
 
-from keyroute.ledger.base import Charge, Hold, Settled, Shortfall
+from keyroute.ledger.base import Charge, Hold, Settled, Shortfall, drain
 
 _SWEEP_EVERY = 1024  # new counters between sweeps of ended periods
 
 
 class _Counter:
-    __slots__ = ("held", "period_end", "settled")
+    __slots__ = ("held", "period_end", "settled", "stamp")
 
     def __init__(self, period_end: float) -> None:
         self.settled = 0
         self.held = 0
         self.period_end = period_end
+        self.stamp = 0.0  # a bucket's: when ``settled`` was last drained
+
+    def drain(self, charge: Charge, now: float) -> None:
+        self.settled, self.stamp = drain(self.settled, self.stamp, charge.cap, charge.window, now)
 
 
 class MemoryLedger:
@@ -44,6 +50,11 @@ class MemoryLedger:
 
     def reserve_now(self, charges: Sequence[Charge]) -> Hold | Shortfall:
         counters = [self._counter(c) for c in charges]
+        now: float | None = None
+        for charge, counter in zip(charges, counters, strict=True):
+            if charge.window:
+                now = self._clock() if now is None else now
+                counter.drain(charge, now)
         for index, (charge, counter) in enumerate(zip(charges, counters, strict=True)):
             used = counter.settled + counter.held
             if used + charge.amount > charge.cap:
@@ -51,18 +62,15 @@ class MemoryLedger:
                     index=index,
                     charge=charge,
                     used=used,
-                    remaining=tuple(
-                        c.cap - n.settled - n.held for c, n in zip(charges, counters, strict=True)
-                    ),
+                    remaining=_room(charges, counters),
                 )
         for charge, counter in zip(charges, counters, strict=True):
-            counter.held += charge.amount
+            if charge.window:
+                counter.settled += charge.amount  # a bucket counts the reservation at once
+            else:
+                counter.held += charge.amount
         return Hold(
-            charges=tuple(charges),
-            remaining=tuple(
-                c.cap - n.settled - n.held for c, n in zip(charges, counters, strict=True)
-            ),
-            handles=tuple(counters),
+            charges=tuple(charges), remaining=_room(charges, counters), handles=tuple(counters)
         )
 
     def settle(self, hold: Hold, amounts: Sequence[int]) -> None:
@@ -71,6 +79,11 @@ class MemoryLedger:
         hold.open = False
         for charge, counter, amount in zip(hold.charges, hold.handles, amounts, strict=True):
             counter = cast(_Counter, counter)
+            if charge.window:
+                if amount != charge.amount:  # the estimate corrected
+                    counter.drain(charge, self._clock())
+                    counter.settled = max(0, counter.settled + amount - charge.amount)
+                continue
             counter.held -= charge.amount
             if amount:
                 before = counter.settled
@@ -84,6 +97,26 @@ class MemoryLedger:
     async def read(self, counter: str, period: str) -> int:
         found = self._counters.get((counter, period))
         return 0 if found is None else found.settled
+
+    def peek(self, charges: Sequence[Charge]) -> tuple[int, ...]:
+        now = self._clock()
+        room = []
+        for charge in charges:
+            counter = self._counters.get((charge.counter, charge.period))
+            if counter is None:
+                room.append(charge.cap)
+                continue
+            if charge.window:
+                counter.drain(charge, now)
+            room.append(charge.cap - counter.settled - counter.held)
+        return tuple(room)
+
+    async def refresh(self, charges: Sequence[Charge]) -> None:
+        return None
+
+    async def seed(self, charge: Charge) -> None:
+        counter = self._counter(charge)
+        counter.settled = max(counter.settled, charge.amount)
 
     def _counter(self, charge: Charge) -> _Counter:
         key = (charge.counter, charge.period)
@@ -100,3 +133,7 @@ class MemoryLedger:
         ended = [k for k, c in self._counters.items() if c.period_end <= now and not c.held]
         for key in ended:
             del self._counters[key]
+
+
+def _room(charges: Sequence[Charge], counters: Sequence[_Counter]) -> tuple[int, ...]:
+    return tuple(c.cap - n.settled - n.held for c, n in zip(charges, counters, strict=True))

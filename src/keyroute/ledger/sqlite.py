@@ -53,11 +53,14 @@ class _Slot:
         self.tight = False
         self.busy = False  # a transaction for it is in flight: no reservation meanwhile
 
-    def fits(self, amount: int) -> bool:
-        return not self.busy and self.held + self.spent + amount <= self.lease
+    def used(self) -> int:
+        """What this worker uses of its lease: held, and settled but not flushed (a bucket's
+        ``spent`` may be negative, an estimate corrected down: the file gets it back at the
+        next flush, and the lease is not stretched by it meanwhile)."""
+        return self.held + max(0, self.spent)
 
     def remaining(self) -> int:
-        return self.charge.cap - self.outside - self.held - self.spent
+        return self.charge.cap - self.outside - self.used()
 
     def recap(self, charge: Charge) -> None:
         """The limit changed (the workspace's settings moved). A lower cap revokes the unused
@@ -65,7 +68,7 @@ class _Slot:
         transaction, which grants only from the new cap's (the file still counts the old lease
         for the other workers until then, which only makes them stricter)."""
         if charge.cap < self.charge.cap:
-            self.lease = min(self.lease, self.held + self.spent)
+            self.lease = min(self.lease, self.used())
         self.charge = charge
 
 
@@ -163,8 +166,11 @@ class SqliteLedger:
         hold.open = False
         for charge, slot, amount in zip(hold.charges, hold.handles, amounts, strict=True):
             slot = cast(_Slot, slot)
-            slot.held -= charge.amount
-            slot.spent += amount
+            if charge.window:  # a bucket counted the reservation already: the correction
+                slot.spent += amount - charge.amount
+            else:
+                slot.held -= charge.amount
+                slot.spent += amount
 
     def release(self, hold: Hold) -> None:
         self.settle(hold, [0] * len(hold.charges))
@@ -174,6 +180,43 @@ class SqliteLedger:
         local = self._slots.get((counter, period))
         stored = await asyncio.to_thread(self._locked, leases.settled, counter, period)
         return stored + (local.spent if local else 0)
+
+    def peek(self, charges: Sequence[Charge]) -> tuple[int, ...]:
+        """Each charge's room as of this worker's last transaction on it (a counter it has not
+        used yet: as of its last ``refresh``, else the whole cap)."""
+        slots = self._slots
+        return tuple(
+            c.cap
+            if (slot := slots.get((c[0], c[1]))) is None
+            else c.cap - slot.outside - slot.used()
+            for c in charges
+        )
+
+    def knows(self, charges: Sequence[Charge]) -> bool:
+        """Whether every charge's counter has been read or used by this worker."""
+        return all((c[0], c[1]) in self._slots for c in charges)
+
+    async def refresh(self, charges: Sequence[Charge]) -> None:
+        """Read the counters this worker has not used yet (for ``peek``): one read of the
+        ledger file, no write lock; after it they are known."""
+        fresh = [c for c in charges if (c[0], c[1]) not in self._slots]
+        if not fresh:
+            return
+        await self.open()
+        now = self._clock()
+        found = await asyncio.to_thread(
+            self._locked,
+            leases.outside,
+            [(c.counter, c.period, c.cap, c.window) for c in fresh],
+            now,
+        )
+        for charge, outside in zip(fresh, found, strict=True):
+            self._slot(charge).outside = outside
+
+    async def seed(self, charge: Charge) -> None:
+        await self.open()
+        ask = (charge.counter, charge.period, charge.period_end, charge.cap, charge.amount)
+        await asyncio.to_thread(self._locked, leases.seed, ask)
 
     # Reservations
 
@@ -190,12 +233,15 @@ class SqliteLedger:
     def _take(charges: Sequence[Charge], slots: list[_Slot]) -> Hold | None:
         pairs = list(zip(charges, slots, strict=True))
         for charge, slot in pairs:
-            if slot.busy or slot.held + slot.spent + charge.amount > slot.lease:
+            if slot.busy or slot.used() + charge.amount > slot.lease:
                 return None
         remaining = []
         for charge, slot in pairs:
-            slot.held += charge.amount
-            remaining.append(charge.cap - slot.outside - slot.held - slot.spent)
+            if charge.window:
+                slot.spent += charge.amount  # a bucket counts a reservation at once
+            else:
+                slot.held += charge.amount
+            remaining.append(charge.cap - slot.outside - slot.used())
         return Hold(charges=tuple(charges), remaining=tuple(remaining), handles=tuple(slots))
 
     async def _grow(
@@ -206,7 +252,7 @@ class SqliteLedger:
             wanted = [
                 (i, c, s)
                 for i, (c, s) in enumerate(zip(charges, slots, strict=True))
-                if s.held + s.spent + c.amount > s.lease
+                if s.used() + c.amount > s.lease
             ]
             if not wanted:
                 return None  # another request's transaction made room meanwhile
@@ -233,6 +279,7 @@ class SqliteLedger:
             flush=slot.spent,
             need=need,
             drop=drop,
+            window=charge.window,
         )
 
     # Transactions
@@ -292,7 +339,11 @@ class SqliteLedger:
             slot.lease = answer.lease
             slot.outside = answer.outside
             slot.tight = answer.tight
-            if answer.settled_after != answer.settled_before and self._on_settled is not None:
+            if (
+                answer.settled_after != answer.settled_before
+                and self._on_settled is not None
+                and not ask.window
+            ):
                 self._on_settled(slot.charge, answer.settled_before, answer.settled_after)
         return answers
 

@@ -27,6 +27,7 @@ class RequestContext:
     downgrade_to: str | None = None  # a budget downgrade in force: the model it allows
     refusal_fallback: bool = False  # the fallback policy fails a content refusal over too
     cache_control: str | None = None  # the client's Cache-Control header (the response cache)
+    limits_told: bool = False  # admission put the quota and rate-limit headers in the answer
 
     def overhead_ms(self) -> float:
         return max(0.0, (time.perf_counter() - self.started - self.upstream_seconds) * 1000.0)

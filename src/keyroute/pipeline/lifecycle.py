@@ -257,6 +257,7 @@ class Pipeline:
         limits and budgets, settled by the meter; the routes to try (re-planned when a budget
         downgrades the request)."""
         limits = state.limits
+        ctx.limits_told = True
         if self._admission is None or limits.unlimited:
             return routes
         record = ctx.record
@@ -299,6 +300,15 @@ class Pipeline:
         routes = plans[ticket.downgraded_to]
         self._serve(ctx, routes[0])
         return routes
+
+    async def limit_headers(self, workspace_id: str, key_id: str) -> list[tuple[str, str]]:
+        """The quota and rate-limit headers of an answer that admission did not see (an error
+        before it, a model list, feedback): from the workspace's cached state and this
+        process's ledger, with no database round trip on a warm cache."""
+        if self._admission is None:
+            return []
+        limits = (await self._directory.get(workspace_id)).limits
+        return await self._admission.state_headers(limits, workspace_id, key_id)
 
     def _worst_case(self, workspace_id: str, routes: list[Route], estimate: Estimate) -> int | None:
         """The most the request may cost on any of ``routes``: the input estimate plus the most

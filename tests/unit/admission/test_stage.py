@@ -104,24 +104,63 @@ async def test_rate_limits_per_minute_with_retry_after() -> None:
     assert headers == [
         ("x-ratelimit-limit-requests", "2"),  # the tightest: the key's
         ("x-ratelimit-remaining-requests", "1"),
-        ("x-ratelimit-reset-requests", "45s"),
+        ("x-ratelimit-reset-requests", "30s"),  # until its bucket is full: 1 of 2 a minute
         ("x-ratelimit-limit-tokens", "100"),
         ("x-ratelimit-remaining-tokens", "70"),
-        ("x-ratelimit-reset-tokens", "45s"),
+        ("x-ratelimit-reset-tokens", "18s"),  # 30 of 100 a minute
     ]
     ticket.settle(record(usage=Usage(input_tokens=50, output_tokens=40)))  # corrected to 90
     with pytest.raises(RequestsLimited) as refused:
         await stage.admit(limits, demand(tokens=30), [])
     assert "100 tokens per minute" in refused.value.message
+    assert refused.value.retry_after == 12  # 20 tokens short, at 100 a minute
     await stage.admit(limits, demand(key="k2", tokens=5), [])
     await stage.admit(limits, demand(key="k1", tokens=1), [])
     with pytest.raises(RequestsLimited) as refused:
         await stage.admit(limits, demand(key="k1", tokens=1), [])
     assert "2 requests per minute" in refused.value.message
-    assert refused.value.retry_after == 45.0
+    assert refused.value.retry_after == 30  # one request drains in 30 s
+    assert "Retry in 30 s" in refused.value.message
     assert refused.value.code == "rate_limited"
-    clock.now += 45
+    clock.now += 30
     await stage.admit(limits, demand(key="k1", tokens=1), [])
+
+
+async def test_no_second_burst_at_the_turn_of_a_minute() -> None:
+    """Fixed minute windows let 2N through across a minute's edge; a bucket lets N."""
+    clock = Clock("2026-12-03T10:00:59.900+00:00")
+    stage, _ = admission(clock)
+    limits = Limits(rate_limits=(RateLimit(requests_per_minute=10),))
+    for _ in range(10):
+        await stage.admit(limits, demand(), [])
+    clock.now += 0.2  # the next minute
+    with pytest.raises(RequestsLimited):
+        await stage.admit(limits, demand(), [])
+    clock.now += 6  # one request's worth drained
+    await stage.admit(limits, demand(), [])
+    with pytest.raises(RequestsLimited):
+        await stage.admit(limits, demand(), [])
+
+
+async def test_state_headers_tell_the_limits_without_reserving() -> None:
+    clock = Clock("2026-12-03T10:00:00+00:00")
+    stage, _ = admission(clock)
+    limits = Limits(
+        plan=PlanQuota(name="free", monthly_requests=5),
+        rate_limits=(RateLimit(requests_per_minute=10),),
+    )
+    (await stage.admit(limits, demand(), [])).settle(record(usage=SERVED))
+    told = await stage.state_headers(limits, "w", "k1")
+    assert told == [
+        ("x-keyroute-quota-limit", "5"),
+        ("x-keyroute-quota-remaining", "4"),
+        ("x-keyroute-quota-reset", "2027-01-01T00:00:00+00:00"),
+        ("x-ratelimit-limit-requests", "10"),
+        ("x-ratelimit-remaining-requests", "9"),
+        ("x-ratelimit-reset-requests", "6s"),
+    ]
+    assert await stage.state_headers(limits, "w", "k1") == told  # nothing was reserved
+    assert await stage.state_headers(Limits(budgets=(Budget(daily_pico=1),)), "w", "k1") == []
 
 
 async def test_a_request_larger_than_the_token_limit_says_so() -> None:
@@ -205,10 +244,12 @@ async def test_downgrade_serves_the_cheaper_model_or_blocks() -> None:
 
 
 async def test_the_wait_in_the_message_is_the_retry_after() -> None:
-    clock = Clock("2026-12-03T10:00:59.700+00:00")  # 0.3 s before the limit resets
+    clock = Clock("2026-12-03T10:00:00+00:00")
     stage, _ = admission(clock)
-    limits = Limits(rate_limits=(RateLimit(requests_per_minute=1),))
-    await stage.admit(limits, demand(), [])
+    limits = Limits(rate_limits=(RateLimit(requests_per_minute=60),))
+    for _ in range(60):
+        await stage.admit(limits, demand(), [])
+    clock.now += 0.7  # 0.3 s before a request's worth has drained
     with pytest.raises(RequestsLimited) as refused:
         await stage.admit(limits, demand(), [])
     assert refused.value.retry_after == 1

@@ -242,3 +242,115 @@ async def test_a_lowered_cap_counts_what_other_workers_lease(tmp_path: Path) -> 
     assert isinstance(await a.reserve([charge(cap=3)]), Shortfall)
     for w in (a, b):
         await w.close()
+
+
+# Buckets (rate limits): drained continuously, never a second burst at a window's edge.
+
+
+def bucket(amount: int = 1, *, cap: int = 60, counter: str = "rpm") -> Charge:
+    return Charge(counter, "bucket", cap, amount, float("inf"), 60.0)
+
+
+async def backends(tmp_path: Path, clock: Clock) -> list[Ledger]:
+    memory = MemoryLedger(clock=clock)
+    sqlite = SqliteLedger(tmp_path / "b.db", clock=clock, sleep=no_sleep, interval=0.0)
+    await sqlite.open()
+    return [memory, sqlite]
+
+
+async def admitted(ledger: Ledger, n: int, make=bucket) -> int:
+    done = 0
+    for _ in range(n):
+        hold = await ledger.reserve([make()])
+        if isinstance(hold, Hold):
+            done += 1
+    return done
+
+
+async def test_a_bucket_admits_its_cap_then_refills_at_its_rate(tmp_path: Path) -> None:
+    clock = Clock(59.9)
+    for ledger in await backends(tmp_path, clock):
+        clock.now = 59.9
+        assert await admitted(ledger, 100) == 60
+        clock.now = 60.1  # a fixed minute window would start over here and admit 60 more
+        assert await admitted(ledger, 100) == 0
+        clock.now = 59.9 + 10  # ten seconds later: ten more
+        assert await admitted(ledger, 100) == 10
+        clock.now += 60  # drained
+        assert await admitted(ledger, 100) == 60
+        await ledger.close()
+
+
+async def test_a_bucket_counts_a_reservation_at_once_and_settles_the_correction(
+    tmp_path: Path,
+) -> None:
+    clock = Clock()
+    for ledger in await backends(tmp_path, clock):
+        hold = await ledger.reserve([bucket(80, cap=100, counter="tpm")])
+        assert isinstance(hold, Hold) and hold.remaining == (20,)
+        assert isinstance(await ledger.reserve([bucket(30, cap=100, counter="tpm")]), Shortfall)
+        ledger.settle(hold, [20])  # the estimate was 80, 20 were used
+        await flushed(ledger)
+        assert isinstance(await ledger.reserve([bucket(80, cap=100, counter="tpm")]), Hold)
+        assert isinstance(await ledger.reserve([bucket(1, cap=100, counter="tpm")]), Shortfall)
+        await ledger.close()
+
+
+async def test_two_workers_share_a_bucket_exactly(tmp_path: Path) -> None:
+    clock = Clock()
+    a, b = await workers(tmp_path / "l.db", 2, clock)
+    served = 0
+    for _ in range(50):
+        served += await admitted(a, 1) + await admitted(b, 1)
+    assert served == 60
+    clock.now += 30  # half the bucket drained
+    served = sum([await admitted(a, 1) + await admitted(b, 1) for _ in range(50)])
+    assert served == 30
+    for w in (a, b):
+        await w.close()
+
+
+async def test_peek_is_the_room_without_reserving(tmp_path: Path) -> None:
+    clock = Clock()
+    memory, sqlite = await backends(tmp_path, clock)
+    for ledger in (memory, sqlite):
+        assert ledger.peek([charge(cap=10)]) == (10,)
+        hold = await ledger.reserve([charge(3, cap=10)])
+        assert isinstance(hold, Hold)
+        assert ledger.peek([charge(cap=10), bucket()]) == (7, 60)
+    other = SqliteLedger(tmp_path / "b.db", clock=clock, sleep=no_sleep)
+    assert not other.knows([charge(cap=10)])
+    await other.refresh([charge(cap=10)])  # one read: the first worker's lease counts
+    assert other.knows([charge(cap=10)])
+    assert other.peek([charge(cap=10)])[0] <= 7
+    for ledger in (memory, sqlite, other):
+        await ledger.close()
+
+
+async def test_seed_raises_a_counter_to_the_spend_already_recorded(ledger) -> None:
+    await ledger.seed(charge(6, cap=10))
+    await ledger.seed(charge(2, cap=10))  # never lowers
+    await flushed(ledger)
+    assert await ledger.read("c", "p") == 6
+    assert isinstance(await ledger.reserve([charge(5, cap=10)]), Shortfall)
+    assert isinstance(await ledger.reserve([charge(4, cap=10)]), Hold)
+
+
+async def test_a_version_one_ledger_file_is_upgraded(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE ledger_counters (counter TEXT NOT NULL, period TEXT NOT NULL,"
+        " settled INTEGER NOT NULL DEFAULT 0, period_end REAL NOT NULL,"
+        " tight INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (counter, period)) WITHOUT ROWID"
+    )
+    conn.execute("INSERT INTO ledger_counters VALUES ('c', 'p', 4, 2e6, 0)")
+    conn.execute("PRAGMA user_version=1")
+    conn.commit()
+    conn.close()
+    ledger = SqliteLedger(path, clock=Clock(), sleep=no_sleep)
+    assert await ledger.read("c", "p") == 4
+    assert isinstance(await ledger.reserve([bucket()]), Hold)
+    await ledger.close()
