@@ -363,6 +363,7 @@ UNTESTED: dict[str, str] = {
     "cli/resources.py": "CLI: covered by tests/integration/test_cli_admin.py",
     "cli/system.py": "CLI: covered by tests/integration/test_cli_admin.py",
     "core/cache_warmth.py": "a Protocol: tests/unit/caching/test_warmth.py uses WarmPrefixes as it",
+    "core/context_cache.py": "value types: tests/unit/wire/test_gemini_cache.py and test_explicit",
     "core/json.py": "type aliases only: checked by mypy wherever they are used",
     "storage/base.py": "Protocols and records: the shared suite tests/unit/storage/test_store.py",
     "ledger/base.py": "the protocol: the shared suite tests/unit/ledger/test_ledger.py",

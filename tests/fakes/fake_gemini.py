@@ -25,6 +25,11 @@ write per event, ``*.error.json`` -> the status in its ``error.code``). ``Reply.
 delay=0.02)`` spaces the events out in time; ``abort=True`` drops the connection after the
 last chunk, without ending the chunked body, the way a cut network does.
 
+Caching mode: with ``fake.contexts = ContextCacheSim()`` (``tests.fakes.fake_gemini_cache``) the
+fake also serves ``POST /v1beta/cachedContents`` and answers ``generateContent`` and
+``streamGenerateContent`` itself (explicit context caches created, used and expired as Gemini
+does); the reply queue is then not used.
+
 Every request that reaches the fake, authorised or not, is appended to ``fake.received`` as a
 ``ReceivedRequest`` (method, path, query, lower-cased headers, parsed JSON) for assertions.
 """
@@ -43,6 +48,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.fakes.fake_gemini_cache import CacheError, ContextCacheSim
 
 DEFAULT_API_KEY = "fake-gemini-key"
 _ACTIONS = frozenset({"generateContent", "streamGenerateContent", "batchEmbedContents"})
@@ -121,9 +128,13 @@ class FakeGemini(Starlette):
 
     def __init__(self, api_key: str = DEFAULT_API_KEY) -> None:
         super().__init__(
-            routes=[Route("/v1beta/models/{target:path}", self._handle, methods=["POST"])]
+            routes=[
+                Route("/v1beta/models/{target:path}", self._handle, methods=["POST"]),
+                Route("/v1beta/cachedContents", self._handle, methods=["POST"]),
+            ]
         )
         self.api_key = api_key
+        self.contexts: ContextCacheSim | None = None
         self.replies: deque[Reply] = deque()
         self.received: list[ReceivedRequest] = []
 
@@ -149,11 +160,27 @@ class FakeGemini(Starlette):
         refusal = self._refusal(request, payload)
         if refusal is not None:
             return _send(refusal)
+        if self.contexts is not None:
+            return _send(self._cached(request, payload, self.contexts))
         reply = self.replies.popleft() if self.replies else _empty_queue()
         action = request.path_params["target"].rpartition(":")[2]
         if action == "streamGenerateContent" and request.query_params.get("alt") != "sse":
             return _send(_as_json_array(reply))
         return _send(reply)
+
+    @staticmethod
+    def _cached(request: Request, payload: Any, sim: ContextCacheSim) -> Reply:
+        """The caching mode's answer (see the module docstring)."""
+        try:
+            if "target" not in request.path_params:
+                return Reply.json(sim.create(payload))
+            model, _, action = request.path_params["target"].rpartition(":")
+            answer = sim.answer(model, payload)
+        except CacheError as refused:
+            return Reply.error(refused.code, refused.status, refused.message)
+        if action == "streamGenerateContent":
+            return Reply.sse([answer])
+        return Reply.json(answer)
 
     def _refusal(self, request: Request, payload: Any) -> Reply | None:
         key = request.headers.get("x-goog-api-key")
@@ -179,7 +206,14 @@ class FakeGemini(Starlette):
                     }
                 ],
             )
-        model, _, action = request.path_params["target"].rpartition(":")
+        target = request.path_params.get("target")
+        if target is None:  # POST /v1beta/cachedContents
+            if self.contexts is None:
+                return Reply.error(404, "NOT_FOUND", "Method not found: cachedContents.")
+            if not isinstance(payload, dict):
+                return Reply.error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+            return None
+        model, _, action = target.rpartition(":")
         if not model or action not in _ACTIONS:
             return Reply.error(404, "NOT_FOUND", f"Method not found: {action or '(none)'}.")
         if payload is _NOT_JSON or not isinstance(payload, dict):

@@ -19,6 +19,7 @@ DEFAULTS = {
     "response_cache": False,
     "response_cache_ttl_seconds": 300,
     "response_cache_nondeterministic": False,
+    "gemini_explicit": False,
 }
 
 
@@ -51,9 +52,13 @@ def test_defaults_then_cli_and_admin_changes(gateway: Gateway) -> None:
         put = client.put("/workspaces/default/caching", json={"prompt_cache_ttl": "1h"})
         assert put.status_code == 200 and put.json()["prompt_cache_ttl"] == "1h"
         assert put.json()["response_cache"] is True  # left as it was
+        put = client.put("/workspaces/default/caching", json={"gemini_explicit": True})
+        assert put.status_code == 200 and put.json()["gemini_explicit"] is True
     gateway.settle()
     text = gateway.cli("caching", "show", "--workspace", "default").stdout
     assert "prompt_cache_ttl" in text and "1h" in text
+    off = gateway.cli_json("caching", "set", "--workspace", "default", "--gemini-explicit", "off")
+    assert off["gemini_explicit"] is False and off["prompt_cache_ttl"] == "1h"
 
 
 def test_errors_name_the_field(gateway: Gateway) -> None:
@@ -62,6 +67,8 @@ def test_errors_name_the_field(gateway: Gateway) -> None:
         assert bad.status_code == 400 and bad.json()["error"]["param"] == "prompt_cache"
         ttl = client.put("/workspaces/default/caching", json={"response_cache_ttl_seconds": -1})
         assert ttl.json()["error"]["param"] == "response_cache_ttl_seconds"
+        switch = client.put("/workspaces/default/caching", json={"gemini_explicit": "yes"})
+        assert switch.status_code == 400 and switch.json()["error"]["param"] == "gemini_explicit"
         assert client.get("/workspaces/nobody/caching").status_code == 404
         notjson = client.put("/workspaces/default/caching", content=b"{")
         assert notjson.status_code == 400

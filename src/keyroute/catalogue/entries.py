@@ -17,6 +17,9 @@ A class a band does not price is billed as the provider bills it: cache writes w
 price at the input price (OpenAI before GPT-5.6, Gemini implicit caching), one-hour writes with
 no one-hour price at the short write price, cache reads with no read price at the input price.
 
+A sheet's ``cache_storage`` is not a token class: it is USD per million tokens per hour of an
+explicit context cache's lifetime (Gemini ``cachedContents``), billed besides the tokens.
+
 A ``PriceSheet`` is the tariff from its ``effective_date`` on (a model's sheets are in date
 order; the newest one in effect applies). Its ``tiers`` are long-context bands: a request whose
 whole prompt (``Usage.input_tokens``, cache reads and writes included) is above a tier's
@@ -94,6 +97,9 @@ class PriceSheet(PriceBand, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     checked: tuple[str, ...] = ()
     note: str | None = None
     tiers: tuple[Tier, ...] = ()
+    # USD per million tokens per hour that an explicit context cache of this model is stored
+    # (Gemini ``cachedContents``); None when the model has no explicit cache keyroute may create.
+    cache_storage: Decimal | None = None
 
     def band_for(self, prompt_tokens: int) -> PriceBand:
         """The band a request with a ``prompt_tokens`` prompt pays (tiers are ascending)."""
@@ -165,6 +171,8 @@ def check_band(band: PriceBand, where: str) -> None:
 
 def check_sheet(sheet: PriceSheet, where: str) -> None:
     check_band(sheet, where)
+    if sheet.cache_storage is not None:
+        check_price(sheet.cache_storage, f"{where}.cache_storage")
     if not sheet.source.strip():
         raise CatalogueError(f"{where}.source: every price needs its source")
     floor = 0

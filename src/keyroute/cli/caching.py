@@ -43,7 +43,8 @@ def caching_show(ctx: click.Context, workspace: str, as_json: bool) -> None:
     "--prompt-cache-ttl",
     type=click.Choice(["5m", "1h"]),
     default=None,
-    help="Lifetime of the Anthropic breakpoints keyroute places (default 5m).",
+    help="Lifetime of the Anthropic breakpoints and Gemini explicit caches keyroute makes "
+    "(default 5m).",
 )
 @click.option(
     "--response-cache",
@@ -63,6 +64,13 @@ def caching_show(ctx: click.Context, workspace: str, as_json: bool) -> None:
     default=None,
     help="Also cache requests sampled with temperature above 0 and no seed (default off).",
 )
+@click.option(
+    "--gemini-explicit",
+    type=_ON_OFF,
+    default=None,
+    help="Create Gemini explicit context caches for large prefixes reused often enough to pay "
+    "for their storage (default off).",
+)
 @json_option
 @click.pass_context
 def caching_set(
@@ -73,6 +81,7 @@ def caching_set(
     response_cache: str | None,
     response_cache_ttl: int | None,
     response_cache_nondeterministic: str | None,
+    gemini_explicit: str | None,
     as_json: bool,
 ) -> None:
     """Change a workspace's caching settings; options left out keep their value."""
@@ -87,6 +96,8 @@ def caching_set(
         changes["response_cache_ttl_seconds"] = response_cache_ttl
     if response_cache_nondeterministic is not None:
         changes["response_cache_nondeterministic"] = response_cache_nondeterministic == "on"
+    if gemini_explicit is not None:
+        changes["gemini_explicit"] = gemini_explicit == "on"
     if not changes:
         raise click.UsageError("give at least one setting to change (see --help)")
 

@@ -21,7 +21,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "prompt_cache": ("auto", "off"),
     "prompt_cache_ttl": ("5m", "1h"),
 }
-_SWITCHES = ("response_cache", "response_cache_nondeterministic")
+_SWITCHES = ("response_cache", "response_cache_nondeterministic", "gemini_explicit")
 FIELDS = frozenset(f.name for f in dataclasses.fields(CachingSettingsRecord))
 
 

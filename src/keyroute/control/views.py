@@ -87,6 +87,7 @@ def price_sheet_view(sheet: PriceSheet) -> dict[str, Any]:
         "checked": list(sheet.checked),
         "note": sheet.note,
         "tiers": [{"above_input_tokens": t.above_input_tokens, **_band(t)} for t in sheet.tiers],
+        **({} if sheet.cache_storage is None else {"cache_storage": number(sheet.cache_storage)}),
     }
 
 

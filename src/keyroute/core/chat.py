@@ -145,6 +145,16 @@ class ToolSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ContextCacheRef:
+    """A provider-side cache holding a request's leading part: its tools, tool choice, system
+    messages and its first ``messages`` messages (system messages included), under ``name``
+    (Gemini's ``cachedContents/...``)."""
+
+    name: str
+    messages: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ToolChoice:
     """``auto``, ``none``, ``required`` (any tool) or ``tool`` (the one named)."""
 
@@ -199,6 +209,10 @@ class ChatRequest:
     prompt_cache_key: str | None = None
     """A prompt-cache routing key keyroute chose (``keyroute.caching``), sent by a provider that
     takes one (OpenAI's ``prompt_cache_key``) unless the client sent its own; no codec sets it."""
+    context_cache: ContextCacheRef | None = None
+    """An explicit provider context cache keyroute created for this request's leading part
+    (``keyroute.caching.explicit``): a provider that takes one (Gemini's ``cachedContent``)
+    sends its name instead of that part; no codec decodes it from a client."""
 
     def effort(self) -> str | None:
         """The reasoning effort that governs the answer: the last turn's, else the request's."""

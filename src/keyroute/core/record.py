@@ -74,6 +74,10 @@ class RequestRecord:
     usage: Usage | None = None
     usage_estimated: bool = False  # True when some tokens were estimated, not reported
     cost: Cost | None = None
+    # What an explicit provider cache this request created costs besides its tokens (Gemini
+    # ``cachedContents``: the cached tokens written at the input price and their storage for
+    # the cache's lifetime); the ``Meter`` adds it to ``cost`` (not to the uncached cost).
+    cache_upkeep: Cost | None = None
     # How it went.
     status: int = 0  # the HTTP status the client got
     error_code: str | None = None

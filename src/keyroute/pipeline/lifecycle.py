@@ -1,7 +1,8 @@
 """``Pipeline.run``: the request lifecycle, and nothing else.
 
     workspace -> plan (candidates) -> admission -> response cache -> attempts, each one:
-    signatures -> fit to the model -> prompt-cache preparation -> upstream
+    signatures -> fit to the model -> prompt-cache preparation -> explicit context cache
+    (``pipeline.context_caching``) -> upstream
 
 Each stage lives in its own package or module behind a narrow protocol; stages never call each
 other and only this module sequences them. The attempt loop (``resilience.attempts``) walks
@@ -23,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar, overload
 
 from keyroute.admission.stage import Admission, Demand
+from keyroute.caching.explicit import ExplicitCaches
 from keyroute.caching.prompt import PromptCaching
 from keyroute.caching.response_cache import Lookup, ReplayStream, ResponseCache, cache_directive
 from keyroute.caching.status import HEADER as CACHE_HEADER
@@ -34,6 +36,7 @@ from keyroute.core.chat import ChatRequest
 from keyroute.core.errors import GatewayError, InvalidRequest, UpstreamError
 from keyroute.core.response import ChatResponse, Usage
 from keyroute.pipeline.context import RequestContext
+from keyroute.pipeline.context_caching import ContextCaching
 from keyroute.pipeline.decoding import PrefetchedStream, first_content
 from keyroute.pipeline.exchange import Exchange
 from keyroute.pipeline.fallbacks import Fallbacks, take_models
@@ -93,6 +96,7 @@ class Pipeline:
         retry_budget: RetryBudget | None = None,
         answers: ResponseCache | None = None,
         warmth: WarmPrefixes | None = None,
+        explicit_caches: ExplicitCaches | None = None,
     ) -> None:
         self._directory = directory
         self._resolver = resolver
@@ -103,6 +107,9 @@ class Pipeline:
         self._admission = admission
         self._catalogue = catalogue or builtin()
         self._prompt_cache = PromptCaching(self._catalogue)
+        self._context_caching = ContextCaching(
+            sender, explicit_caches or ExplicitCaches(self._catalogue)
+        )
         self._answers = answers
         self.warmth = warmth
         self.health = health or HealthBoard()
@@ -369,11 +376,21 @@ class Pipeline:
         the fallback policy says so and another candidate follows."""
         op = await self._prepare(ctx, state, route, op)
         secret = self._directory.secret(state, route.key)
+        if isinstance(op, Chat):
+            op = await self._context_caching.prepare(ctx, state.caching, route, op, secret)
         request = op.build(route, secret)
         if request is None:  # answered without the provider (a local token estimate)
             self._serve(ctx, route)
             return op.local(route)
-        result = op.parse(route, await self._exchange.send(ctx, route, request, secret))
+        try:
+            answer = await self._exchange.send(ctx, route, request, secret)
+        except GatewayError as error:
+            plain = self._context_caching.lost(op, error) if isinstance(op, Chat) else None
+            if plain is None:
+                raise
+            op = plain  # the provider lost its cache: once without it
+            answer = await self._exchange.send(ctx, route, plain.build(route, secret), secret)
+        result = op.parse(route, answer)
         if isinstance(result, ChatResponse):
             if ctx.refusal_fallback and not last and result.finish_reason == "refusal":
                 raise UpstreamError(
@@ -400,10 +417,21 @@ class Pipeline:
         too, when the fallback policy says so and another candidate follows)."""
         op = await self._prepare(ctx, state, route, op)
         secret = self._directory.secret(state, route.key)
+        op = await self._context_caching.prepare(ctx, state.caching, route, op, secret)
         decoder = op.decoder(route)
         request = op.build(route, secret)
         on_event = self._signing.on_event(ctx, route)
-        events = await self._exchange.open(ctx, route, request, decoder, secret, on_event)
+        try:
+            events = await self._exchange.open(ctx, route, request, decoder, secret, on_event)
+        except GatewayError as error:
+            plain = self._context_caching.lost(op, error)
+            if plain is None:
+                raise
+            op = plain  # the provider lost its cache: once without it
+            request = op.build(route, secret)
+            events = await self._exchange.open(
+                ctx, route, request, op.decoder(route), secret, on_event
+            )
         prefetched = await first_content(events)
         if ctx.refusal_fallback and not last and prefetched.refused():
             await prefetched.aclose()

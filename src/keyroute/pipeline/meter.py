@@ -6,7 +6,8 @@ answer's usage with ``whole``; a stream is wrapped with ``stream``, which watche
 it passes to the client (usage reports, content for the time to first token and for estimates).
 ``finish`` runs once, from the frame's ``finally``, whatever happened: it settles the usage of a
 stream that ended early (the usage seen so far, plus output tokens estimated from the text
-already streamed, flagged ``usage_estimated``), prices it, settles admission's hold on the
+already streamed, flagged ``usage_estimated``), prices it (plus ``cache_upkeep``, an explicit
+provider cache the request created), settles admission's hold on the
 ledger (``settlement``: a failed request releases it, an abandoned stream is billed for what it
 streamed), and calls every sink synchronously.
 Sinks queue; nothing here awaits, so ``finish`` is safe under cancellation.
@@ -146,7 +147,7 @@ class Meter:
         record = self.record
         if record.stream and record.stream_outcome is None:
             self.stream_ended("cancelled")
-        record.cost = self._price(record)
+        record.cost = _with_upkeep(self._price(record), record.cache_upkeep)
         if record.cache is None and record.usage is not None and record.operation in _CHAT:
             record.cache = cache_status(record.usage)  # a stream whose usage came at its end
         if self.settlement is not None:
@@ -181,6 +182,22 @@ class Meter:
         except (LookupError, ValueError):  # prices not loaded, or usage a provider got wrong
             log.warning("request %s could not be priced", record.request_id, exc_info=True)
             return UNKNOWN
+
+
+def _with_upkeep(cost: Cost, upkeep: Cost | None) -> Cost:
+    """``cost`` plus what an explicit provider cache the request created cost besides its
+    tokens; the uncached cost stays as it is (without caching there is no cache to pay for)."""
+    if upkeep is None:
+        return cost
+
+    def plus(a: int | None, b: int | None) -> int | None:
+        return None if a is None or b is None else a + b
+
+    return replace(
+        cost,
+        list_pico=plus(cost.list_pico, upkeep.list_pico),
+        paid_pico=plus(cost.paid_pico, upkeep.paid_pico),
+    )
 
 
 class MeteredStream:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 from keyroute.core.chat import ChatRequest
+from keyroute.core.context_cache import CachePrefix, CreatedCache
 from keyroute.core.embeddings import EmbeddingRequest, EmbeddingResponse
 from keyroute.core.errors import UpstreamError
 from keyroute.core.response import ChatResponse
@@ -23,7 +24,10 @@ from keyroute.wire.sse import SSEEvent
 
 __all__ = [
     "REDACTED",
+    "CachePrefix",
     "Capabilities",
+    "ContextCacheProvider",
+    "CreatedCache",
     "EmbeddingsProvider",
     "ModelListingProvider",
     "Provider",
@@ -165,6 +169,27 @@ class TokenCountingProvider(Protocol):
     def parse_count_tokens(self, resp: UpstreamResponse) -> int: ...
 
     def parse_error(self, resp: UpstreamResponse) -> UpstreamError: ...
+
+
+@runtime_checkable
+class ContextCacheProvider(Protocol):
+    """A provider with explicit context caches that keyroute may create (Gemini
+    ``cachedContents``); ``keyroute.caching.explicit`` decides when, the pipeline sends."""
+
+    def cache_prefixes(self, req: ChatRequest) -> tuple[CachePrefix, ...]:
+        """The leading parts of ``req`` a cache could hold, longest first (may be empty).
+        Raises what ``build_request`` raises for a request it cannot encode."""
+        ...
+
+    def build_cache_request(
+        self, req: ChatRequest, prefix: CachePrefix, target: Target, key: Secret, ttl_seconds: int
+    ) -> UpstreamRequest:
+        """The request creating a cache of ``prefix`` that lives ``ttl_seconds``."""
+        ...
+
+    def parse_cache(self, resp: UpstreamResponse) -> CreatedCache:
+        """A 2xx answer to ``build_cache_request``. Raises ``UpstreamError`` if unreadable."""
+        ...
 
 
 @runtime_checkable

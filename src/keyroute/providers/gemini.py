@@ -4,6 +4,9 @@
   ``:streamGenerateContent?alt=sse`` when streaming (without ``alt=sse`` Gemini streams a JSON
   array, not SSE).
 - Embeddings: ``POST {base_url}/v1beta/models/{model}:batchEmbedContents``.
+- Explicit context caches: ``POST {base_url}/v1beta/cachedContents`` creates one
+  (``ContextCacheProvider``); a request naming it sends ``cachedContent`` instead of the part
+  it holds (``keyroute.wire.gemini.cache``).
 - Auth: the ``x-goog-api-key`` header, never ``?key=`` (query strings end up in access logs).
 
 ``Target.base_url`` is the host root (default ``https://generativelanguage.googleapis.com``);
@@ -24,6 +27,7 @@ from urllib.parse import quote
 import msgspec
 
 from keyroute.core.chat import ChatRequest
+from keyroute.core.context_cache import CachePrefix, CreatedCache
 from keyroute.core.embeddings import EmbeddingRequest, EmbeddingResponse
 from keyroute.core.errors import UpstreamError
 from keyroute.core.response import ChatResponse
@@ -37,9 +41,12 @@ from keyroute.providers.base import (
 )
 from keyroute.wire.gemini import (
     GeminiStreamDecoder,
+    cache_prefix,
+    decode_cache,
     decode_embeddings_response,
     decode_error,
     decode_response,
+    encode_cache_create,
     encode_embeddings_request,
     encode_request,
 )
@@ -73,6 +80,35 @@ class GeminiProvider:
             stream=req.stream,
             timeouts=target.timeouts,
         )
+
+    def cache_prefixes(self, req: ChatRequest) -> tuple[CachePrefix, ...]:
+        """The cacheable leading parts of ``req``, longest first: its system messages, tools
+        and first turn (when more follows), then its system messages and tools alone."""
+        if req.context_cache is not None:
+            return ()
+        body = encode_request(req)
+        system = 0
+        while system < len(req.messages) and req.messages[system].role in ("system", "developer"):
+            system += 1
+        found = (cache_prefix(req, body, system + 1), cache_prefix(req, body, system))
+        return tuple(p for p in found if p is not None)
+
+    def build_cache_request(
+        self, req: ChatRequest, prefix: CachePrefix, target: Target, key: Secret, ttl_seconds: int
+    ) -> UpstreamRequest:
+        """The ``cachedContents.create`` call holding ``prefix`` for ``ttl_seconds``."""
+        body = encode_cache_create(encode_request(req), prefix, target.model, ttl_seconds)
+        return UpstreamRequest(
+            method="POST",
+            url=f"{target.base_url}/{API_VERSION}/cachedContents",
+            headers=_headers(target, key),
+            body=msgspec.json.encode(body),
+            timeouts=target.timeouts,
+        )
+
+    def parse_cache(self, resp: UpstreamResponse) -> CreatedCache:
+        """Decode a 2xx ``cachedContents.create`` answer."""
+        return decode_cache(resp.body)
 
     def parse_response(self, resp: UpstreamResponse) -> ChatResponse:
         """Decode a 2xx ``generateContent`` body."""

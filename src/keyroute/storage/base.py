@@ -566,6 +566,9 @@ class CachingSettingsRecord:
     ``response_cache``: answer identical deterministic requests from keyroute's own cache, for
     ``response_cache_ttl_seconds``; ``response_cache_nondeterministic`` lets it also serve
     requests whose sampling is not deterministic (temperature above 0 without a seed).
+    ``gemini_explicit``: let keyroute create Gemini explicit context caches (``cachedContents``)
+    for large prefixes reused often enough to pay for their storage (``caching.explicit``);
+    they live ``prompt_cache_ttl``. Off by default: implicit caching needs nothing.
     """
 
     prompt_cache: Literal["auto", "off"] = "auto"
@@ -573,6 +576,7 @@ class CachingSettingsRecord:
     response_cache: bool = False
     response_cache_ttl_seconds: int = 300
     response_cache_nondeterministic: bool = False
+    gemini_explicit: bool = False
 
 
 class ResponseCacheStore(Protocol):

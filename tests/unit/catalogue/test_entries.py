@@ -62,3 +62,9 @@ def test_tier_thresholds_must_ascend() -> None:
     )
     with pytest.raises(CatalogueError, match=r"s.tiers\[1\].above_input_tokens"):
         check_sheet(sheet(tiers=tiers), "s")
+
+
+def test_a_storage_price_is_checked_like_any_price() -> None:
+    check_sheet(sheet(cache_storage=Decimal("4.5")), "s")
+    with pytest.raises(CatalogueError, match=r"s.cache_storage"):
+        check_sheet(sheet(cache_storage=Decimal("-1")), "s")

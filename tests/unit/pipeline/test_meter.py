@@ -234,3 +234,17 @@ def test_a_price_that_cannot_be_computed_is_unknown_not_a_crash() -> None:
     m.whole(Usage(input_tokens=1))
     m.finish()
     assert rec.cost == UNKNOWN
+
+
+def test_an_explicit_cache_the_request_created_is_added_to_its_cost_not_to_the_uncached() -> None:
+    rec = priced()
+    rec.cache_upkeep = Cost(list_pico=1000, paid_pico=1000)
+    m = meter(rec, pricer=FlatPricer())
+    m.whole(Usage(input_tokens=10, output_tokens=5))
+    m.finish()
+    assert rec.cost == Cost(list_pico=1015, paid_pico=1013)
+    unpriced = priced()
+    unpriced.cache_upkeep = Cost(list_pico=7, paid_pico=7)
+    m = meter(unpriced, pricer=FlatPricer())
+    m.finish()  # failed before any usage: the cache was still created, and paid for
+    assert unpriced.cost is not None and unpriced.cost.paid_pico == 7

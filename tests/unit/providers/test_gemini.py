@@ -159,3 +159,36 @@ def test_identity_and_protocols():
     assert isinstance(provider, EmbeddingsProvider)
     typed: Provider = provider
     assert typed.name == "gemini"
+
+
+def test_explicit_cache_prefixes_and_the_create_call():
+    from keyroute.core.chat import ContextCacheRef
+    from keyroute.providers.base import ContextCacheProvider
+
+    provider = GeminiProvider()
+    assert isinstance(provider, ContextCacheProvider)
+    system = Message(role="system", content=(TextPart(text="rules"),))
+    turn = ChatRequest(model="gemini/g", messages=(system, *HELLO.messages))
+    [system_only] = provider.cache_prefixes(turn)  # the first turn is the last: not cached
+    assert system_only.messages == 1 and system_only.contents == 0
+    longer = ChatRequest(model="gemini/g", messages=(*turn.messages, *HELLO.messages))
+    assert [p.messages for p in provider.cache_prefixes(longer)] == [2, 1]
+    cached = ChatRequest(
+        model="gemini/g",
+        messages=longer.messages,
+        context_cache=ContextCacheRef(name="cachedContents/x", messages=1),
+    )
+    assert provider.cache_prefixes(cached) == ()  # already sent through a cache
+    call = provider.build_cache_request(
+        longer, system_only, target(timeouts=Timeouts(total=9.0)), KEY, 3600
+    )
+    assert call.url == f"{BASE}/v1beta/cachedContents" and call.method == "POST"
+    assert call.headers["x-goog-api-key"] == "AIza-secret-key" and call.timeouts.total == 9.0
+    assert json.loads(call.body) == {
+        "model": "models/gemini-3-flash-preview",
+        "systemInstruction": {"parts": [{"text": "rules"}]},
+        "ttl": "3600s",
+    }
+    body = b'{"name": "cachedContents/x", "expireTime": "2026-12-03T16:00:00Z"}'
+    parsed = provider.parse_cache(UpstreamResponse(status=200, headers={}, body=body))
+    assert parsed.name == "cachedContents/x" and parsed.tokens == 0

@@ -7,12 +7,18 @@ Modules, one concept each:
 - ``stream``: ``streamGenerateContent?alt=sse`` -> ``StreamEvent`` s (``GeminiStreamDecoder``);
 - ``errors``: ``{"error": {code, message, status, details}}`` -> ``UpstreamError``;
 - ``embeddings``: ``batchEmbedContents`` both ways;
+- ``cache``: explicit context caches (``cachedContents``): the cacheable prefix, create, use;
 - ``_schema``: typed msgspec structs of what Gemini sends.
 
 Invariants: pure (no I/O, no clock); provider enums never leak into canonical values; a
 ``thoughtSignature`` crosses in both directions byte for byte.
 """
 
+from keyroute.wire.gemini.cache import (
+    cache_prefix,
+    decode_cache,
+    encode_cache_create,
+)
 from keyroute.wire.gemini.embeddings import (
     decode_embeddings_response,
     encode_embeddings_request,
@@ -24,6 +30,9 @@ from keyroute.wire.gemini.response import decode_response, map_finish_reason
 from keyroute.wire.gemini.stream import GeminiStreamDecoder
 
 __all__ = [
+    "cache_prefix",
+    "decode_cache",
+    "encode_cache_create",
     "GeminiStreamDecoder",
     "decode_embeddings_response",
     "decode_error",

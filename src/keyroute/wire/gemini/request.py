@@ -46,6 +46,10 @@ ordinary clients):
 - ``ThinkingPart`` s from another provider: signed for the model that wrote them, meaningless
   to Gemini (only thoughts from a Gemini-format request are replayed).
 - ``include_usage``: Gemini always reports usage.
+
+An explicit context cache keyroute created (``ChatRequest.context_cache``) replaces the system
+instruction, tools, tool config and the contents it holds with ``cachedContent`` (see
+``keyroute.wire.gemini.cache``).
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ from typing import Any, Final
 from keyroute.core.chat import ChatRequest, ImagePart, ToolChoice, ToolSpec
 from keyroute.core.errors import InvalidRequest, UnsupportedFeature
 from keyroute.wire.gemini._contents import encode_contents
+from keyroute.wire.gemini.cache import use_cache
 
 MAX_STOP_SEQUENCES: Final = 5
 _THINKING_LEVELS: Final = {"minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH"}
@@ -106,6 +111,11 @@ def encode_request(req: ChatRequest) -> dict[str, Any]:
                 f"The pass-through field '{key}' clashes with a field keyroute sets.", param=key
             )
         body[key] = value
+    cache = req.context_cache
+    if cache is not None:
+        leading = req.messages[: cache.messages]
+        turns = sum(1 for m in leading if m.role not in ("system", "developer"))
+        return use_cache(body, cache.name, turns)
     return body
 
 
