@@ -170,6 +170,8 @@ class Services:
         self.threshold_events.subscribe(self._audit_threshold)
         self.ledger = ledger_for(store, self._settled)
         self.admission = Admission(self.ledger, events=self.threshold_events)
+        # A budget set mid-period starts from the spend already recorded in its period.
+        self.control.governance.spend_seed = self.admission.seed_budget
         self.response_cache = MemoryResponseCacheStore(
             max_bytes=config.caching.response_cache_max_bytes,
             max_entry_bytes=config.caching.response_cache_max_entry_bytes,

@@ -420,3 +420,34 @@ def test_every_answer_tells_the_limits_errors_included(gateway: Gateway) -> None
         paused = client.post("/v1/chat/completions", headers=bearer, json={})
         assert paused.status_code == 403
         assert paused.headers["x-keyroute-quota-limit"] == "10"
+
+
+def test_a_budget_set_mid_period_counts_what_was_already_spent(gateway: Gateway) -> None:
+    ws = gateway.control(lambda c: c.workspace("default")).id
+    now = datetime.now(UTC)
+    spent = [
+        RequestRecord(
+            request_id=f"early{n}",
+            started_at=now,
+            endpoint="/v1/chat/completions",
+            inbound_format="openai",
+            workspace_id=ws,
+            api_key_id="key_x",
+            end_user="erin",
+            served_model="demo/fast",
+            status=200,
+            cost=Cost(list_pico=PICO // 2, paid_pico=PICO // 2),
+        )
+        for n in range(2)
+    ]
+    inject(gateway, spent)  # 1 USD spent today, before any budget
+    ok(gateway, "budget", "set", "--workspace", "default", "--user", "erin", "--monthly", "1")
+    refused = _chat(gateway, user="erin")
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error"]["code"] == "budget_exceeded"
+    assert "$1 spent or held" in refused.json()["error"]["message"]
+    ok(gateway, "budget", "set", "--workspace", "default", "--user", "erin", "--monthly", "5")
+    ok(gateway, "budget", "set", "--workspace", "default", "--user", "erin", "--daily", "1")
+    refused = _chat(gateway, user="erin")  # the daily cap, new, counts today's spend too
+    assert refused.status_code == 429 and "daily budget" in refused.json()["error"]["message"]
+    assert _chat(gateway, user="frank").status_code == 200

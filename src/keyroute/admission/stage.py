@@ -31,8 +31,8 @@ from typing import Literal
 
 from keyroute.admission.events import ThresholdCrossed, ThresholdEvents
 from keyroute.admission.headers import Headers, Kind, Line, quota_headers, rate_headers
-from keyroute.admission.periods import Calendar, Periods
-from keyroute.admission.policy import Budget, Limits, RateLimit
+from keyroute.admission.periods import Calendar, Periods, calendar
+from keyroute.admission.policy import Budget, Limits, RateLimit, zone
 from keyroute.core.errors import BudgetExceeded, QuotaExceeded, RateLimited, RequestsLimited
 from keyroute.core.money import usd_text
 from keyroute.core.record import RequestRecord
@@ -84,7 +84,7 @@ def _plan_of(limits: Limits, demand: Demand) -> _Plan:
             line = Line("tokens", rate)
             entries.append((f"tpm:{name}", rate.tokens_per_minute, line, "minute"))
     for budget in limits.budgets_for(demand.key_id, demand.user):
-        name = f"b:{ws}:{budget.scope}:{budget.subject or ''}"
+        name = budget_counter(ws, budget)
         if budget.daily_pico is not None:
             entries.append((f"{name}:d", budget.daily_pico, Line("daily", budget), "day"))
         if budget.monthly_pico is not None:
@@ -99,6 +99,11 @@ def _plan_of(limits: Limits, demand: Demand) -> _Plan:
         lines=lines,
         rates=tuple(r for r in rates if r[1]),  # type: ignore[misc]
     )
+
+
+def budget_counter(workspace_id: str, budget: Budget) -> str:
+    """The ledger counter of ``budget`` (``:d`` and ``:m`` follow, for its day and month)."""
+    return f"b:{workspace_id}:{budget.scope}:{budget.subject or ''}"
 
 
 class Ticket:
@@ -183,6 +188,30 @@ class Admission:
         ticket = Ticket(self.ledger, result, lines)
         ticket.downgraded_to = downgraded_to
         return ticket
+
+    async def seed_budget(
+        self,
+        workspace_id: str,
+        budget: Budget,
+        timezone: str,
+        at: float,
+        *,
+        daily_pico: int | None,
+        monthly_pico: int | None,
+    ) -> None:
+        """Count what ``budget`` spent before it was enforced: its day's and month's counters
+        (those containing ``at``) are raised to the spend already recorded (``None``: leave
+        that period's counter alone). A budget set mid-period starts from what was spent."""
+        cal = calendar(at, zone(timezone))
+        name = budget_counter(workspace_id, budget)
+        if daily_pico is not None and budget.daily_pico is not None:
+            day = Charge(f"{name}:d", cal.day.id, budget.daily_pico, daily_pico, cal.day.end)
+            await self.ledger.seed(day)
+        if monthly_pico is not None and budget.monthly_pico is not None:
+            month = cal.month
+            await self.ledger.seed(
+                Charge(f"{name}:m", month.id, budget.monthly_pico, monthly_pico, month.end)
+            )
 
     def _plan(self, limits: Limits, demand: Demand) -> _Plan:
         """What a request of ``demand``'s key and user counts on, built once per limits."""

@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
+from keyroute.admission.policy import Budget
 from keyroute.catalogue import Catalogue
 from keyroute.control.audit_log import AuditLog
 from keyroute.control.field_names import CLI_NAMES, FieldNames
@@ -23,6 +25,7 @@ from keyroute.control.governance_use import BudgetUse, GovernanceUse, QuotaUse
 from keyroute.control.plan_state import PlanState, plan_state
 from keyroute.core.errors import InvalidRequest, NotFound
 from keyroute.governance import rules
+from keyroute.governance.limits import budget as budget_limit
 from keyroute.plans import CUSTOM, PLAN_NAMES, PLANS
 from keyroute.routing.model_id import check_model_id
 from keyroute.storage.base import (
@@ -35,6 +38,22 @@ from keyroute.storage.base import (
     Store,
     WorkspaceRecord,
 )
+
+
+class SpendSeed(Protocol):
+    """``Admission.seed_budget``: a budget's counters raised to the spend already recorded."""
+
+    async def __call__(
+        self,
+        workspace_id: str,
+        budget: Budget,
+        timezone: str,
+        at: float,
+        *,
+        daily_pico: int | None,
+        monthly_pico: int | None,
+    ) -> None: ...
+
 
 KEEP: object = object()
 """A field not given (kept as stored); ``None`` given for a cap removes it."""
@@ -111,6 +130,7 @@ class Governance:
         self._catalogue = catalogue
         self._clock = clock
         self._use = GovernanceUse(store.usage, clock)
+        self.spend_seed: SpendSeed | None = None  # admission's, where a ledger is at hand
 
     # What is used of the limits
 
@@ -392,6 +412,7 @@ class Governance:
             updated_at=self._clock(),
         )
         await self._store.governance.set_budget(record)
+        await self._seed(workspace, record, stored)
         self._audit.emit(
             "budget.set",
             workspace.id,
@@ -400,6 +421,29 @@ class Governance:
             new=_budget_values(record),
         )
         return record
+
+    async def _seed(
+        self, workspace: WorkspaceRecord, record: BudgetRecord, stored: BudgetRecord | None
+    ) -> None:
+        """A cap that starts now (a new budget, or a period cap it did not have) counts the
+        spend already recorded in its period: the ledger's counter is raised to it."""
+        daily = record.daily_pico is not None and (stored is None or stored.daily_pico is None)
+        monthly = record.monthly_pico is not None and (
+            stored is None or stored.monthly_pico is None
+        )
+        if self.spend_seed is None or not (daily or monthly):
+            return
+        settings = await self._store.governance.governance(workspace.id)
+        timezone = plan_state(workspace, settings.plan).timezone
+        (use,) = await self._use.budgets(timezone, [record])
+        await self.spend_seed(
+            workspace.id,
+            budget_limit(record),
+            timezone,
+            use.day_window.start.timestamp(),
+            daily_pico=use.today.paid_pico if daily else None,
+            monthly_pico=use.month.paid_pico if monthly else None,
+        )
 
     async def _downgrade(
         self,

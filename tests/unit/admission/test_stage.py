@@ -254,3 +254,18 @@ async def test_the_wait_in_the_message_is_the_retry_after() -> None:
         await stage.admit(limits, demand(), [])
     assert refused.value.retry_after == 1
     assert "Retry in 1 s" in refused.value.message
+
+
+async def test_a_seeded_budget_starts_from_the_spend_recorded() -> None:
+    clock = Clock("2026-12-03T10:00:00+00:00")
+    stage, _ = admission(clock)
+    cap = usd_to_pico("1")
+    budget = Budget(scope="user", subject="erin", daily_pico=cap, monthly_pico=10 * cap)
+    limits = Limits(budgets=(budget,), timezone="Europe/Paris")
+    midnight = datetime.fromisoformat("2026-12-03T00:00:00+01:00").timestamp()
+    await stage.seed_budget(
+        "w", budget, "Europe/Paris", midnight, daily_pico=usd_to_pico("0.9"), monthly_pico=None
+    )
+    with pytest.raises(BudgetExceeded, match=r"daily budget of \$1 .* \$0\.9 spent"):
+        await stage.admit(limits, demand(usd_to_pico("0.2"), user="erin"), [])
+    await stage.admit(limits, demand(usd_to_pico("0.1"), user="erin"), [])
