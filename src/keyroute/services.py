@@ -176,10 +176,13 @@ class Services:
             max_bytes=config.caching.response_cache_max_bytes,
             max_entry_bytes=config.caching.response_cache_max_entry_bytes,
         )
-        self.warmth = WarmPrefixes(self.catalogue)  # the CacheWarmth a cost-aware router reads
+        self.warmth = WarmPrefixes(self.catalogue)  # the CacheWarmth the router reads
         # model "auto": the difficulty scorer is loaded once, when serving starts.
         self.router = AutoRouter(
-            resolver=self.resolver, catalogue=self.catalogue, scorer=Scorer.load
+            resolver=self.resolver,
+            catalogue=self.catalogue,
+            scorer=Scorer.load,
+            warmth=self.warmth,
         )
         self.pipeline = Pipeline(
             admission=self.admission,

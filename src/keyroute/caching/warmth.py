@@ -1,14 +1,18 @@
 """``WarmPrefixes``: which models hold a conversation's prefix in their prompt cache (per
 process), and what that is worth; the ``core.cache_warmth.CacheWarmth`` a router consults.
 
-The pipeline notes every chat answer whose usage read from or wrote to a provider's cache:
-the conversation (``conversation_key``: the workspace, tools, system prompt and first turn; the
-same for every turn) is then warm on that provider and model for the cache's lifetime (five
-minutes, renewed by each use), holding as many tokens as the answer read plus wrote. A later
-turn of that conversation is expected to read that many tokens there.
+The pipeline notes every chat answer's usage, as the provider reported it (a stream's when it
+ends): when it read from or wrote to the provider's cache, the conversation (``conversation_key``:
+the workspace, tools, system prompt and first turn; the same for every turn) is warm on that
+provider and model for the cache's shortest lifetime (five minutes, renewed by each use),
+holding as many tokens as the answer read plus wrote. A later turn of that conversation is
+expected to read that many tokens there. An answer that read and wrote nothing says the cache is
+cold there (evicted, or expired early): the entry goes.
 
-Invariants: pure CPU, no I/O; bounded (least recently noted conversations go first); safe to
-lose (a cold answer only means a router does not favour the warm model).
+Invariants: pure CPU, no I/O; bounded (least recently noted conversations go first); keyed by
+workspace, so one workspace's conversations never warm another's; a workspace with nothing warm
+costs one dictionary read (no conversation key is computed); safe to lose (a cold answer only
+means a router does not favour the warm model).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import hashlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -27,6 +31,7 @@ from keyroute.core.response import Usage
 
 WARM_SECONDS = 300.0
 _MILLION = Decimal(1_000_000)
+_NOTHING: Mapping[tuple[str, str], int] = {}
 
 
 def conversation_key(workspace_id: str, request: ChatRequest) -> str:
@@ -59,33 +64,56 @@ class WarmPrefixes:
         self._clock = clock
         self._capacity = capacity
         self._warm_seconds = warm_seconds
-        # conversation -> {(provider, model): (expiry, tokens)}
-        self._warm: OrderedDict[str, dict[tuple[str, str], tuple[float, int]]] = OrderedDict()
+        # (workspace, conversation) -> {(provider, model): (expiry, tokens)}
+        self._warm: OrderedDict[tuple[str, str], dict[tuple[str, str], tuple[float, int]]] = (
+            OrderedDict()
+        )
+        self._conversations: dict[str, int] = {}  # workspace -> conversations in ``_warm``
 
     def note(
         self, workspace_id: str, provider: str, model: str, request: ChatRequest, usage: Usage
     ) -> None:
-        """An answer of ``provider``/``model`` to ``request``, with its usage."""
+        """An answer of ``provider``/``model`` to ``request``, with its usage as reported."""
         cached = usage.cache_read_tokens + usage.cache_write_tokens
+        if cached <= 0 and workspace_id not in self._conversations:
+            return  # nothing of this workspace is warm: no conversation key to compute
+        key = (workspace_id, conversation_key(workspace_id, request))
+        models = self._warm.get(key)
         if cached <= 0:
+            if models is not None and models.pop((provider, model), None) is not None:
+                if not models:
+                    self._forget(key)
             return
-        key = conversation_key(workspace_id, request)
-        models = self._warm.setdefault(key, {})
+        if models is None:
+            models = self._warm[key] = {}
+            self._conversations[workspace_id] = self._conversations.get(workspace_id, 0) + 1
         models[(provider, model)] = (self._clock() + self._warm_seconds, cached)
         self._warm.move_to_end(key)
         while len(self._warm) > self._capacity:
-            self._warm.popitem(last=False)
+            self._forget(next(iter(self._warm)))
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        del self._warm[key]
+        workspace_id = key[0]
+        left = self._conversations[workspace_id] - 1
+        if left:
+            self._conversations[workspace_id] = left
+        else:
+            del self._conversations[workspace_id]
+
+    def warm_models(self, workspace_id: str, request: ChatRequest) -> Mapping[tuple[str, str], int]:
+        if workspace_id not in self._conversations:
+            return _NOTHING  # the common case costs one dictionary read
+        models = self._warm.get((workspace_id, conversation_key(workspace_id, request)))
+        if not models:
+            return _NOTHING
+        now = self._clock()
+        return {target: tokens for target, (expiry, tokens) in models.items() if expiry > now}
 
     def warm_tokens(
         self, workspace_id: str, provider: str, model: str, request: ChatRequest
     ) -> int:
-        models = self._warm.get(conversation_key(workspace_id, request))
-        if not models:
-            return 0
-        entry = models.get((provider, model))
-        if entry is None or entry[0] <= self._clock():
-            return 0
-        return entry[1]
+        return self.warm_models(workspace_id, request).get((provider, model), 0)
 
     def expected_discount(
         self, workspace_id: str, provider: str, model: str, request: ChatRequest

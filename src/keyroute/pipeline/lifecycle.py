@@ -161,6 +161,8 @@ class Pipeline:
                 if answers is not None and lookup is not None:
                     events = answers.recording(lookup, events)  # which now ends the lookup
                     answers = None
+                request = op.request
+                meter.late_usage = lambda usage: self._note_warmth(ctx, usage, request)
                 return meter.stream(events, estimated_input=op.estimate().input_tokens)
             whole_op = op
             last = routes[-1]
@@ -472,6 +474,12 @@ class Pipeline:
         record = ctx.record
         record.cache = status
         ctx.response_headers.append((CACHE_HEADER, status))
+        self._note_warmth(ctx, usage, request)
+
+    def _note_warmth(self, ctx: RequestContext, usage: Usage, request: ChatRequest) -> None:
+        """Tell the warm-prefix tracker how the answer used its model's prompt cache (the
+        router reads it for the conversation's next turn)."""
+        record = ctx.record
         if self.warmth is not None and record.provider and record.upstream_model:
             workspace = ctx.principal.workspace_id
             self.warmth.note(workspace, record.provider, record.upstream_model, request, usage)

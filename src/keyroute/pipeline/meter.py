@@ -75,6 +75,8 @@ class Meter:
         self._finished = False
         # Admission's settlement (``Ticket.settle``), told the priced record before the sinks.
         self.settlement: Callable[[RequestRecord], None] | None = None
+        # Told a stream's usage when it came only at the stream's end (the prompt-cache tracker).
+        self.late_usage: Callable[[Usage], None] | None = None
         # What a stream has shown so far.
         self._seen: Usage | None = None
         self._chars = 0
@@ -150,6 +152,11 @@ class Meter:
         record.cost = _with_upkeep(self._price(record), record.cache_upkeep)
         if record.cache is None and record.usage is not None and record.operation in _CHAT:
             record.cache = cache_status(record.usage)  # a stream whose usage came at its end
+            if self.late_usage is not None and not record.usage_estimated:
+                try:
+                    self.late_usage(record.usage)
+                except Exception:  # a tracker must not keep the record from its sinks
+                    log.exception("request %s: its usage could not be noted", record.request_id)
         if self.settlement is not None:
             try:
                 self.settlement(record)

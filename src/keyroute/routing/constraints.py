@@ -29,16 +29,19 @@ class Needs:
     json_schema: bool = False
     json_mode: bool = False
     tokens: int = 0  # the prompt's estimated tokens plus the requested output
+    prompt: int = 0  # the prompt's estimated tokens
 
     @classmethod
     def of(cls, req: ChatRequest) -> Needs:
         fmt = req.response_format.type if req.response_format is not None else "text"
+        prompt = estimate_tokens(req)
         return cls(
             tools=bool(req.tools),
             vision=any(isinstance(part, ImagePart) for m in req.messages for part in m.content),
             json_schema=fmt == "json_schema",
             json_mode=fmt == "json_object",
-            tokens=estimate_tokens(req) + (req.max_tokens or 0),
+            tokens=prompt + (req.max_tokens or 0),
+            prompt=prompt,
         )
 
 

@@ -1,23 +1,29 @@
 """``AutoRouter``: the plan of a ``model: "auto"`` request, and why.
 
-    policy -> candidates -> hard constraints -> difficulty score -> choice -> fallback order
+    policy -> candidates -> hard constraints -> difficulty score -> rung -> prompt cache
+           -> choice -> fallback order
 
 The policy comes from the workspace state (``policy``). Candidates that cannot serve the
 request are removed first: capabilities and context window (``constraints``), no provider key
 for the model, every key of the model behind an open circuit or resting after a rate limit
 (``Circuits``), a budget downgrade in force. The request is then scored by the
-``DifficultyScorer`` (higher is harder) and compared with the policy's threshold (from its
-quality knob, through the scorer's calibration): at or above it, the strongest remaining
-candidate answers; below it, the cheapest. The chosen model comes first in the plan, then the
-other remaining candidates in order of distance from it (toward the strongest after a cheap
-choice, toward the cheapest after a strong one), then the request's own fallbacks; the attempt
-loop walks that list.
+``DifficultyScorer`` (higher is harder) and placed on the threshold ladder of the remaining
+candidates (``ladder``: the top rung is the policy's threshold, from its quality knob through
+the scorer's calibration; the rungs below share the rest of the traffic between the cheaper
+candidates): with two candidates, at or above the threshold the strongest answers, below it
+the cheapest. Then the prompt cache has its say (``warm``): a conversation warm on a candidate
+at least as strong as the ladder asks for stays there, unless the ladder's model is confidently
+cheaper even after losing the cache discount. The chosen model comes first in the plan, then the
+stronger candidates from the ladder's choice upward, then the cheaper ones downward, then the
+request's own fallbacks; the attempt loop walks that list.
 
 Invariants:
-- Pure CPU on the request path: no I/O, no await. The scorer and its thresholds are computed
-  once per process (thresholds are cached per knob).
-- Every decision is explained (``RouteDecision``): policy, chosen model, score, threshold,
-  reason, and each removed candidate with the reason it was removed.
+- Pure CPU on the request path: no I/O, no await. The scorer and its ladders are computed
+  once per process (cached per knob and number of candidates); the warmth look-up is one
+  dictionary read, and prices are read only for a conversation warm somewhere.
+- Every decision is explained (``RouteDecision``): policy, chosen model, score, threshold (and
+  the ladder's thresholds with more than two candidates), reason, the prompt cache's say, and
+  each removed candidate with the reason it was removed.
 - A request no candidate can serve is refused: 503 ``no_route_available`` when only
   availability removed them (circuits, keys resting), 400 naming the request field otherwise.
 """
@@ -29,12 +35,15 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Literal, Protocol
 
 from keyroute.catalogue import Catalogue
+from keyroute.core.cache_warmth import CacheWarmth
 from keyroute.core.chat import ChatRequest
 from keyroute.core.errors import GatewayError, InvalidRequest, NoRouteAvailable, NotFound
 from keyroute.routing.constraints import Needs, unmet
+from keyroute.routing.ladder import ladder, rung
 from keyroute.routing.policy import (
     SHIPPED,
     RoutingPolicy,
@@ -42,6 +51,7 @@ from keyroute.routing.policy import (
     policy_name,
 )
 from keyroute.routing.resolver import ModelResolver, Route
+from keyroute.routing.warm import Option, WarmChoice, choose, expected_output
 from keyroute.workspace_state import WorkspaceState
 
 
@@ -66,7 +76,7 @@ class Circuits(Protocol):
     def blocked(self, key: tuple[str, str]) -> bool: ...
 
 
-Tier = Literal["weak", "strong", "only", "downgrade"]
+Tier = Literal["weak", "middle", "strong", "only", "warm", "downgrade"]
 _MAX_FLOAT = sys.float_info.max
 
 
@@ -91,6 +101,8 @@ class RouteDecision:
     knob: tuple[str, float]
     excluded: tuple[tuple[str, str], ...] = ()  # (model, reason code)
     scorer: str | None = None  # the scorer's model version
+    thresholds: tuple[float, ...] = ()  # the ladder, lowest rung first (more than 2 candidates)
+    cache: WarmChoice | None = None  # the prompt cache's say, when the conversation is warm
 
     def record(self) -> dict[str, object]:
         """The decision as the request record (and from there usage and audit) keep it."""
@@ -104,6 +116,10 @@ class RouteDecision:
             "reference": self.reference,
             self.knob[0]: self.knob[1],
         }
+        if len(self.thresholds) > 1:
+            out["thresholds"] = [_finite(t) for t in self.thresholds]
+        if self.cache is not None:
+            out["cache"] = self.cache.record()
         if self.excluded:
             out["excluded"] = [{"model": m, "reason": r} for m, r in self.excluded]
         if self.scorer is not None:
@@ -141,12 +157,17 @@ class AutoRouter:
         resolver: ModelResolver,
         catalogue: Catalogue,
         scorer: Callable[[], DifficultyScorer],
+        warmth: CacheWarmth | None = None,
+        today: Callable[[], date] = lambda: datetime.now(UTC).date(),
     ) -> None:
         self._resolver = resolver
         self._catalogue = catalogue
         self._load = scorer
+        self._warmth = warmth
+        self._today = today
         self._scorer: DifficultyScorer | None = None
         self._thresholds: dict[tuple[str, float], float] = {}
+        self._ladders: dict[tuple[tuple[str, float], int], tuple[float, ...]] = {}
 
     def warm(self) -> DifficultyScorer:
         """Load the scorer now (``keyroute serve`` does at start, off the first request)."""
@@ -198,6 +219,16 @@ class AutoRouter:
             self._thresholds[knob] = cached
         return cached
 
+    def ladder(self, policy: RoutingPolicy, candidates: int) -> tuple[float, ...]:
+        """The thresholds splitting the scores between ``candidates`` remaining candidates."""
+        key = (policy.knob, candidates)
+        cached = self._ladders.get(key)
+        if cached is None:
+            scorer = self.warm()
+            cached = ladder(self.threshold(policy), candidates, scorer.threshold_for_strong_share)
+            self._ladders[key] = cached
+        return cached
+
     def plan(
         self,
         state: WorkspaceState,
@@ -215,23 +246,28 @@ class AutoRouter:
         score = scorer.score(request)
         version = getattr(scorer, "version", None)
         threshold = self.threshold(policy)
-        sorting = self._sort(state, policy, Needs.of(request), circuits, downgrade_to)
+        needs = Needs.of(request)
+        sorting = self._sort(state, policy, needs, circuits, downgrade_to)
         if downgrade_to is not None and not sorting.kept:
             return self._downgraded(state, policy, score, threshold, downgrade_to, sorting)
         if not sorting.kept:
             raise self._nothing_left(policy, sorting)
         kept = sorting.kept
-        tier: Tier
-        if len(kept) == 1:
-            index, tier = 0, "only"
-            reason = "the only candidate that can serve this request"
-        elif score >= threshold:
-            index, tier = len(kept) - 1, "strong"
-            reason = "score at or above the threshold: the strongest capable candidate"
-        else:
-            index, tier = 0, "weak"
-            reason = "score below the threshold: the cheapest capable candidate"
-        ordered = [kept[index], *kept[:index][::-1], *kept[index + 1 :]]
+        thresholds = self.ladder(policy, len(kept))
+        quality = rung(score, thresholds)
+        tier, reason = _placed(quality, len(kept))
+        index = quality
+        cache = self._cache_say(state, request, needs, kept, quality) if len(kept) > 1 else None
+        if cache is not None:
+            index = cache.index
+            reason = f"{reason}; {cache.reason}"
+            if cache.outcome == "stay":
+                tier = "warm"
+        ordered = [
+            kept[index],
+            *(c for c in kept[quality:] if c is not kept[index]),
+            *kept[:quality][::-1],
+        ]
         routes = self._dedup([r for _, group in ordered for r in group], state, fallbacks)
         decision = RouteDecision(
             policy=policy.name,
@@ -244,8 +280,47 @@ class AutoRouter:
             knob=policy.knob,
             excluded=tuple(sorting.excluded),
             scorer=version if isinstance(version, str) else None,
+            thresholds=thresholds,
+            cache=cache,
         )
         return Plan(routes=routes, decision=decision)
+
+    def _cache_say(
+        self,
+        state: WorkspaceState,
+        request: ChatRequest,
+        needs: Needs,
+        kept: list[tuple[str, list[Route]]],
+        quality: int,
+    ) -> WarmChoice | None:
+        """The prompt cache's say on the ladder's choice (``warm``), when the conversation is
+        warm on some candidate of this workspace."""
+        if self._warmth is None:
+            return None
+        warm = self._warmth.warm_models(state.workspace.id, request)
+        if not warm:
+            return None
+        settings = state.caching
+        options = []
+        for model, group in kept:
+            target = group[0].target
+            style = group[0].provider.capabilities.prompt_cache
+            options.append(
+                Option(
+                    model=model,
+                    entry=self._catalogue.get(target.provider, target.model),
+                    warm=warm.get((target.provider, target.model), 0),
+                    writes=style != "breakpoints" or settings.prompt_cache == "auto",
+                )
+            )
+        return choose(
+            options,
+            quality,
+            prompt=needs.prompt,
+            output=expected_output(request),
+            day=self._today(),
+            ttl=settings.prompt_cache_ttl,
+        )
 
     def _sort(
         self,
@@ -344,3 +419,18 @@ class AutoRouter:
         return NoRouteAvailable(
             f"No candidate of routing policy '{policy.name}' is available now: {removed}."
         )
+
+
+def _placed(index: int, candidates: int) -> tuple[Tier, str]:
+    """The tier and reason of the ladder's choice ``index`` of ``candidates``."""
+    if candidates == 1:
+        return "only", "the only candidate that can serve this request"
+    if index == candidates - 1:
+        return "strong", "score at or above the threshold: the strongest capable candidate"
+    if index == 0:
+        lowest = "the threshold" if candidates == 2 else "the ladder's lowest threshold"
+        return "weak", f"score below {lowest}: the cheapest capable candidate"
+    return "middle", (
+        f"score at or above the ladder's threshold {index} of {candidates - 1} and below the "
+        f"next: candidate {index + 1} of {candidates}, cheapest first"
+    )

@@ -65,3 +65,31 @@ def test_an_answer_without_cache_use_warms_nothing_and_the_tracker_is_bounded() 
 def test_every_turn_of_a_conversation_has_the_same_key() -> None:
     assert conversation_key("w", TURN1) == conversation_key("w", TURN2)
     assert conversation_key("w", TURN1) != conversation_key("w", OTHER)
+
+
+def test_warm_models_answers_every_model_in_one_look_up() -> None:
+    clock = Clock()
+    tracker = WarmPrefixes(builtin(), clock=clock)
+    assert tracker.warm_models("w", TURN2) == {}
+    tracker.note("w", "anthropic", "claude-sonnet-5", TURN1, Usage(cache_write_tokens=4000))
+    clock.now = 100
+    tracker.note("w", "openai", "gpt-4o", TURN1, Usage(cache_read_tokens=2048))
+    assert tracker.warm_models("w", TURN2) == {
+        ("anthropic", "claude-sonnet-5"): 4000,
+        ("openai", "gpt-4o"): 2048,
+    }
+    assert tracker.warm_models("w2", TURN2) == {}
+    assert tracker.warm_models("w", OTHER) == {}
+    clock.now = 350  # Sonnet's five minutes are over, gpt-4o's are not
+    assert tracker.warm_models("w", TURN2) == {("openai", "gpt-4o"): 2048}
+
+
+def test_an_answer_that_read_nothing_says_the_cache_is_cold_there() -> None:
+    tracker = WarmPrefixes(builtin())
+    tracker.note("w", "openai", "gpt-4o", TURN1, Usage(cache_read_tokens=2048))
+    tracker.note("w", "anthropic", "claude-sonnet-5", TURN1, Usage(cache_read_tokens=4000))
+    tracker.note("w", "openai", "gpt-4o", TURN2, Usage(input_tokens=3000))  # evicted upstream
+    assert tracker.warm_models("w", TURN2) == {("anthropic", "claude-sonnet-5"): 4000}
+    tracker.note("w", "anthropic", "claude-sonnet-5", TURN2, Usage(input_tokens=3000))
+    assert tracker.warm_models("w", TURN2) == {}
+    tracker.note("w", "anthropic", "claude-sonnet-5", TURN2, Usage(input_tokens=3000))  # no entry
