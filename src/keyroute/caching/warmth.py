@@ -17,8 +17,6 @@ means a router does not favour the warm model).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -34,21 +32,23 @@ _MILLION = Decimal(1_000_000)
 _NOTHING: Mapping[tuple[str, str], int] = {}
 
 
-def conversation_key(workspace_id: str, request: ChatRequest) -> str:
-    """The same for every turn of a conversation: workspace, tools, system prompt, first turn."""
-    digest = hashlib.sha256(workspace_id.encode())
-    for tool in request.tools:
-        digest.update(b"\x00t" + tool.name.encode() + (tool.description or "").encode())
-        digest.update(json.dumps(tool.parameters, sort_keys=True).encode())
+def conversation_key(workspace_id: str, request: ChatRequest) -> int:
+    """The same for every turn of a conversation: workspace, tools, system prompt, first turn.
+
+    Python's own hash of those strings (salted per process, which suits a per-process table):
+    CPython keeps a string's hash once computed, so the router's look-up and the answer's note
+    hash the prompt once between them. Tools count by name and description.
+    """
+    parts: list[object] = [workspace_id]
+    parts.extend((tool.name, tool.description) for tool in request.tools)
     turns = 0
     for message in request.messages:
         if message.role not in ("system", "developer"):
             turns += 1
             if turns > 1:
                 break
-        digest.update(b"\x00" + message.role.encode() + b"\x00")
-        digest.update("".join(p.text for p in message.content if isinstance(p, TextPart)).encode())
-    return digest.hexdigest()
+        parts.append((message.role, *(p.text for p in message.content if isinstance(p, TextPart))))
+    return hash(tuple(parts))
 
 
 class WarmPrefixes:
@@ -65,7 +65,7 @@ class WarmPrefixes:
         self._capacity = capacity
         self._warm_seconds = warm_seconds
         # (workspace, conversation) -> {(provider, model): (expiry, tokens)}
-        self._warm: OrderedDict[tuple[str, str], dict[tuple[str, str], tuple[float, int]]] = (
+        self._warm: OrderedDict[tuple[str, int], dict[tuple[str, str], tuple[float, int]]] = (
             OrderedDict()
         )
         self._conversations: dict[str, int] = {}  # workspace -> conversations in ``_warm``
@@ -92,7 +92,7 @@ class WarmPrefixes:
         while len(self._warm) > self._capacity:
             self._forget(next(iter(self._warm)))
 
-    def _forget(self, key: tuple[str, str]) -> None:
+    def _forget(self, key: tuple[str, int]) -> None:
         del self._warm[key]
         workspace_id = key[0]
         left = self._conversations[workspace_id] - 1

@@ -103,8 +103,22 @@ def _write_price(band: PriceBand, ttl: str) -> Decimal | None:
     return band.cache_write_1h if ttl == "1h" else band.cache_write_5m
 
 
-def estimate(option: Option, *, prompt: int, output: int, day: date, ttl: str) -> Decimal | None:
-    """The expected USD of this turn on ``option`` (None: the catalogue has no price)."""
+@dataclass(frozen=True, slots=True)
+class _Cost:
+    """A turn's expected cost on one candidate, as a function of the answer's length."""
+
+    prompt: Decimal  # USD per million tokens: the whole prompt
+    output: Decimal  # USD per million tokens: per answer token
+
+    def at(self, output: int) -> Decimal:
+        """USD per million tokens' prices: compare these; ``usd`` converts for display."""
+        return self.prompt + output * self.output
+
+    def usd(self, output: int) -> Decimal:
+        return self.at(output) / _MILLION
+
+
+def _cost(option: Option, *, prompt: int, day: date, ttl: str) -> _Cost | None:
     entry = option.entry
     sheet = entry.sheet_at(day) if entry is not None else None
     if entry is None or sheet is None:
@@ -120,18 +134,21 @@ def estimate(option: Option, *, prompt: int, output: int, day: date, ttl: str) -
         minimum = entry.capabilities.min_cacheable_tokens or 0
         cached = write is not None and prompt >= minimum
         paid = prompt * (write if cached and write is not None else band.input)
-    return (paid + output * band.output) / _MILLION
+    return _Cost(paid, band.output)
 
 
-def _cheaper(a: Option, b: Option, *, prompt: int, output: int, day: date, ttl: str) -> bool:
+def estimate(option: Option, *, prompt: int, output: int, day: date, ttl: str) -> Decimal | None:
+    """The expected USD of this turn on ``option`` (None: the catalogue has no price)."""
+    cost = _cost(option, prompt=prompt, day=day, ttl=ttl)
+    return None if cost is None else cost.usd(output)
+
+
+def _cheaper(a: _Cost | None, b: _Cost | None, output: int) -> bool:
     """Whether ``a`` costs less than ``b`` for any answer from half to twice ``output``
     (costs are linear in the answer's length: the two ends decide)."""
-    for tokens in (output // 2, output * 2):
-        cost_a = estimate(a, prompt=prompt, output=tokens, day=day, ttl=ttl)
-        cost_b = estimate(b, prompt=prompt, output=tokens, day=day, ttl=ttl)
-        if cost_a is None or cost_b is None or cost_a >= cost_b:
-            return False
-    return True
+    if a is None or b is None:
+        return False
+    return all(a.at(tokens) < b.at(tokens) for tokens in (output // 2, output * 2))
 
 
 def choose(
@@ -150,9 +167,16 @@ def choose(
         return None
     chosen = options[quality]
     prompt = max(prompt, max(options[i].warm for i in warm))
+    costs: dict[int, _Cost | None] = {}
 
-    def cost(option: Option) -> Decimal | None:
-        return estimate(option, prompt=prompt, output=output, day=day, ttl=ttl)
+    def cost(index: int) -> _Cost | None:
+        if index not in costs:
+            costs[index] = _cost(options[index], prompt=prompt, day=day, ttl=ttl)
+        return costs[index]
+
+    def usd(*indices: int) -> tuple[tuple[str, Decimal | None], ...]:
+        priced = ((options[i].model, cost(i)) for i in indices)
+        return tuple((model, None if c is None else c.usd(output)) for model, c in priced)
 
     if chosen.warm > 0:
         return WarmChoice(
@@ -160,33 +184,31 @@ def choose(
             outcome="warm",
             warm_model=chosen.model,
             warm_tokens=chosen.warm,
-            costs=((chosen.model, cost(chosen)),),
+            costs=usd(quality),
             reason=f"its prompt cache holds the conversation's prefix ({chosen.warm} tokens)",
         )
     allowed = [i for i in warm if i > quality]
     if not allowed:
-        nearest = options[warm[-1]]
+        nearest = warm[-1]
         return WarmChoice(
             index=quality,
             outcome="upgrade",
-            warm_model=nearest.model,
-            warm_tokens=nearest.warm,
-            costs=((chosen.model, cost(chosen)), (nearest.model, cost(nearest))),
-            reason=f"the conversation is warm on {nearest.model}, but the request needs a "
-            "stronger model: the cache discount is given up",
+            warm_model=options[nearest].model,
+            warm_tokens=options[nearest].warm,
+            costs=usd(quality, nearest),
+            reason=f"the conversation is warm on {options[nearest].model}, but the request needs "
+            "a stronger model: the cache discount is given up",
         )
-    priced = [(cost(options[i]), i) for i in allowed]
-    known = [(c, i) for c, i in priced if c is not None]
+    known = [(c.at(output), i) for i in allowed if (c := cost(i)) is not None]
     best = min(known)[1] if known else allowed[0]
     stay = options[best]
-    costs = ((chosen.model, cost(chosen)), (stay.model, cost(stay)))
-    if _cheaper(chosen, stay, prompt=prompt, output=output, day=day, ttl=ttl):
+    if _cheaper(cost(quality), cost(best), output):
         return WarmChoice(
             index=quality,
             outcome="move",
             warm_model=stay.model,
             warm_tokens=stay.warm,
-            costs=costs,
+            costs=usd(quality, best),
             reason=f"cheaper than {stay.model}, where the conversation is warm "
             f"({stay.warm} tokens), even after losing the cache discount",
         )
@@ -195,7 +217,7 @@ def choose(
         outcome="stay",
         warm_model=stay.model,
         warm_tokens=stay.warm,
-        costs=costs,
+        costs=usd(quality, best),
         reason=f"the conversation's prefix is warm on {stay.model} ({stay.warm} tokens): with "
         f"the cache discount {chosen.model} is not confidently cheaper, so it stays",
     )
