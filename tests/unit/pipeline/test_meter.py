@@ -248,3 +248,31 @@ def test_an_explicit_cache_the_request_created_is_added_to_its_cost_not_to_the_u
     m = meter(unpriced, pricer=FlatPricer())
     m.finish()  # failed before any usage: the cache was still created, and paid for
     assert unpriced.cost is not None and unpriced.cost.paid_pico == 7
+
+
+async def test_a_streams_late_usage_is_told_once_and_only_when_reported() -> None:
+    told: list[Usage] = []
+    usage = Usage(input_tokens=9, output_tokens=2, cache_read_tokens=1024)
+    rec = record(operation="chat")
+    m = meter(rec)
+    m.late_usage = told.append
+    await drain(
+        m.stream(
+            Events([START, TextDelta(text="hi"), END, UsageReport(usage=usage)]), estimated_input=5
+        )
+    )
+    m.finish()
+    m.finish()
+    assert told == [usage] and rec.cache == "hit"
+    # Usage known before the content (the pipeline noted it then), or only estimated: not told.
+    early = record(operation="chat", cache="hit")
+    m = meter(early)
+    m.late_usage = told.append
+    await drain(m.stream(Events([START, UsageReport(usage=usage), END]), estimated_input=5))
+    m.finish()
+    estimated = record(operation="chat")
+    m = meter(estimated)
+    m.late_usage = told.append
+    await drain(m.stream(Events([START, TextDelta(text="hi")]), estimated_input=5), take=1)
+    m.finish()
+    assert estimated.usage_estimated and told == [usage]
