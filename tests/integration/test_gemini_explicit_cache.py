@@ -30,6 +30,7 @@ from tests.integration.conftest import Gateway
 
 pytestmark = pytest.mark.integration
 MODEL = "gemini-3.5-flash"
+STATUSES: list[str | None] = []
 TTL_SECONDS = 300
 
 
@@ -69,7 +70,8 @@ def fake(gateway: Gateway, clock: Clock) -> Iterator[FakeGemini]:
 
 
 def turn(sdk: openai.OpenAI, messages: list[Any], *, stream: bool = False) -> tuple[int, int]:
-    """One turn; the prompt and cached tokens the client saw. Appends the answer."""
+    """One turn; the prompt and cached tokens the client saw. Appends the answer. A whole
+    answer's ``x-keyroute-cache`` goes to ``STATUSES``."""
     if stream:
         chunks = list(
             sdk.chat.completions.create(
@@ -82,7 +84,11 @@ def turn(sdk: openai.OpenAI, messages: list[Any], *, stream: bool = False) -> tu
         usage = chunks[-1].usage
         text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     else:
-        answer = sdk.chat.completions.create(model=f"gemini/{MODEL}", messages=messages)
+        raw = sdk.chat.completions.with_raw_response.create(
+            model=f"gemini/{MODEL}", messages=messages
+        )
+        STATUSES.append(raw.headers.get("x-keyroute-cache"))
+        answer = raw.parse()
         usage = answer.usage
         text = answer.choices[0].message.content or ""
     assert usage is not None and usage.prompt_tokens_details is not None
@@ -125,6 +131,7 @@ def test_one_cache_is_created_reused_and_recreated_after_gemini_drops_it(
     assert shown["gemini_explicit"] is True and shown["prompt_cache_ttl"] == "5m"
     sim = fake.contexts
     assert sim is not None
+    STATUSES.clear()
     messages: list[Any] = [{"role": "system", "content": system_prompt()}]
     seen: list[tuple[int, int]] = []
     with openai.OpenAI(base_url=gateway.url + "/v1", api_key=gateway.api_key, max_retries=0) as sdk:
@@ -151,6 +158,8 @@ def test_one_cache_is_created_reused_and_recreated_after_gemini_drops_it(
         # A fresh cache, of the longest prefix that now pays: system prompt and first turn.
         assert len(sim.creates) == 2 and len(sim.creates[1]["contents"]) == 1
         assert seen[-1][1] == list(sim.caches.values())[-1].tokens > cache_tokens
+    # created and read by one request: partial; read: hit; neither: miss (turn 5 streamed)
+    assert STATUSES == ["miss", "partial", "hit", "hit", "hit", "miss", "partial"]
     generated = [
         r for r in fake.received if r.path.endswith(":generateContent") or "alt" in r.query
     ]

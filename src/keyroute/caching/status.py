@@ -1,7 +1,8 @@
 """A request's prompt-cache outcome, from its usage.
 
 - ``hit``: part of the prompt was read from the provider's cache and nothing was written;
-- ``partial``: part was read and the prompt's new tail was written for the next request;
+- ``partial``: part was read and the prompt's new tail was written for the next request (or
+  an explicit cache was created and read by the same request);
 - ``write``: nothing was read, the prefix was written (the first request of a prefix);
 - ``miss``: nothing was read or written.
 
@@ -18,7 +19,10 @@ CacheStatus: TypeAlias = Literal["hit", "partial", "miss", "write", "response-hi
 HEADER = "x-keyroute-cache"
 
 
-def cache_status(usage: Usage) -> CacheStatus:
+def cache_status(usage: Usage, *, created: bool = False) -> CacheStatus:
+    """``created``: the request created an explicit provider cache (Gemini ``cachedContents``),
+    a write its usage does not show."""
+    written = created or usage.cache_write_tokens > 0
     if usage.cache_read_tokens > 0:
-        return "partial" if usage.cache_write_tokens > 0 else "hit"
-    return "write" if usage.cache_write_tokens > 0 else "miss"
+        return "partial" if written else "hit"
+    return "write" if written else "miss"

@@ -470,7 +470,7 @@ class Pipeline:
     def _tell_cache(self, ctx: RequestContext, usage: Usage, request: ChatRequest) -> None:
         """How the answer used the provider's prompt cache: the header, the record, and the
         warm-prefix tracker (which models hold this conversation's prefix)."""
-        status = cache_status(usage)
+        status = cache_status(usage, created=ctx.record.cache_upkeep is not None)
         record = ctx.record
         record.cache = status
         ctx.response_headers.append((CACHE_HEADER, status))

@@ -151,7 +151,8 @@ class Meter:
             self.stream_ended("cancelled")
         record.cost = _with_upkeep(self._price(record), record.cache_upkeep)
         if record.cache is None and record.usage is not None and record.operation in _CHAT:
-            record.cache = cache_status(record.usage)  # a stream whose usage came at its end
+            created = record.cache_upkeep is not None  # an explicit cache it created
+            record.cache = cache_status(record.usage, created=created)  # usage at a stream's end
             if self.late_usage is not None and not record.usage_estimated:
                 try:
                     self.late_usage(record.usage)

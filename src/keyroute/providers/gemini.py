@@ -41,7 +41,7 @@ from keyroute.providers.base import (
 )
 from keyroute.wire.gemini import (
     GeminiStreamDecoder,
-    cache_prefix,
+    cache_prefixes,
     decode_cache,
     decode_embeddings_response,
     decode_error,
@@ -84,14 +84,7 @@ class GeminiProvider:
     def cache_prefixes(self, req: ChatRequest) -> tuple[CachePrefix, ...]:
         """The cacheable leading parts of ``req``, longest first: its system messages, tools
         and first turn (when more follows), then its system messages and tools alone."""
-        if req.context_cache is not None:
-            return ()
-        body = encode_request(req)
-        system = 0
-        while system < len(req.messages) and req.messages[system].role in ("system", "developer"):
-            system += 1
-        found = (cache_prefix(req, body, system + 1), cache_prefix(req, body, system))
-        return tuple(p for p in found if p is not None)
+        return cache_prefixes(req)
 
     def build_cache_request(
         self, req: ChatRequest, prefix: CachePrefix, target: Target, key: Secret, ttl_seconds: int

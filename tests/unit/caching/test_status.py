@@ -17,3 +17,9 @@ def test_cache_status(read: int, write: int, expected: str) -> None:
         input_tokens=100, output_tokens=1, cache_read_tokens=read, cache_write_tokens=write
     )
     assert cache_status(usage) == expected
+
+
+def test_an_explicit_cache_the_request_created_is_a_write() -> None:
+    read = Usage(input_tokens=100, output_tokens=1, cache_read_tokens=90)
+    assert cache_status(read, created=True) == "partial"
+    assert cache_status(Usage(input_tokens=100), created=True) == "write"

@@ -10,7 +10,7 @@ import pytest
 
 from keyroute.core.chat import ChatRequest, ContextCacheRef, Message, TextPart, ToolSpec
 from keyroute.core.errors import UpstreamError
-from keyroute.wire.gemini import cache_prefix, decode_cache, encode_cache_create, encode_request
+from keyroute.wire.gemini import cache_prefixes, decode_cache, encode_cache_create, encode_request
 
 TOOL = ToolSpec(name="lookup", description="Look it up", parameters={"type": "object"})
 
@@ -26,59 +26,59 @@ def req(*messages: Message, **kw: Any) -> ChatRequest:
 CHAT = req(msg("system", "rules"), msg("user", "q1"), msg("assistant", "a1"), msg("user", "q2"))
 
 
-def prefix(r: ChatRequest, messages: int):  # type: ignore[no-untyped-def]
-    return cache_prefix(r, encode_request(r), messages)
+def found(r: ChatRequest) -> list[tuple[int, int]]:
+    return [(p.messages, p.contents) for p in cache_prefixes(r)]
 
 
 @pytest.mark.parametrize(
-    ("request_", "messages", "contents"),
+    ("request_", "expected"),
     [
-        (CHAT, 1, 0),  # the system prompt
-        (CHAT, 2, 1),  # and the first turn
-        (req(msg("user", "q1"), msg("user", "q2"), tools=(TOOL,)), 0, 0),  # tools alone
-    ],
-)
-def test_a_prefix_counts_its_contents(request_: ChatRequest, messages: int, contents: int) -> None:
-    found = prefix(request_, messages)
-    assert found is not None and found.contents == contents and found.messages == messages
-    assert len(found.digest) == 64 and found.chars > 0
-
-
-@pytest.mark.parametrize(
-    ("request_", "messages"),
-    [
-        (req(msg("system", "rules"), msg("user", "q1")), 2),  # nothing would be left to send
-        (req(msg("user", "q1"), msg("user", "q2")), 0),  # no system prompt and no tools
-        (CHAT, 3),  # two turns: a prefix holds at most one
-        (req(msg("system", "a"), msg("user", "q"), msg("system", "b"), msg("user", "r")), 1),
+        (CHAT, [(2, 1), (1, 0)]),  # system prompt and first turn, then the system prompt alone
+        (req(msg("system", "rules"), msg("user", "q1")), [(1, 0)]),  # nothing after the turn
+        (req(msg("user", "q1"), msg("user", "q2"), tools=(TOOL,)), [(1, 1), (0, 0)]),
+        (req(msg("user", "q1"), msg("user", "q2")), [(1, 1)]),  # no system prompt, no tools
+        (req(msg("user", "q1")), []),
+        (req(msg("system", "rules")), []),  # no turn at all: nothing to send
+        (req(msg("system", "a"), msg("user", "q"), msg("system", "b"), msg("user", "r")), []),
         (
             req(
                 msg("system", "rules"),
                 msg("user", "q"),
-                passthrough={"cachedContent": "x"},
+                msg("user", "r"),
+                passthrough={"cachedContent": "cachedContents/mine"},
                 source_format="gemini",
             ),
-            1,
-        ),  # the client's own cache
+            [],  # the client's own cache
+        ),
+        (
+            req(*CHAT.messages, context_cache=ContextCacheRef(name="cachedContents/x", messages=1)),
+            [],  # already sent through a cache
+        ),
     ],
 )
-def test_what_cannot_be_cached_apart(request_: ChatRequest, messages: int) -> None:
-    assert prefix(request_, messages) is None
+def test_what_a_cache_can_hold(request_: ChatRequest, expected: list[tuple[int, int]]) -> None:
+    assert found(request_) == expected
 
 
 def test_the_digest_names_the_exact_prefix() -> None:
     longer = req(*CHAT.messages, msg("assistant", "a2"), msg("user", "q3"))
-    assert prefix(CHAT, 2) == prefix(longer, 2)  # the same leading part, the same digest
+    assert cache_prefixes(CHAT) == cache_prefixes(longer)  # the same leading parts
     other = req(msg("system", "rules!"), *CHAT.messages[1:])
-    assert prefix(other, 1).digest != prefix(CHAT, 1).digest  # type: ignore[union-attr]
+    assert {p.digest for p in cache_prefixes(other)}.isdisjoint(
+        p.digest for p in cache_prefixes(CHAT)
+    )
+    first = req(CHAT.messages[0], msg("user", "other q1"), *CHAT.messages[2:])
+    [a_long, a_short] = cache_prefixes(CHAT)
+    [b_long, b_short] = cache_prefixes(first)
+    assert a_short == b_short and a_long.digest != b_long.digest
+    assert a_long.chars > a_short.chars > 0
 
 
 def test_create_holds_the_prefix_and_a_request_sends_the_rest() -> None:
     r = req(*CHAT.messages, tools=(TOOL,))
     body = encode_request(r)
-    found = cache_prefix(r, body, 2)
-    assert found is not None
-    created = encode_cache_create(body, found, "gemini-3.5-flash", 300)
+    longest = cache_prefixes(r)[0]
+    created = encode_cache_create(body, longest, "gemini-3.5-flash", 300)
     assert created == {
         "model": "models/gemini-3.5-flash",
         "systemInstruction": body["systemInstruction"],

@@ -15,7 +15,7 @@ Invariants: pure (no I/O, no clock); provider enums never leak into canonical va
 """
 
 from keyroute.wire.gemini.cache import (
-    cache_prefix,
+    cache_prefixes,
     decode_cache,
     encode_cache_create,
 )
@@ -30,7 +30,7 @@ from keyroute.wire.gemini.response import decode_response, map_finish_reason
 from keyroute.wire.gemini.stream import GeminiStreamDecoder
 
 __all__ = [
-    "cache_prefix",
+    "cache_prefixes",
     "decode_cache",
     "encode_cache_create",
     "GeminiStreamDecoder",

@@ -1,15 +1,16 @@
 """Gemini explicit context caching (``cachedContents``), both directions.
 
-- ``cache_prefix``: the leading part of a ``generateContent`` body that a cache can hold (system
-  instruction, tools, tool config and the contents of the request's first ``messages``
-  messages), with its digest: two requests whose prefixes have the same digest can share one
-  cache, because Gemini would see the same bytes;
+- ``cache_prefixes``: the leading parts of a ``generateContent`` body that a cache can hold
+  (system instruction, tools, tool config, and the first turn's content), with their digests:
+  two requests whose prefixes have the same digest can share one cache, because Gemini would
+  see the same bytes;
 - ``encode_cache_create``: the ``POST /v1beta/cachedContents`` body for that prefix
   (``model``, ``systemInstruction``, ``tools``, ``toolConfig``, ``contents``, ``ttl``);
 - ``decode_cache``: the created ``CachedContent`` -> its name, expiry and token count;
-- ``use_cache``: a ``generateContent`` body with the prefix replaced by ``cachedContent``.
-  Gemini refuses a request that names a cache and also sets ``systemInstruction``, ``tools``
-  or ``toolConfig`` (400 ``INVALID_ARGUMENT``), so they leave the body with the cached contents.
+- a request naming a cache (``ChatRequest.context_cache``) is encoded by
+  ``keyroute.wire.gemini.request`` with the prefix replaced by ``cachedContent``. Gemini
+  refuses a request that names a cache and also sets ``systemInstruction``, ``tools`` or
+  ``toolConfig`` (400 ``INVALID_ARGUMENT``), so they leave the body with the cached contents.
 
 A prefix covers the leading system messages and at most one further message (the first turn),
 so its contents are the body's first 0 or 1 entries: ``encode_contents`` turns each non-tool
@@ -21,16 +22,17 @@ Pure: no I/O, no clock (the expiry is parsed, not compared).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 import msgspec
 
 from keyroute.core.chat import ChatRequest
 from keyroute.core.context_cache import CachePrefix, CreatedCache
 from keyroute.core.errors import UpstreamError
-
-_PREFIX_FIELDS: Final = ("systemInstruction", "tools", "toolConfig")
+from keyroute.wire.gemini.request import PREFIX_FIELDS as _PREFIX_FIELDS
+from keyroute.wire.gemini.request import encode_request
 
 
 class _UsageMetadata(msgspec.Struct, rename="camel"):
@@ -43,31 +45,50 @@ class _CachedContent(msgspec.Struct, rename="camel"):
     usage_metadata: _UsageMetadata = msgspec.field(default_factory=_UsageMetadata)
 
 
-def cache_prefix(req: ChatRequest, body: dict[str, Any], messages: int) -> CachePrefix | None:
-    """The prefix of ``body`` (``req`` encoded) covering ``req.messages[:messages]``, or None
-    when that part cannot be cached apart from the rest (a system message after it, a prefix
-    that would leave no contents to send, a client's own ``cachedContent``)."""
-    if "cachedContent" in body:
-        return None
-    leading = req.messages[:messages]
-    if any(m.role in ("system", "developer") for m in req.messages[messages:]):
-        return None  # Gemini has one system instruction: the cache would hold only part of it
-    turns = [m for m in leading if m.role not in ("system", "developer")]
-    if len(turns) > 1 or any(m.role == "tool" for m in turns):
-        return None
-    contents = len(turns)
-    if contents >= len(body["contents"]):
-        return None  # a request must send at least one content besides the cache
-    part = _prefix(body, contents)
-    if not part:
-        return None
-    raw = msgspec.json.encode(part, order="sorted")
-    return CachePrefix(
-        messages=messages,
-        contents=contents,
-        digest=hashlib.sha256(raw).hexdigest(),
-        chars=len(raw),
-    )
+def cache_prefixes(req: ChatRequest) -> tuple[CachePrefix, ...]:
+    """The leading parts of ``req`` a cache can hold apart from the rest, longest first: the
+    system instruction, tools and tool config with the first turn (when more follows), then
+    without it. None when the request already names a cache, has a system message after its
+    first turn (Gemini has one system instruction: a cache would hold only part of it), or
+    nothing would be left to send.
+
+    Only the leading messages are encoded (each turn encodes on its own), so the cost does not
+    grow with the conversation; the digest covers the exact JSON Gemini would receive.
+    """
+    if req.context_cache is not None or (
+        req.source_format == "gemini" and "cachedContent" in req.passthrough
+    ):
+        return ()
+    messages = req.messages
+    system = 0
+    while system < len(messages) and messages[system].role in ("system", "developer"):
+        system += 1
+    if system == len(messages) or any(
+        m.role in ("system", "developer") for m in messages[system + 1 :]
+    ):
+        return ()
+    leading = encode_request(replace(req, messages=messages[: system + 1]))
+    shared = {k: leading[k] for k in _PREFIX_FIELDS if k in leading}
+    raw = msgspec.json.encode(shared) if shared else b""
+    digest = hashlib.sha256(raw)
+    found: list[CachePrefix] = []
+    if messages[system].role != "tool" and len(messages) > system + 1:
+        turn = msgspec.json.encode(leading["contents"][0])
+        longer = digest.copy()
+        longer.update(b"\x00" + turn)
+        found.append(
+            CachePrefix(
+                messages=system + 1,
+                contents=1,
+                digest=longer.hexdigest(),
+                chars=len(raw) + len(turn),
+            )
+        )
+    if shared:
+        found.append(
+            CachePrefix(messages=system, contents=0, digest=digest.hexdigest(), chars=len(raw))
+        )
+    return tuple(found)
 
 
 def encode_cache_create(
@@ -79,15 +100,6 @@ def encode_cache_create(
         **_prefix(body, prefix.contents),
         "ttl": f"{ttl_seconds}s",
     }
-
-
-def use_cache(body: dict[str, Any], name: str, contents: int) -> dict[str, Any]:
-    """``body`` sent through the cache ``name`` that holds its first ``contents`` contents and
-    its system instruction, tools and tool config."""
-    used = {k: v for k, v in body.items() if k not in _PREFIX_FIELDS}
-    used["contents"] = body["contents"][contents:]
-    used["cachedContent"] = name
-    return used
 
 
 def decode_cache(raw: bytes) -> CreatedCache:

@@ -59,9 +59,11 @@ from typing import Any, Final
 from keyroute.core.chat import ChatRequest, ImagePart, ToolChoice, ToolSpec
 from keyroute.core.errors import InvalidRequest, UnsupportedFeature
 from keyroute.wire.gemini._contents import encode_contents
-from keyroute.wire.gemini.cache import use_cache
 
 MAX_STOP_SEQUENCES: Final = 5
+PREFIX_FIELDS: Final = ("systemInstruction", "tools", "toolConfig")
+"""What an explicit context cache holds besides contents; a body naming a cache must not set
+them (Gemini answers 400 ``INVALID_ARGUMENT``)."""
 _THINKING_LEVELS: Final = {"minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH"}
 _MEDIA_RESOLUTIONS: Final = {"low": "MEDIA_RESOLUTION_LOW", "high": "MEDIA_RESOLUTION_HIGH"}
 
@@ -275,3 +277,12 @@ def _calling(mode: str, allowed: list[str] | None = None) -> dict[str, Any]:
     if allowed is not None:
         config["allowedFunctionNames"] = allowed
     return {"functionCallingConfig": config}
+
+
+def use_cache(body: dict[str, Any], name: str, contents: int) -> dict[str, Any]:
+    """``body`` sent through the cache ``name`` that holds its first ``contents`` contents and
+    its system instruction, tools and tool config."""
+    used = {k: v for k, v in body.items() if k not in PREFIX_FIELDS}
+    used["contents"] = body["contents"][contents:]
+    used["cachedContent"] = name
+    return used
