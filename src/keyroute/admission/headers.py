@@ -66,6 +66,11 @@ def quota_headers(
     ]
 
 
+_LIMIT = {k: f"x-ratelimit-limit-{k}" for k in ("requests", "tokens")}
+_REMAINING = {k: f"x-ratelimit-remaining-{k}" for k in ("requests", "tokens")}
+_RESET = {k: f"x-ratelimit-reset-{k}" for k in ("requests", "tokens")}
+
+
 def rate_headers(
     charges: Sequence[Charge],
     rates: Sequence[tuple[str, Sequence[int]]],
@@ -79,9 +84,11 @@ def rate_headers(
             if remaining[index] < remaining[tightest]:
                 tightest = index
         charge = charges[tightest]
-        left = min(charge.cap, max(0, remaining[tightest]))
-        out.append((f"x-ratelimit-limit-{kind}", str(charge.cap)))
-        out.append((f"x-ratelimit-remaining-{kind}", str(left)))
-        full = (charge.cap - left) * charge.window / charge.cap if charge.cap else 0.0
-        out.append((f"x-ratelimit-reset-{kind}", duration(full)))
+        cap = charge.cap
+        left = remaining[tightest]
+        left = cap if left > cap else (left if left > 0 else 0)
+        full = (cap - left) * charge.window / cap if cap else 0.0
+        out.append((_LIMIT[kind], str(cap)))
+        out.append((_REMAINING[kind], str(left)))
+        out.append((_RESET[kind], duration(full) if full >= 0.001 else "0ms"))
     return out

@@ -57,6 +57,7 @@ _MAX_PLANS = 10_000
 Span = Literal["month", "day", "minute"]
 RATE_WINDOW = 60.0  # rate limits are per minute: a bucket refills its cap in this many seconds
 BUCKET = "bucket"  # the period of every rate-limit counter: a bucket never ends
+_NEVER = math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +259,7 @@ class Admission:
             kind = line.kind
             amount = 1 if kind in _COUNTED else (tokens if kind == "tokens" else spend)
             if span == "minute":
-                charges.append(Charge(counter, BUCKET, cap, amount, math.inf, RATE_WINDOW))
+                charges.append(Charge(counter, BUCKET, cap, amount, _NEVER, RATE_WINDOW))
                 continue
             period = calendar.month if span == "month" else calendar.day
             charges.append(Charge(counter, period.id, cap, amount, period.end))

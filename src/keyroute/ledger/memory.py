@@ -50,28 +50,34 @@ class MemoryLedger:
 
     def reserve_now(self, charges: Sequence[Charge]) -> Hold | Shortfall:
         counters = [self._counter(c) for c in charges]
-        now: float | None = None
-        for charge, counter in zip(charges, counters, strict=True):
-            if charge.window:
-                now = self._clock() if now is None else now
-                counter.drain(charge, now)
-        for index, (charge, counter) in enumerate(zip(charges, counters, strict=True)):
+        now = 0.0
+        for index, charge in enumerate(charges):
+            counter = counters[index]
+            if charge.window:  # a bucket: drained to now first (inline: the hot path)
+                now = now or self._clock()
+                level = counter.settled
+                if not level:
+                    counter.stamp = now
+                else:
+                    drained = int((now - counter.stamp) * charge.cap / charge.window)
+                    if drained >= level:
+                        counter.settled, counter.stamp = 0, now
+                    elif drained > 0:
+                        counter.settled = level - drained
+                        counter.stamp += drained * charge.window / charge.cap
             used = counter.settled + counter.held
             if used + charge.amount > charge.cap:
                 return Shortfall(
-                    index=index,
-                    charge=charge,
-                    used=used,
-                    remaining=_room(charges, counters),
+                    index=index, charge=charge, used=used, remaining=_room(charges, counters)
                 )
+        remaining = []
         for charge, counter in zip(charges, counters, strict=True):
             if charge.window:
                 counter.settled += charge.amount  # a bucket counts the reservation at once
             else:
                 counter.held += charge.amount
-        return Hold(
-            charges=tuple(charges), remaining=_room(charges, counters), handles=tuple(counters)
-        )
+            remaining.append(charge.cap - counter.settled - counter.held)
+        return Hold(charges=tuple(charges), remaining=tuple(remaining), handles=tuple(counters))
 
     def settle(self, hold: Hold, amounts: Sequence[int]) -> None:
         if not hold.open:

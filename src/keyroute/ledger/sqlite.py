@@ -232,8 +232,9 @@ class SqliteLedger:
     @staticmethod
     def _take(charges: Sequence[Charge], slots: list[_Slot]) -> Hold | None:
         pairs = list(zip(charges, slots, strict=True))
-        for charge, slot in pairs:
-            if slot.busy or slot.used() + charge.amount > slot.lease:
+        for charge, slot in pairs:  # ``slot.used()``, inline: the hot path
+            spent = slot.spent
+            if slot.busy or slot.held + (spent if spent > 0 else 0) + charge.amount > slot.lease:
                 return None
         remaining = []
         for charge, slot in pairs:
@@ -241,7 +242,8 @@ class SqliteLedger:
                 slot.spent += charge.amount  # a bucket counts a reservation at once
             else:
                 slot.held += charge.amount
-            remaining.append(charge.cap - slot.outside - slot.used())
+            spent = slot.spent
+            remaining.append(charge.cap - slot.outside - slot.held - (spent if spent > 0 else 0))
         return Hold(charges=tuple(charges), remaining=tuple(remaining), handles=tuple(slots))
 
     async def _grow(
