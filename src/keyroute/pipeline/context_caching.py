@@ -7,7 +7,9 @@ one thing the decision needs I/O for: it creates the cache through the process's
 ``UpstreamSender`` (the adapter builds the call), before the request is sent, so the request
 that creates a cache already reads from it. A failed creation never fails the request: it goes
 as it came. The cache's own cost (its tokens at the input price, its storage for its lifetime)
-goes on the request record (``cache_upkeep``), which the ``Meter`` adds to the request's cost.
+goes on the request record (``cache_upkeep``), which the ``Meter`` adds to the request's cost;
+while the creation is under way the record carries its estimate, so a client that leaves
+meanwhile still pays for a cache the provider may have created.
 
 A request sent through a cache that the provider no longer has (404, or Gemini's 403 for a
 cache it cannot find) is sent again without it, once, and the cache is forgotten (``lost``).
@@ -109,6 +111,14 @@ class ContextCaching:
         provider = route.provider
         assert isinstance(provider, ContextCacheProvider)  # noqa: S101 - checked by prepare
         target = route.target
+        record = ctx.record
+        before = record.cache_upkeep
+        # Until the provider answers, the request carries the cache's estimated cost: a client
+        # that leaves meanwhile may leave a cache behind, and it is paid for all the same.
+        estimated = (decision.prefix.chars + 3) // 4
+        record.cache_upkeep = _plus(
+            before, self.caches.upkeep(target.provider, target.model, estimated, ttl)
+        )
         t0 = time.perf_counter()
         try:
             call = provider.build_cache_request(op.request, decision.prefix, target, secret, ttl)
@@ -124,13 +134,13 @@ class ContextCaching:
                 exc.code,
             )
             self.caches.failed(decision.slot)
+            record.cache_upkeep = before
             return None
         finally:
             ctx.upstream_seconds += time.perf_counter() - t0
         self.caches.created(decision.slot, created.name, created.expire_time)
         upkeep = self.caches.upkeep(target.provider, target.model, created.tokens, ttl)
-        record = ctx.record
-        record.cache_upkeep = _plus(record.cache_upkeep, upkeep)
+        record.cache_upkeep = _plus(before, upkeep)
         return created
 
 

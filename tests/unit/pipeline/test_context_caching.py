@@ -4,6 +4,7 @@ nothing; a cache the provider lost is dropped from the request."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -17,6 +18,7 @@ from keyroute.core.secret import Secret
 from keyroute.pipeline.context_caching import ContextCaching
 from keyroute.pipeline.operations import Chat, ChatStream
 from keyroute.providers.base import UpstreamRequest
+from keyroute.providers.gemini import GeminiProvider
 from keyroute.storage.base import CachingSettingsRecord
 from keyroute.upstream import UpstreamSender
 from keyroute.upstream.function import FunctionTransport, Reply
@@ -107,3 +109,29 @@ async def test_a_lost_cache_is_dropped(ctx_factory) -> None:  # type: ignore[no-
     assert plain is not None and plain.request.context_cache is None
     again = await cc.prepare(ctx_factory(), ON, GEMINI, Chat(REQUEST), Secret("k"))
     assert again.request.context_cache is not None  # forgotten, then created anew
+
+
+async def test_a_client_leaving_during_the_creation_still_pays_its_estimate(ctx_factory) -> None:  # type: ignore[no-untyped-def]
+    never, asked = asyncio.Event(), asyncio.Event()
+
+    async def stall(request: UpstreamRequest) -> Reply:
+        asked.set()
+        await never.wait()
+        return Reply()
+
+    cc, _ = caching(stall)
+    ctx = ctx_factory()
+    await cc.prepare(ctx, ON, GEMINI, Chat(REQUEST), Secret("k"))
+    task = asyncio.ensure_future(cc.prepare(ctx, ON, GEMINI, Chat(REQUEST), Secret("k")))
+    await asked.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    upkeep = ctx.record.cache_upkeep
+    assert upkeep is not None and upkeep.paid_pico is not None and upkeep.paid_pico > 0
+    # its estimate: the prefix's characters over four, created at the input price and stored
+    assert upkeep == cc.caches.upkeep("gemini", "gemini-3.5-flash", upkeep_tokens(), 300)
+
+
+def upkeep_tokens() -> int:
+    return (GeminiProvider().cache_prefixes(REQUEST)[0].chars + 3) // 4
