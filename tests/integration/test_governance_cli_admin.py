@@ -224,7 +224,7 @@ def test_budgets_show_spend_against_caps(gateway: Gateway) -> None:
     assert [b["spent_month_usd"] for b in usage["budgets"]] == ["0.75", "0", "0.5"]
     text = run(gateway, "usage", "--workspace", "default").stdout
     assert "quota (free plan): 3 of 2,500 requests this month (UTC)" in text
-    assert "budget (user alice): today 0.5 of no cap USD; this month 0.5 of 2.5 USD" in text
+    assert "budget (user alice): today 0.5 USD (no cap); this month 0.5 of 2.5 USD" in text
     ok(gateway, "budget", "clear", "--workspace", "default", "--user", "alice")
     assert len(limits(gateway).budgets) == 2
     cases = [

@@ -105,7 +105,7 @@ def _limits(view: dict[str, Any]) -> None:
             b["scope"], f"user {b['user']}"
         )
         parts = [
-            f"{label} {spent} of {cap if cap is not None else 'no cap'} USD"
+            f"{label} {spent} of {cap} USD" if cap is not None else f"{label} {spent} USD (no cap)"
             for label, spent, cap in (
                 ("today", b["spent_today_usd"], b["daily_usd"]),
                 ("this month", b["spent_month_usd"], b["monthly_usd"]),
