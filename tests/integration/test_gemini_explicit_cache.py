@@ -2,13 +2,15 @@
 keyroute to a fake Gemini API that implements ``cachedContents`` (create, use, expiry, usage;
 ``tests/fakes/fake_gemini_cache.py``).
 
-With ``caching set --gemini-explicit on``, a conversation with a 6,000-token system prompt gets
-one cache, created on the second request (the first sighting cannot tell a reused prefix from a
-one-off), read by every later turn, streamed or not; ``keyroute usage`` reports exactly the
-dollars saved that the catalogue's prices give by hand, the cache's creation and storage
-included. When Gemini drops the cache before keyroute expected, the turn is answered without it
-and the next one creates a new cache (of the longest prefix that pays by then: the system
-prompt and the first turn). With the option off (the default) nothing is created.
+With ``gemini_explicit`` on (set here through the admin API; the CLI flag is tested in
+``test_cli_caching_admin.py``), a conversation with a 6,000-token system prompt gets one cache,
+created on the second request (the first sighting cannot tell a reused prefix from a one-off),
+read by every later turn, streamed or not; the usage report (``keyroute usage --json``'s
+document) gives exactly the dollars saved that the catalogue's prices give by hand, the cache's
+creation and storage included. When Gemini drops the cache before keyroute expected, the turn
+is answered without it and the next one creates a new cache (of the longest prefix that pays
+by then: the system prompt and the first turn). With the option off (the default) nothing is
+created.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
+from keyroute.control.plane import ControlPlane
+from keyroute.control.usage_views import usage_document
 from tests.fakes.fake_gemini import DEFAULT_API_KEY, FakeGemini, create_fake_gemini
 from tests.fakes.fake_gemini_cache import ContextCacheSim
 from tests.fakes.server import serve
@@ -116,19 +121,30 @@ def saved_by_hand(sim: ContextCacheSim) -> Decimal:
 
 
 def settled_usage(gw: Gateway, requests: int) -> dict[str, Any]:
+    """``keyroute usage --json`` (the same document, read in-process) once the background
+    writer stored ``requests`` records."""
+
+    async def work(c: ControlPlane) -> dict[str, Any]:
+        return usage_document(await c.usage("default"))
+
     deadline = time.monotonic() + 30
     while True:
-        report: dict[str, Any] = gw.cli_json("usage", "--workspace", "default")
+        report = gw.control(work)
         if report["requests"] >= requests or time.monotonic() > deadline:
             return report
-        time.sleep(0.3)
+        time.sleep(0.2)
 
 
 def test_one_cache_is_created_reused_and_recreated_after_gemini_drops_it(
     gateway: Gateway, fake: FakeGemini, clock: Clock
 ) -> None:
-    shown = gateway.cli_json("caching", "set", "--workspace", "default", "--gemini-explicit", "on")
+    with httpx.Client(
+        base_url=gateway.url + "/admin/v1",
+        headers={"authorization": f"Bearer {gateway.admin_token}"},
+    ) as admin:
+        shown = admin.put("/workspaces/default/caching", json={"gemini_explicit": True}).json()
     assert shown["gemini_explicit"] is True and shown["prompt_cache_ttl"] == "5m"
+    gateway.settle()
     sim = fake.contexts
     assert sim is not None
     STATUSES.clear()
