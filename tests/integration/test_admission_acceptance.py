@@ -195,3 +195,19 @@ def test_a_rate_limit_answers_rate_limited_with_retry_after(gateway: Gateway) ->
     headers = raised.value.response.headers
     assert 0 <= int(headers["retry-after"]) <= 60
     assert headers["x-ratelimit-remaining-requests"] == "0"
+
+
+def test_a_rate_limit_holds_across_two_workers(gateway: Gateway) -> None:
+    """200 requests at once against 50 a minute on two workers: 50 pass, plus at most what the
+    bucket refilled while the burst lasted (50 a minute), never a worker's share twice."""
+    limit = ["ratelimit", "set", "-w", "default", "--rpm", "50"]
+    with served(gateway, limit, workers=2) as server:
+        started = time.monotonic()
+        answers = asyncio.run(burst(server.url, gateway.api_key, 200))
+        elapsed = time.monotonic() - started
+    served_ok = [r for r in answers if r.status_code == 200]
+    assert 50 <= len(served_ok) <= 50 + int(elapsed * 50 / 60) + 1, elapsed
+    refused = [r for r in answers if r.status_code != 200]
+    assert {r.json()["error"]["code"] for r in refused} == {"rate_limited"}
+    assert all(1 <= int(r.headers["retry-after"]) <= 60 for r in refused)
+    assert all(r.headers["x-ratelimit-limit-requests"] == "50" for r in answers)
