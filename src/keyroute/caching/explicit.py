@@ -43,6 +43,7 @@ from keyroute.core.context_cache import CachePrefix
 from keyroute.core.money import Cost, usd_to_pico
 
 MIN_SIGHTINGS = 2
+MAX_SIGHTINGS = 64  # kept per prefix: far more than any catalogue price needs to pay
 EXPIRY_MARGIN = 30.0  # seconds before its expiry a cache is no longer sent
 DEFAULT_MIN_TOKENS = 4096
 TTL_SECONDS = {"5m": 300, "1h": 3600}
@@ -174,7 +175,7 @@ class ExplicitCaches:
         sightings.append(now)
         while sightings and sightings[0] <= now - window:
             sightings.popleft()
-        while len(sightings) > 1000:  # enough to decide; bounded memory
+        while len(sightings) > MAX_SIGHTINGS:  # enough to decide; bounded memory
             sightings.popleft()
         return entry
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from keyroute.caching.explicit import EXPIRY_MARGIN, ExplicitCaches
+from keyroute.caching.explicit import EXPIRY_MARGIN, MAX_SIGHTINGS, ExplicitCaches
 from keyroute.catalogue import builtin
 from keyroute.core.context_cache import CachePrefix
 from keyroute.core.money import Cost
@@ -133,3 +133,11 @@ def test_bounded() -> None:
     plan(c, BIG)
     plan(c, SMALL)  # pushes BIG out: its first sighting is forgotten
     assert plan(c, BIG) is None
+
+
+def test_sightings_are_bounded_per_prefix() -> None:
+    c = caches()
+    for _ in range(MAX_SIGHTINGS * 3):
+        plan(c, SMALL)  # never cached, always counted
+    [entry] = c._entries.values()
+    assert len(entry.sightings) == MAX_SIGHTINGS
