@@ -18,8 +18,9 @@ which gives its room back.
 
 A bucket (``Ask.window``: a rate limit) is the same counter whose settled amount drains at
 ``cap`` per ``window`` seconds from ``stamp``; a transaction drains it before anything else, so
-its room grows with time alone, and a tight bucket stops being tight once a quarter of its cap
-is free again.
+its room grows with time alone. A tight counter stops being tight once a quarter of its cap is
+free again (a bucket drained, a cap raised), so leases grow again and reservations stop taking
+a transaction each.
 """
 
 from __future__ import annotations
@@ -158,8 +159,8 @@ def _one(
         settled += ask.flush
     others, others_free = (int(v) for v in conn.execute(_OTHERS, (*key, worker)).fetchone())
     room = ask.cap - settled - others - ask.held  # what this worker may lease beyond its holds
-    if ask.window and tight and room - ask.need >= max(1, ask.cap // _SHARE):
-        tight = False  # the bucket drained: leases may grow again
+    if tight and room - ask.need >= max(1, ask.cap // _SHARE):
+        tight = False  # a bucket drained, or the cap was raised: leases may grow again
     granted, waitable = True, False
     if ask.need:
         if room >= ask.need:

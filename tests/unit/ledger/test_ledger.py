@@ -354,3 +354,18 @@ async def test_a_version_one_ledger_file_is_upgraded(tmp_path: Path) -> None:
     assert await ledger.read("c", "p") == 4
     assert isinstance(await ledger.reserve([bucket()]), Hold)
     await ledger.close()
+
+
+async def test_a_raised_cap_ends_tightness_so_leases_grow_again(tmp_path: Path) -> None:
+    clock = Clock()
+    (a,) = await workers(tmp_path / "l.db", 1, clock)
+    for _ in range(2):
+        hold = await a.reserve([charge(cap=2)])
+        assert isinstance(hold, Hold)
+        a.settle(hold, [1])
+    assert isinstance(await a.reserve([charge(cap=2)]), Shortfall)  # at the cap: tight
+    hold = await a.reserve([charge(cap=100)])
+    assert isinstance(hold, Hold)
+    slot = a._slots[("c", "p")]
+    assert not slot.tight and slot.lease > slot.used() + 1  # room leased ahead again
+    await a.close()
