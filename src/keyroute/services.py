@@ -32,7 +32,7 @@ from keyroute.caching.response_cache import ResponseCache
 from keyroute.caching.warmth import WarmPrefixes
 from keyroute.catalogue import builtin
 from keyroute.config.schema import Config
-from keyroute.control.alerts import AlertAdmin, WorkspaceBudgets, budget_downgrade
+from keyroute.control.alerts import AlertAdmin, WorkspaceBudgets
 from keyroute.control.base_url import BaseUrlPolicy
 from keyroute.control.plane import ControlPlane
 from keyroute.core.errors import ConfigError
@@ -246,7 +246,7 @@ class Services:
         self.alert_admin = AlertAdmin(
             self.control,
             Deliverer(notifiers, history, clock=_utc_now, attempts=1),
-            downgrade=budget_downgrade(self._workspace_limits),
+            limits=self._workspace_limits,
         )
         self.alerts = AlertEngine(
             store=self.store,
@@ -318,6 +318,19 @@ class Services:
             else str(self.config.master_key_path),
             "master_key_id": self.keyring.active_id,
             "workspaces": len(workspaces),
+            "alerts_smtp": self._smtp_report(),
+        }
+
+    def _smtp_report(self) -> dict[str, object]:
+        """The SMTP server alert emails go through, as configured (never the password)."""
+        smtp = self.config.alerts.smtp
+        return {
+            "host": smtp.host or None,
+            "port": smtp.port,
+            "username": smtp.username or None,
+            "password_set": smtp.password is not None,
+            "starttls": smtp.starttls,
+            "from": smtp.from_,
         }
 
     def _settled(self, charge: Charge, before: int, after: int) -> None:

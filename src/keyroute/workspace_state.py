@@ -2,7 +2,8 @@
 
 A ``WorkspaceState`` holds the workspace's active provider keys, aliases, Responses API
 storage policy and the limits admission enforces (``limits``: plan quota, rate limits, budgets,
-from the governance settings), caching settings and routing policies; provider keys are
+from the governance settings), caching settings and routing policies, and the model an alert
+rule's ``downgrade`` action switched the workspace to (``alert_downgrade``); provider keys are
 decrypted on first use and kept (a ``Secret``) until the state is dropped.
 
 Invariants:
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from keyroute.admission.policy import NO_LIMITS, Limits
 from keyroute.audit.bodies import SETTING as BODY_SETTING
 from keyroute.audit.bodies import BodyLogging, body_capture
+from keyroute.core.alert_store import ALERT_DOWNGRADE_SETTING, AlertDowngrade
 from keyroute.core.errors import AuthError
 from keyroute.core.record import BodyCapture
 from keyroute.core.secret import Secret
@@ -73,6 +75,9 @@ class WorkspaceState:
     routing: tuple[RoutingPolicyRecord, ...] = ()  # the workspace's own routing policies
     resilience: ResiliencePolicies = NO_POLICIES  # fallback chains, timeouts, key weights
     body_capture: BodyCapture | None = None  # set when the workspace logs bodies
+    # An alert's downgrade in force (``keyroute alerts resume`` ends it): the workspace budget's
+    # downgrade model, which then serves every chat request; None otherwise.
+    alert_downgrade: str | None = None
     _secrets: dict[str, Secret] = field(default_factory=dict)
 
 
@@ -114,16 +119,23 @@ class WorkspaceDirectory:
         routing = tuple(await self._store.routing.list_routing_policies(workspace_id))
         resilience = await self._store.resilience.list_resilience_policies(workspace_id)
         bodies = await self._store.get_setting(workspace_setting_key(workspace_id, BODY_SETTING))
+        limits = limits_of(workspace, governance)
+        downgraded = AlertDowngrade.parse(
+            await self._store.get_setting(
+                workspace_setting_key(workspace_id, ALERT_DOWNGRADE_SETTING)
+            )
+        )
         return WorkspaceState(
             workspace=workspace,
             provider_keys=keys,
             aliases=aliases,
             responses=ResponsePolicy.parse(policy),
-            limits=limits_of(workspace, governance),
+            limits=limits,
             caching=await self._store.caching.get_caching(workspace_id),
             routing=routing,
             resilience=ResiliencePolicies.load(resilience) if resilience else NO_POLICIES,
             body_capture=body_capture(self._vault, workspace, BodyLogging.parse(bodies)),
+            alert_downgrade=limits.downgrade_model if downgraded is not None else None,
         )
 
     def secret(self, state: WorkspaceState, record: ProviderKeyRecord) -> Secret:

@@ -15,13 +15,13 @@ import ipaddress
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 from cryptography import x509
@@ -40,16 +40,33 @@ class Delivery:
     at: float  # time.monotonic() on arrival
 
 
+T = TypeVar("T")
+
+
+def _wait(condition: threading.Condition, found: Callable[[], T], timeout: float) -> T:
+    """``found()`` once it is truthy, woken by each arrival (no polling); ``AssertionError``
+    after ``timeout`` seconds."""
+    with condition:
+        result = condition.wait_for(found, timeout)
+    if not result:
+        raise AssertionError(f"nothing arrived that the test waits for within {timeout} s")
+    return result
+
+
 class WebhookReceiver:
     def __init__(self) -> None:
         self.received: list[Delivery] = []
         self.status = 200
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()  # notified at every arrival
         self.app = _app(self)
 
     def bodies(self) -> list[bytes]:
         with self.lock:
             return [d.body for d in self.received]
+
+    def wait_for(self, found: Callable[[], T], timeout: float = 60.0) -> T:
+        """``found()`` (which may read ``bodies()``) once an arrival makes it truthy."""
+        return _wait(self.lock, found, timeout)
 
 
 def _app(receiver: WebhookReceiver) -> Any:
@@ -59,6 +76,7 @@ def _app(receiver: WebhookReceiver) -> Any:
         body = await request.body()
         with receiver.lock:
             receiver.received.append(Delivery(dict(request.headers), body, time.monotonic()))
+            receiver.lock.notify_all()
         return Response(b"ok" if receiver.status < 300 else b"receiver down", receiver.status)
 
     return Starlette(routes=[Route("/hook", hook, methods=["POST"])])
@@ -105,11 +123,15 @@ class SmtpInbox:
     messages: list[Message] = field(default_factory=list)
     arrivals: list[float] = field(default_factory=list)  # time.monotonic() of each message
     logins: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Condition = field(default_factory=threading.Condition)  # at each arrival
 
     def received(self) -> list[Message]:
         with self.lock:
             return list(self.messages)
+
+    def wait_for(self, found: Callable[[], T], timeout: float = 60.0) -> T:
+        """``found()`` (which may read ``received()``) once an arrival makes it truthy."""
+        return _wait(self.lock, found, timeout)
 
 
 class _Handler:
@@ -121,6 +143,7 @@ class _Handler:
         with self.inbox.lock:
             self.inbox.messages.append(message)
             self.inbox.arrivals.append(time.monotonic())
+            self.inbox.lock.notify_all()
         return "250 OK"
 
 

@@ -4,13 +4,18 @@ pausing gateway keys. Handlers parse, call ``AlertAdmin`` / ``ControlPlane``, re
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, get_args
+from typing import Any
 
 from starlette.requests import Request
 
-from keyroute.alerts.rules import RuleInput
-from keyroute.control.alerts import channel_view, event_view, rule_view
-from keyroute.core.alert_store import AlertRuleKind
+from keyroute.alerts.rules import FIELDS
+from keyroute.control.alerts import (
+    channel_view,
+    downgrade_view,
+    event_view,
+    rule_spec,
+    rule_view,
+)
 from keyroute.core.errors import InvalidRequest
 from keyroute.services import Services
 
@@ -18,25 +23,7 @@ Payload = Callable[[Request, Services], Awaitable[dict[str, Any]]]
 Handler = Callable[[Request, Services], Awaitable[Any]]
 
 _CHANNEL_FIELDS = frozenset({"name", "webhook", "slack", "email", "secret"})
-_RULE_VALUES: dict[str, AlertRuleKind] = {
-    "burn_rate": "burn_rate",
-    "anomaly": "anomaly",
-    "budget_threshold": "budget_threshold",
-    "error_rate": "error_rate",
-    "request_rate": "request_rate",
-}
-_RULE_TEXT = (
-    "per",
-    "window",
-    "baseline",
-    "min_spend",
-    "min_requests",
-    "timezone",
-    "escalate",
-    "cooldown",
-    "action",
-)
-_RULE_FIELDS = frozenset({"name", "channel", "projection", *_RULE_VALUES, *_RULE_TEXT})
+_RULE_FIELDS = frozenset({"name", "channel", *FIELDS})
 
 
 def _ws(request: Request) -> str:
@@ -61,26 +48,16 @@ def _unknown(data: dict[str, Any], allowed: frozenset[str]) -> None:
         raise InvalidRequest(f"Unknown field '{unknown[0]}'.", param=unknown[0])
 
 
-def rule_input(data: dict[str, Any]) -> RuleInput:
-    """The rule of an admin request body: one of the kind fields, and its settings."""
+def rule_fields(data: dict[str, Any]) -> dict[str, str | bool | None]:
+    """A rule's fields of an admin request body, type-checked: numbers and text as text,
+    ``projection`` true or false (``alerts.rules.rule_input`` checks the rest)."""
     _unknown(data, _RULE_FIELDS)
     projection = data.get("projection", False)
     if not isinstance(projection, bool):
         raise InvalidRequest("'projection' must be true or false.", param="projection")
-    given = [k for k in _RULE_VALUES if data.get(k) is not None]
-    if len(given) + int(projection) != 1:
-        kinds = ", ".join([*_RULE_VALUES, "projection"])
-        raise InvalidRequest(f"Give exactly one of {kinds}.", param="burn_rate")
-    kind: AlertRuleKind = _RULE_VALUES[given[0]] if given else "projection"
-    assert kind in get_args(AlertRuleKind)  # noqa: S101 - the table above is the kinds
-    settings = {k: _text(data, k) for k in _RULE_TEXT}
-    action = settings.pop("action") or "notify"
-    return RuleInput(
-        kind=kind,
-        value=_text(data, given[0]) if given else None,
-        action=action,
-        **settings,
-    )
+    fields: dict[str, str | bool | None] = {k: _text(data, k) for k in FIELDS if k != "projection"}
+    fields["projection"] = projection
+    return fields
 
 
 def _strings(data: dict[str, Any], keys: frozenset[str]) -> None:
@@ -96,7 +73,7 @@ async def list_rules(request: Request, s: Services) -> Any:
 
 async def add_rule(request: Request, s: Services, payload: Payload) -> Any:
     data = await payload(request, s)
-    spec = rule_input(data)
+    spec = rule_spec(rule_fields(data))
     name = _text(data, "name", required=True) or ""
     channel = _text(data, "channel", required=True) or ""
     record = await s.alert_admin.add_rule(_ws(request), name, channel, spec)
@@ -153,6 +130,11 @@ async def remove_channel(request: Request, s: Services) -> Any:
     return {"name": name, "removed": True}
 
 
+async def resume_downgrade(request: Request, s: Services) -> Any:
+    ended = await s.alert_admin.resume(_ws(request))
+    return {**downgrade_view(ended), "resumed": True}
+
+
 async def pause_key(request: Request, s: Services) -> Any:
     key_id = str(request.path_params["key_id"])
     await s.control.pause_api_key(_ws(request), key_id)
@@ -179,6 +161,7 @@ def alert_handlers(payload: Payload) -> list[tuple[str, Handler, list[str], int]
         ("/alerts", list_rules, ["GET"], 200),
         ("/alerts", add_rule_, ["POST"], 201),
         ("/alerts/history", history, ["GET"], 200),
+        ("/alerts/resume", resume_downgrade, ["POST"], 200),
         ("/alerts/channels", list_channels, ["GET"], 200),
         ("/alerts/channels", add_channel_, ["POST"], 201),
         ("/alerts/channels/{name}", remove_channel, ["DELETE"], 200),

@@ -143,6 +143,14 @@ class Limits:
         """True when nothing is enforced (admission then costs one attribute read)."""
         return self.plan.monthly_requests is None and not self.rate_limits and not self.budgets
 
+    @property
+    def downgrade_model(self) -> str | None:
+        """The model of the workspace-wide budget's ``downgrade`` action, if it has one."""
+        for budget in self.budgets:
+            if budget.scope == "workspace" and budget.downgrade_to:
+                return budget.downgrade_to
+        return None
+
     def rate_limits_for(self, key_id: str) -> list[RateLimit]:
         """The rate limits a request through gateway key ``key_id`` counts against."""
         return [r for r in self.rate_limits if r.subject is None or r.subject == key_id]

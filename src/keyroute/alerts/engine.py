@@ -19,7 +19,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -210,7 +210,10 @@ class AlertEngine:
         reason = f"alert rule {rule.name}: {alert.description}"
         try:
             if rule.action == "pause-key":
+                # A gateway key's budget rule pauses that key; any other rule the top spender.
                 top = alert.top_keys[0].id if alert.top_keys else None
+                if rule.scope == "key":
+                    top = rule.subject
                 if top is None:
                     return "no gateway key to pause: no spend by a key in the window"
                 return await self._actions.pause_key(rule.workspace_id, top, reason)
@@ -242,6 +245,4 @@ def _counts(totals: Any) -> Counts:
 
 
 def _with_action(alert: Alert, taken: str) -> Alert:
-    from dataclasses import replace
-
     return replace(alert, action_taken=taken)

@@ -132,14 +132,16 @@ def anomaly(rule: Rule, last_hour: Window, short: Window, baseline_usd: Decimal)
     )
 
 
-def budget_use(rule: Rule, *, limit_usd: Decimal, spent_usd: Decimal, period: str) -> Reading:
+def budget_use(
+    rule: Rule, *, limit_usd: Decimal, spent_usd: Decimal, period: str, timezone: str
+) -> Reading:
     used = spent_usd * 100 / limit_usd if limit_usd > 0 else Decimal(0)
     return Reading(
         value=used,
         threshold=rule.threshold,
         escalate=rule.escalate,
         unit="percent",
-        window=f"this {period} ({rule.timezone})",
+        window=f"this {period} ({timezone})",
     )
 
 
@@ -151,6 +153,7 @@ def projected(
     spent_usd: Decimal,
     usd_per_hour: Decimal,
     period_end: datetime,
+    timezone: str,
     exhausts_at: datetime | None,
 ) -> Reading:
     hours_left = Decimal((period_end - now).total_seconds()) / 3600
@@ -158,7 +161,7 @@ def projected(
         value=spent_usd + usd_per_hour * max(hours_left, Decimal(0)),
         threshold=limit_usd,
         unit="usd",
-        window=f"this month ({rule.timezone}) at the last hour's rate",
+        window=f"this month ({timezone}) at the last hour's rate",
         exhausts_at=exhausts_at if exhausts_at is not None and exhausts_at < period_end else None,
     )
 

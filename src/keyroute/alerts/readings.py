@@ -2,7 +2,8 @@
 
 Rate rules read only the board. The anomaly baseline (seven one-hour totals) and the part of a
 budget period older than the board's day are read from the usage store and cached: the baseline
-for five minutes, a period's older part until the hour moves.
+for five minutes, a period's older part until the hour moves. A budget rule reads the budget of
+its scope (the workspace's, a gateway key's or an end user's) and that scope's spend.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from keyroute.alerts.evaluate import PICO, Reading
 from keyroute.alerts.projection import exhaustion, period_bounds
 from keyroute.alerts.rules import Rule
 from keyroute.alerts.sources import Budget, BudgetSource
-from keyroute.alerts.velocity import VelocityBoard
+from keyroute.alerts.velocity import Subject, VelocityBoard
 from keyroute.storage.base import UsageQuery, UsageStore
 
 _BASELINE_TTL = timedelta(minutes=5)
@@ -28,7 +29,7 @@ class Reader:
         self._usage = usage
         self._budgets = budgets
         self._baselines: dict[tuple[str, str, int], tuple[datetime, Decimal]] = {}
-        self._older: dict[tuple[str, datetime, datetime], int] = {}
+        self._older: dict[tuple[str, datetime, datetime, Subject | None], int] = {}
 
     async def read(self, rule: Rule, now: datetime) -> Reading | None:
         """``None`` when the rule cannot be read (a budget rule without a budget)."""
@@ -46,7 +47,11 @@ class Reader:
             hour = board.window(ws, now, 3600)
             short = board.window(ws, now, 300)
             return evaluate.anomaly(rule, hour, short, base)
-        budgets = await self._budgets.budgets(ws)
+        budgets = [
+            b
+            for b in await self._budgets.budgets(ws)
+            if (b.scope, b.subject) == (rule.scope, rule.subject)
+        ]
         if rule.kind == "budget_threshold":
             return await self._budget_use(rule, budgets, now)
         return await self._projection(rule, budgets, now)
@@ -54,12 +59,15 @@ class Reader:
     async def _budget_use(self, rule: Rule, budgets: list[Budget], now: datetime) -> Reading | None:
         readings = []
         for budget in budgets:
-            zone = budget.timezone or rule.timezone
-            start, _ = period_bounds(now, budget.period, zone)
-            spent = Decimal(await self.spent_since(rule.workspace_id, start, now)) / PICO
+            start, _ = period_bounds(now, budget.period, budget.timezone)
+            spent = Decimal(await self.spent_since(rule.workspace_id, start, now, _of(rule))) / PICO
             readings.append(
                 evaluate.budget_use(
-                    rule, limit_usd=budget.limit_usd, spent_usd=spent, period=budget.period
+                    rule,
+                    limit_usd=budget.limit_usd,
+                    spent_usd=spent,
+                    period=budget.period,
+                    timezone=budget.timezone,
                 )
             )
         return max(readings, key=lambda r: r.value, default=None)
@@ -69,9 +77,10 @@ class Reader:
         if not monthly:
             return None
         budget = min(monthly, key=lambda b: b.limit_usd)
-        start, end = period_bounds(now, "month", budget.timezone or rule.timezone)
-        spent = Decimal(await self.spent_since(rule.workspace_id, start, now)) / PICO
-        hour = self._board.window(rule.workspace_id, now, 3600)
+        start, end = period_bounds(now, "month", budget.timezone)
+        of = _of(rule)
+        spent = Decimal(await self.spent_since(rule.workspace_id, start, now, of)) / PICO
+        hour = self._board.window(rule.workspace_id, now, 3600, of)
         rate = Decimal(hour.counts.spend_pico) * 3600 / PICO / Decimal(hour.span_seconds)
         return evaluate.projected(
             rule,
@@ -80,25 +89,37 @@ class Reader:
             spent_usd=spent,
             usd_per_hour=rate,
             period_end=end,
+            timezone=budget.timezone,
             exhausts_at=exhaustion(
                 now, limit_usd=budget.limit_usd, spent_usd=spent, usd_per_hour=rate
             ),
         )
 
-    async def spent_since(self, workspace_id: str, start: datetime, now: datetime) -> int:
-        """Pico-dollars since ``start``: the board's last day, the store for what is older."""
+    async def spent_since(
+        self, workspace_id: str, start: datetime, now: datetime, of: Subject | None = None
+    ) -> int:
+        """Pico-dollars since ``start`` of the workspace, or of one gateway key or end user
+        (``of``): the board's last day, the usage store for what is older."""
         hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         cut = hour - timedelta(hours=22)
         if start >= cut:
-            return self._board.spend_since(workspace_id, self._aligned(start))
-        key = (workspace_id, start, cut)
+            return self._board.spend_since(workspace_id, self._aligned(start), of)
+        key = (workspace_id, start, cut, of)
         if key not in self._older:
-            self._older = {k: v for k, v in self._older.items() if k[0] != workspace_id}
-            groups = await self._usage.totals(
-                UsageQuery(workspace_id=workspace_id, since=start, until=cut)
+            self._older = {
+                k: v for k, v in self._older.items() if k[0] != workspace_id or k[3] != of
+            }
+            query = UsageQuery(
+                workspace_id=workspace_id,
+                since=start,
+                until=cut,
+                group_by=(of[0],) if of is not None else (),
             )
-            self._older[key] = sum(g.totals.paid_pico for g in groups)
-        return self._older[key] + self._board.spend_since(workspace_id, cut)
+            groups = await self._usage.totals(query)
+            self._older[key] = sum(
+                g.totals.paid_pico for g in groups if of is None or g.key[-1] == of[1]
+            )
+        return self._older[key] + self._board.spend_since(workspace_id, cut, of)
 
     def _aligned(self, start: datetime) -> datetime:
         """``start`` itself when it falls on a bucket boundary (budget periods start on whole
@@ -119,3 +140,10 @@ class Reader:
         value = baseline(spends)
         self._baselines[key] = (now, value)
         return value
+
+
+def _of(rule: Rule) -> Subject | None:
+    """Whose spend a budget rule reads: the workspace's (``None``), a key's or an end user's."""
+    if rule.scope == "workspace" or rule.subject is None:
+        return None
+    return (rule.scope, rule.subject)

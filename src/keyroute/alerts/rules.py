@@ -11,9 +11,13 @@ Kinds (``AlertRuleKind``):
   minimum spend so quiet workspaces do not page.
 - ``budget_threshold``: spend in a budget's period at or above ``percent`` of the budget.
 - ``projection``: at the last hour's rate the monthly budget runs out before the month ends.
+  Both read the workspace's budget, or one gateway key's (``scope`` ``key``) or end user's
+  (``user``), in the workspace's time zone (admission's periods).
 - ``error_rate``: failed requests over a window (and its short confirmation) at or above
   ``percent``, with a minimum of requests.
 - ``request_rate``: requests per hour over a window (and its short confirmation).
+
+An option that does not apply to a rule's kind is refused, naming its flag.
 
 Escalation: a second threshold (``escalate``; twice the first by default for rate rules, 100 %
 for a budget threshold below it) notifies again at once, cooldown or not.
@@ -33,17 +37,24 @@ from keyroute.core.alert_store import AlertAction, AlertRuleKind, AlertRuleRecor
 KINDS: tuple[AlertRuleKind, ...] = get_args(AlertRuleKind)
 ACTIONS: tuple[AlertAction, ...] = get_args(AlertAction)
 Per = Literal["minute", "hour", "day"]
+BudgetScope = Literal["workspace", "key", "user"]
 _PER_HOUR = {"minute": Decimal(60), "hour": Decimal(1), "day": 1 / Decimal(24)}
 """How many of a period make an hour: a rate per ``per`` times this is a rate per hour."""
 DEFAULT_COOLDOWN = 30 * 60
 
 
 class RuleError(ValueError):
-    """A rule setting is wrong; ``param`` names it (the CLI flag without dashes)."""
+    """A rule setting is wrong; ``param`` names its field (the admin API's name, as in
+    ``min_spend``), the message its CLI flag (``--min-spend``)."""
 
     def __init__(self, message: str, param: str) -> None:
         super().__init__(message)
         self.param = param
+
+
+def flag(param: str) -> str:
+    """The CLI flag of a rule field: ``min_spend`` -> ``--min-spend``."""
+    return "--" + param.replace("_", "-")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,6 +76,8 @@ class Rule:
     min_spend_usd: Decimal = Decimal(0)
     min_requests: int = 0
     timezone: str = "UTC"
+    scope: BudgetScope = "workspace"  # budget rules: whose budget (a key id, an end-user tag)
+    subject: str | None = None
 
     @property
     def short_window_seconds(self) -> int:
@@ -85,31 +98,59 @@ class Rule:
                 f"last hour's spend above {self.threshold}x the same hour's median over "
                 f"{self.baseline_days} days (min ${self.min_spend_usd})"
             )
+        whose = {
+            "workspace": "",
+            "key": f" of gateway key {self.subject}",
+            "user": f" of end user {self.subject}",
+        }[self.scope]
         if self.kind == "budget_threshold":
-            return f"budget use at or above {self.threshold}%"
-        return "monthly budget projected to run out before the month ends"
+            return f"budget use{whose} at or above {self.threshold}%"
+        return f"monthly budget{whose} projected to run out before the month ends"
 
 
 def _decimal(value: str | float | Decimal, param: str, *, low: Decimal = Decimal(0)) -> Decimal:
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
-        raise RuleError(f"--{param} {value!r} is not a number", param) from None
+        raise RuleError(f"{flag(param)} {value!r} is not a number", param) from None
     if not number.is_finite() or number <= low:
-        raise RuleError(f"--{param} must be a number above {low}; got {value}", param)
+        raise RuleError(f"{flag(param)} must be a number above {low}; got {value}", param)
     return number
 
 
 def _duration(text: str, param: str) -> int:
     try:
-        return parse_duration(text, what=f"--{param}")
+        return parse_duration(text, what=flag(param))
     except ValueError as exc:
         raise RuleError(str(exc), param) from None
 
 
+_RATES: tuple[AlertRuleKind, ...] = ("burn_rate", "request_rate", "error_rate")
+_BUDGETS: tuple[AlertRuleKind, ...] = ("budget_threshold", "projection")
+_APPLIES: dict[str, tuple[AlertRuleKind, ...]] = {
+    "per": ("burn_rate", "request_rate"),
+    "window": _RATES,
+    "baseline": ("anomaly",),
+    "min_spend": ("anomaly",),
+    "min_requests": ("error_rate",),
+    "timezone": ("anomaly",),
+    "escalate": tuple(k for k in KINDS if k != "projection"),
+    "key": _BUDGETS,
+    "user": _BUDGETS,
+}
+"""The rule kinds each option is for; any other kind refuses it, naming the flag."""
+
+_WHY_NOT = {
+    ("timezone", True): ": budgets count in the workspace's time zone "
+    "(keyroute workspace set-plan --timezone)",
+}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RuleInput:
-    """What the CLI and admin API accept; ``settings`` turns it into stored params."""
+    """What the CLI and admin API accept; ``settings`` turns it into stored params. ``key`` and
+    ``user`` pick a per-key or per-user budget (the key already resolved to its id, the tag
+    already checked, by the control plane)."""
 
     kind: AlertRuleKind
     value: str | None = None  # USD, factor or percent, by kind; None for projection
@@ -122,6 +163,8 @@ class RuleInput:
     escalate: str | None = None
     cooldown: str | None = None
     action: str = "notify"
+    key: str | None = None
+    user: str | None = None
 
     def cooldown_seconds(self) -> int:
         return DEFAULT_COOLDOWN if self.cooldown is None else _duration(self.cooldown, "cooldown")
@@ -131,66 +174,128 @@ class RuleInput:
             raise RuleError(f"--action must be one of {', '.join(ACTIONS)}", "action")
         return self.action
 
-    def settings(self) -> dict[str, str]:  # noqa: C901 - one branch per kind, flat
+    def settings(self) -> dict[str, str]:
+        for option, kinds in _APPLIES.items():
+            if getattr(self, option) is not None and self.kind not in kinds:
+                why = _WHY_NOT.get((option, self.kind in _BUDGETS), "")
+                raise RuleError(f"{flag(option)} does not apply to {flag(self.kind)}{why}", option)
         params: dict[str, str] = {}
-        flag = _FLAGS[self.kind]
         if self.kind != "projection":
-            if self.value is None:
-                raise RuleError(f"--{flag} needs a value", flag)
-            value = _decimal(self.value, flag)
-            if self.kind in ("error_rate", "budget_threshold") and value > 1000:
-                raise RuleError(f"--{flag} is a percentage; got {self.value}", flag)
-            params["threshold"] = str(value)
+            params["threshold"] = str(self._threshold())
         if self.kind in ("burn_rate", "request_rate"):
-            allowed = ("minute", "hour", "day") if self.kind == "request_rate" else ("hour", "day")
-            per = self.per or "hour"
-            if per not in allowed:
-                raise RuleError(f"--per must be one of {', '.join(allowed)}", "per")
-            params["per"] = per
-            params["threshold"] = str(_hourly(Decimal(params["threshold"]), per))
-        if self.kind in ("burn_rate", "request_rate", "error_rate"):
+            params.update(self._per(params["threshold"]))
+        if self.kind in _RATES:
             default = "6h" if self.per == "day" else ("5m" if self.kind == "error_rate" else "1h")
-            params["window_seconds"] = str(_duration(self.window or default, "window"))
-        elif self.window is not None:
-            raise RuleError(f"--window does not apply to --{flag}", "window")
+            window = _duration(self.window or default, "window")
+            if window > 86_400:
+                raise RuleError("--window is at most 1d (the velocity kept in memory)", "window")
+            params["window_seconds"] = str(window)
         if self.kind == "error_rate":
             params["min_requests"] = self.min_requests or "20"
             if not params["min_requests"].isdigit():
-                raise RuleError("--min-requests must be a whole number", "min-requests")
+                raise RuleError("--min-requests must be a whole number", "min_requests")
         if self.kind == "anomaly":
-            days = _duration(self.baseline or "7d", "baseline")
-            if days % 86_400 or not 1 <= days // 86_400 <= 28:
-                raise RuleError("--baseline is whole days, 1d to 28d", "baseline")
-            params["baseline_days"] = str(days // 86_400)
-            params["min_spend_usd"] = str(
-                _decimal(self.min_spend or "1", "min-spend", low=Decimal(-1))
-            )
-        if self.kind in ("anomaly", "budget_threshold", "projection"):
-            params["timezone"] = _zone(self.timezone or "UTC")
+            params.update(self._anomaly())
+        if self.kind in _BUDGETS:
+            params.update(self._scope())
         if self.escalate is not None:
-            if self.kind == "projection":
-                raise RuleError("--escalate does not apply to --projection", "escalate")
-            escalate = _decimal(self.escalate, "escalate")
-            if self.kind in ("burn_rate", "request_rate"):
-                escalate = _hourly(escalate, params["per"])
-            if escalate <= Decimal(params["threshold"]):
-                raise RuleError("--escalate must be above the rule's threshold", "escalate")
-            params["escalate"] = str(escalate)
+            params["escalate"] = str(self._escalation(self.escalate, params))
         return params
+
+    def _threshold(self) -> Decimal:
+        kind = self.kind
+        if self.value is None:
+            raise RuleError(f"{flag(kind)} needs a value", kind)
+        value = _decimal(self.value, kind)
+        top = {"error_rate": 100, "budget_threshold": 1000}.get(kind)
+        if top is not None and value > top:
+            raise RuleError(f"{flag(kind)} is a percentage up to {top}; got {self.value}", kind)
+        return value
+
+    def _per(self, threshold: str) -> dict[str, str]:
+        allowed = ("minute", "hour", "day") if self.kind == "request_rate" else ("hour", "day")
+        per = self.per or "hour"
+        if per not in allowed:
+            raise RuleError(f"--per must be one of {', '.join(allowed)}; got {per!r}", "per")
+        return {"per": per, "threshold": str(_hourly(Decimal(threshold), per))}
+
+    def _anomaly(self) -> dict[str, str]:
+        days = _duration(self.baseline or "7d", "baseline")
+        if days % 86_400 or not 1 <= days // 86_400 <= 28:
+            raise RuleError("--baseline is whole days, 1d to 28d", "baseline")
+        return {
+            "baseline_days": str(days // 86_400),
+            "min_spend_usd": str(_decimal(self.min_spend or "1", "min_spend", low=Decimal(-1))),
+            "timezone": _zone(self.timezone or "UTC"),
+        }
+
+    def _scope(self) -> dict[str, str]:
+        if self.key is not None and self.user is not None:
+            raise RuleError("give --key or --user, not both: a budget has one subject", "user")
+        if self.key is not None:
+            return {"scope": "key", "subject": _subject(self.key, "key")}
+        if self.user is not None:
+            return {"scope": "user", "subject": _subject(self.user, "user")}
+        return {}
+
+    def _escalation(self, given: str, params: dict[str, str]) -> Decimal:
+        escalate = _decimal(given, "escalate")
+        if self.kind in ("burn_rate", "request_rate"):
+            escalate = _hourly(escalate, params["per"])
+        if escalate <= Decimal(params["threshold"]):
+            raise RuleError("--escalate must be above the rule's threshold", "escalate")
+        return escalate
+
+
+OPTIONS: tuple[str, ...] = (
+    "per",
+    "window",
+    "baseline",
+    "min_spend",
+    "min_requests",
+    "timezone",
+    "escalate",
+    "cooldown",
+    "key",
+    "user",
+)
+"""A rule's settings besides its kind and action: CLI flags and admin API fields alike."""
+FIELDS: frozenset[str] = frozenset({*KINDS, *OPTIONS, "action"})
+
+
+def rule_input(fields: Mapping[str, str | bool | None]) -> RuleInput:
+    """A rule from the CLI's options or the admin API's fields, which share their names
+    (``burn_rate``, ``min_spend``...): exactly one kind (a value, or ``projection`` true), its
+    settings as text, and ``action``. Unknown names are refused; ``None`` is "not given"."""
+    unknown = sorted(set(fields) - FIELDS)
+    if unknown:
+        raise RuleError(f"unknown rule setting {unknown[0]!r}", unknown[0])
+    chosen = [k for k in KINDS if fields.get(k) not in (None, False)]
+    if len(chosen) != 1:
+        kinds = ", ".join(flag(k) for k in KINDS)
+        raise RuleError(f"give exactly one of {kinds}", chosen[1] if chosen else "burn_rate")
+    kind = chosen[0]
+    given = {k: fields.get(k) for k in (kind, *OPTIONS, "action")}
+    for name, value in given.items():
+        if value is not None and not isinstance(value, str) and name != "projection":
+            raise RuleError(f"{flag(name)} must be text or a number", name)
+    text = {k: v for k, v in given.items() if isinstance(v, str)}
+    return RuleInput(
+        kind=kind,
+        value=text.get(kind),
+        action=text.get("action") or "notify",
+        **{k: text.get(k) for k in OPTIONS},
+    )
+
+
+def _subject(value: str, param: str) -> str:
+    if not value.strip():
+        raise RuleError(f"{flag(param)} must not be empty", param)
+    return value
 
 
 def _hourly(value: Decimal, per: str) -> Decimal:
     return value / 24 if per == "day" else value * _PER_HOUR[per]
-
-
-_FLAGS: dict[AlertRuleKind, str] = {
-    "burn_rate": "burn-rate",
-    "anomaly": "anomaly",
-    "budget_threshold": "budget-threshold",
-    "projection": "projection",
-    "error_rate": "error-rate",
-    "request_rate": "request-rate",
-}
 
 
 def _zone(name: str) -> str:
@@ -231,4 +336,6 @@ def rule_from_record(record: AlertRuleRecord) -> Rule:
         min_spend_usd=Decimal(p.get("min_spend_usd", "0")),
         min_requests=int(p.get("min_requests", "0")),
         timezone=p.get("timezone", "UTC"),
+        scope=p.get("scope", "workspace"),  # type: ignore[arg-type]
+        subject=p.get("subject"),
     )

@@ -1,6 +1,7 @@
 """What the evaluator reads besides the velocity board, as narrow protocols.
 
-``BudgetSource``: a workspace's budgets (the budgets feature stores them); ``ChannelOpener``: a
+``BudgetSource``: a workspace's budgets, its own and its gateway keys' and end users' (the
+budgets feature stores them); ``ChannelOpener``: a
 channel with its secret opened (the vault lives outside this package); ``Actions``: pausing a
 gateway key or switching a workspace to its budget downgrade model, audited by the control plane.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import Literal, Protocol
 
 from keyroute.alerts.delivery import Channel
 from keyroute.alerts.projection import Period
@@ -20,6 +21,8 @@ class Budget:
     period: Period
     limit_usd: Decimal
     timezone: str = "UTC"
+    scope: Literal["workspace", "key", "user"] = "workspace"
+    subject: str | None = None  # a gateway key id, or an end-user tag
 
 
 class BudgetSource(Protocol):

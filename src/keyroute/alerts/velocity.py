@@ -16,13 +16,15 @@ Invariants: buckets older than ``retention`` are dropped; all arithmetic is inte
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, TypeAlias
 
 Dimension: TypeAlias = Literal["key", "model", "user"]
 DIMENSIONS: tuple[Dimension, ...] = ("key", "model", "user")
+Subject: TypeAlias = tuple[Dimension, str]
+"""One gateway key (by id), model or end-user tag of a workspace."""
 
 
 @dataclass(slots=True)
@@ -141,14 +143,16 @@ class VelocityBoard:
             kept.update({b: dict(v) for b, v in by.get(dim, {}).items() if b >= first})
             slot.by[dim] = kept
 
-    def window(self, workspace_id: str, now: datetime, seconds: int) -> Window:
-        slot = self._workspaces.get(workspace_id)
+    def window(
+        self, workspace_id: str, now: datetime, seconds: int, of: Subject | None = None
+    ) -> Window:
+        """The workspace's sums over the last ``seconds``, or those of one gateway key, model
+        or end-user tag (``of``)."""
         first, span = self._range(now, seconds)
         counts = Counts()
-        if slot is not None:
-            for start, c in slot.total.items():
-                if start >= first:
-                    counts.add(c)
+        for start, c in self._series(workspace_id, of):
+            if start >= first:
+                counts.add(c)
         return Window(counts=counts, span_seconds=span)
 
     def top(
@@ -167,11 +171,24 @@ class VelocityBoard:
         ranked = sorted(sums.items(), key=lambda kv: (-kv[1].spend_pico, -kv[1].requests))
         return ranked[:limit]
 
-    def spend_since(self, workspace_id: str, since: datetime) -> int:
-        """Pico-dollars in buckets starting at or after ``since`` (a bucket boundary)."""
-        slot = self._workspaces.get(workspace_id)
+    def spend_since(self, workspace_id: str, since: datetime, of: Subject | None = None) -> int:
+        """Pico-dollars in buckets starting at or after ``since`` (a bucket boundary), of the
+        workspace or of one gateway key, model or end-user tag (``of``)."""
         start = epoch(since)
-        return sum(c.spend_pico for b, c in (slot.total.items() if slot else ()) if b >= start)
+        return sum(c.spend_pico for b, c in self._series(workspace_id, of) if b >= start)
+
+    def _series(self, workspace_id: str, of: Subject | None) -> Iterator[tuple[int, Counts]]:
+        slot = self._workspaces.get(workspace_id)
+        if slot is None:
+            return
+        if of is None:
+            yield from slot.total.items()
+            return
+        dim, value = of
+        for start, values in slot.by[dim].items():
+            c = values.get(value)
+            if c is not None:
+                yield start, c
 
     def prune(self, now: datetime) -> None:
         oldest = self.bucket(epoch(now) - self.retention_seconds)

@@ -1,20 +1,69 @@
-"""``keyroute alerts``: burn-rate alert channels, rules, tests and history; and
-``keyroute api-key pause|resume`` (what an alert tells you to run)."""
+"""``keyroute alerts``: burn-rate alert channels, rules, tests, history and the end of an alert
+downgrade; and ``keyroute api-key pause|resume`` (what an alert tells you to run).
+
+The rule options are one table (``_RULE_OPTIONS``) whose names are the admin API's fields, so
+``alerts add`` hands them to the same ``rule_spec`` as the admin API; bad input fails in the
+command frame (one line, or a JSON error with ``--json``) naming the flag.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
-from keyroute.alerts.rules import RuleInput
 from keyroute.cli.group import cli, json_option, run, workspace_option
 from keyroute.cli.output import emit
 from keyroute.cli.resources import api_key
-from keyroute.control.alerts import channel_view, event_view, rule_view
-from keyroute.core.alert_store import AlertRuleKind
+from keyroute.control.alerts import (
+    channel_view,
+    downgrade_view,
+    event_view,
+    rule_spec,
+    rule_view,
+)
+from keyroute.core.errors import InvalidRequest
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 name_option = click.option("--name", required=True, help="Name, unique in the workspace.")
+
+
+def _named(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--workspace``, ``--name``, ``--json`` and the click context: what most commands take."""
+    return workspace_option(name_option(json_option(click.pass_context(command))))
+
+
+# (flag, metavar, help); a flag without a metavar is a switch. Names are the admin API's fields.
+_RULE_OPTIONS: tuple[tuple[str, str | None, str], ...] = (
+    ("--burn-rate", "USD", "Kind: spend rate threshold, USD per --per."),
+    ("--anomaly", "X", "Kind: X times the same hour's median spend."),
+    ("--budget-threshold", "PERCENT", "Kind: percent of a daily or monthly budget."),
+    ("--projection", None, "Kind: the monthly budget runs out before the month ends."),
+    ("--error-rate", "PERCENT", "Kind: percent of failed requests."),
+    ("--request-rate", "N", "Kind: requests per --per."),
+    ("--per", "PERIOD", "--burn-rate per hour|day (--request-rate: minute too); default hour."),
+    ("--window", "DURATION", "Rate rules' long window, e.g. 15m (default 1h; 6h per day)."),
+    ("--baseline", "DAYS", "Anomaly baseline, 1d to 28d (default 7d)."),
+    ("--min-spend", "USD", "Anomaly minimum spend in the last hour (default 1)."),
+    ("--min-requests", "N", "Error-rate minimum requests in the window (default 20)."),
+    ("--timezone", "ZONE", "Anomaly rules' time zone for the same hour (default UTC)."),
+    ("--key", "KEY", "Budget rules: a gateway key's budget (name or id)."),
+    ("--user", "TAG", "Budget rules: an end user's budget (the end-user tag)."),
+    ("--escalate", "VALUE", "Second threshold (default: twice the first; 100% for budgets)."),
+    ("--cooldown", "DURATION", "Between repeated notifications (default 30m)."),
+)
+
+
+def _rule_options(command: F) -> F:
+    for name, metavar, text in reversed(_RULE_OPTIONS):
+        if metavar is None:
+            command = click.option(name, is_flag=True, default=None, help=text)(command)
+        else:
+            command = click.option(name, default=None, metavar=metavar, help=text)(command)
+    return command
 
 
 @cli.group()
@@ -27,37 +76,49 @@ def channel() -> None:
     """Where alerts are sent."""
 
 
+def _secret(webhook: str | None, secret_stdin: bool) -> str | None:
+    """The signing secret piped in with ``--secret-stdin`` (a webhook's only)."""
+    if not secret_stdin:
+        return None
+    if webhook is None:
+        raise InvalidRequest("--secret-stdin goes with --webhook.", param="secret")
+    if sys.stdin.isatty():
+        raise InvalidRequest(
+            "--secret-stdin reads the signing secret from a pipe: "
+            'printf %s "$SECRET" | keyroute alerts channel add ...',
+            param="secret",
+        )
+    return sys.stdin.read().strip()
+
+
 @channel.command("add")
-@workspace_option
-@name_option
-@click.option("--webhook", default=None, help="Generic webhook URL (signed JSON POST).")
+@click.option("--webhook", default=None, metavar="URL", help="Generic webhook (signed JSON POST).")
 @click.option("--secret-stdin", is_flag=True, help="Read the webhook signing secret from stdin.")
-@click.option("--slack", default=None, help="Slack incoming-webhook URL (kept in the vault).")
-@click.option("--email", default=None, help="Email address (sent through [alerts.smtp]).")
-@json_option
-@click.pass_context
+@click.option("--slack", default=None, metavar="URL", help="Slack incoming-webhook URL (vault).")
+@click.option("--email", default=None, metavar="ADDRESS", help="Sent through [alerts.smtp].")
+@_named
 def channel_add(
     ctx: click.Context,
     workspace: str,
     name: str,
+    as_json: bool,
     webhook: str | None,
     secret_stdin: bool,
     slack: str | None,
     email: str | None,
-    as_json: bool,
 ) -> None:
-    """Add a channel. A webhook without --secret-stdin gets a generated signing secret,
-    shown once."""
-    if sum(v is not None for v in (webhook, slack, email)) != 1:
-        raise click.UsageError("give exactly one of --webhook, --slack and --email")
-    if secret_stdin and webhook is None:
-        raise click.UsageError("--secret-stdin goes with --webhook")
-    secret = sys.stdin.read().strip() if secret_stdin else None
+    """Add a channel: one of --webhook, --slack and --email. A webhook without
+    --secret-stdin gets a generated signing secret, shown once."""
     added = run(
         ctx,
         as_json,
         lambda s: s.alert_admin.add_channel(
-            workspace, name, webhook=webhook, slack=slack, email=email, secret=secret
+            workspace,
+            name,
+            webhook=webhook,
+            slack=slack,
+            email=email,
+            secret=_secret(webhook, secret_stdin),
         ),
     )
     view = channel_view(added.record)
@@ -79,106 +140,38 @@ def channel_list(ctx: click.Context, workspace: str, as_json: bool) -> None:
 
 
 @channel.command("remove")
-@workspace_option
-@name_option
-@json_option
-@click.pass_context
+@_named
 def channel_remove(ctx: click.Context, workspace: str, name: str, as_json: bool) -> None:
     """Remove a channel no rule uses."""
     run(ctx, as_json, lambda s: s.alert_admin.remove_channel(workspace, name))
     emit({"name": name, "removed": True}, as_json)
 
 
-def _kind(
-    burn_rate: str | None,
-    anomaly: str | None,
-    budget_threshold: str | None,
-    projection: bool,
-    error_rate: str | None,
-    request_rate: str | None,
-) -> tuple[AlertRuleKind, str | None]:
-    options: tuple[tuple[AlertRuleKind, str | None, bool], ...] = (
-        ("burn_rate", burn_rate, burn_rate is not None),
-        ("anomaly", anomaly, anomaly is not None),
-        ("budget_threshold", budget_threshold, budget_threshold is not None),
-        ("projection", None, projection),
-        ("error_rate", error_rate, error_rate is not None),
-        ("request_rate", request_rate, request_rate is not None),
-    )
-    chosen = [(kind, value) for kind, value, given in options if given]
-    if len(chosen) != 1:
-        raise click.UsageError(
-            "give exactly one of --burn-rate, --anomaly, --budget-threshold, --projection, "
-            "--error-rate and --request-rate"
-        )
-    return chosen[0]
-
-
 @alerts.command("add")
-@workspace_option
-@name_option
 @click.option("--channel", "channel_name", required=True, help="The channel to notify.")
-@click.option("--burn-rate", default=None, metavar="USD", help="Spend rate threshold.")
-@click.option("--per", default=None, help="--burn-rate per hour|day (--request-rate: minute too).")
-@click.option("--window", default=None, help="Long window, e.g. 15m (default 1h; 6h per day).")
-@click.option("--anomaly", default=None, metavar="X", help="X times the same hour's median.")
-@click.option("--baseline", default=None, help="Anomaly baseline in days (default 7d).")
-@click.option("--min-spend", default=None, metavar="USD", help="Anomaly minimum spend ($1).")
-@click.option("--budget-threshold", default=None, metavar="PERCENT", help="Of a budget.")
-@click.option("--projection", is_flag=True, help="Monthly budget runs out before month end.")
-@click.option("--error-rate", default=None, metavar="PERCENT", help="Failed requests percent.")
-@click.option("--min-requests", default=None, help="Error-rate minimum requests (default 20).")
-@click.option("--request-rate", default=None, metavar="N", help="Requests per --per.")
-@click.option("--escalate", default=None, help="Second threshold (default: twice the first).")
-@click.option("--timezone", default=None, help="Anomaly and budget rules' time zone (UTC).")
-@click.option("--cooldown", default=None, help="Between repeated notifications (default 30m).")
+@_rule_options
 @click.option(
     "--action",
     type=click.Choice(["notify", "pause-key", "downgrade"]),
     default="notify",
-    help="Besides notifying: pause the top key, or switch to the budget downgrade model.",
+    help="Besides notifying: pause the top key (a --key rule: that key), or switch the "
+    "workspace to its budget downgrade model until `keyroute alerts resume`.",
 )
-@json_option
-@click.pass_context
+@_named
 def alerts_add(
     ctx: click.Context,
     workspace: str,
     name: str,
-    channel_name: str,
-    burn_rate: str | None,
-    per: str | None,
-    window: str | None,
-    anomaly: str | None,
-    baseline: str | None,
-    min_spend: str | None,
-    budget_threshold: str | None,
-    projection: bool,
-    error_rate: str | None,
-    min_requests: str | None,
-    request_rate: str | None,
-    escalate: str | None,
-    timezone: str | None,
-    cooldown: str | None,
-    action: str,
     as_json: bool,
+    channel_name: str,
+    **fields: str | bool | None,
 ) -> None:
-    """Add an alert rule."""
-    kind, value = _kind(burn_rate, anomaly, budget_threshold, projection, error_rate, request_rate)
-    spec = RuleInput(
-        kind=kind,
-        value=value,
-        per=per,
-        window=window,
-        baseline=baseline,
-        min_spend=min_spend,
-        min_requests=min_requests,
-        timezone=timezone,
-        escalate=escalate,
-        cooldown=cooldown,
-        action=action,
-    )
+    """Add an alert rule: exactly one kind (--burn-rate, --anomaly, --budget-threshold,
+    --projection, --error-rate, --request-rate) and the options of that kind."""
     record = run(
-        ctx, as_json, lambda s: s.alert_admin.add_rule(workspace, name, channel_name, spec)
+        ctx,
+        as_json,
+        lambda s: s.alert_admin.add_rule(workspace, name, channel_name, rule_spec(fields)),
     )
     emit(rule_view(record, channel_name, None), as_json)
 
@@ -198,10 +191,7 @@ def alerts_list(ctx: click.Context, workspace: str, as_json: bool) -> None:
 
 
 @alerts.command("remove")
-@workspace_option
-@name_option
-@json_option
-@click.pass_context
+@_named
 def alerts_remove(ctx: click.Context, workspace: str, name: str, as_json: bool) -> None:
     """Remove a rule."""
     run(ctx, as_json, lambda s: s.alert_admin.remove_rule(workspace, name))
@@ -209,12 +199,10 @@ def alerts_remove(ctx: click.Context, workspace: str, name: str, as_json: bool) 
 
 
 @alerts.command("test")
-@workspace_option
-@name_option
-@json_option
-@click.pass_context
+@_named
 def alerts_test(ctx: click.Context, workspace: str, name: str, as_json: bool) -> None:
-    """Send a test notification of rule NAME through its channel (one attempt)."""
+    """Send a test notification of rule NAME through its channel (one attempt); exit 1 if it
+    was not delivered."""
     result = run(ctx, as_json, lambda s: s.alert_admin.test(workspace, name))
     emit(result, as_json)
     if not result["delivered"]:
@@ -224,7 +212,7 @@ def alerts_test(ctx: click.Context, workspace: str, name: str, as_json: bool) ->
 @alerts.command("history")
 @workspace_option
 @click.option("--since", default=None, help="A duration back (7d) or an ISO time.")
-@click.option("--limit", type=int, default=200, show_default=True)
+@click.option("--limit", type=int, default=200, show_default=True, help="At most, 1 to 10000.")
 @json_option
 @click.pass_context
 def alerts_history(
@@ -240,6 +228,17 @@ def alerts_history(
         detail = row["detail"] if isinstance(row["detail"], dict) else {}
         row["note"] = detail.get("error") or detail.get("result") or ""
     emit(rows, False, ["time", "rule", "kind", "outcome", "channel", "attempt", "note"])
+
+
+@alerts.command("resume")
+@workspace_option
+@json_option
+@click.pass_context
+def alerts_resume(ctx: click.Context, workspace: str, as_json: bool) -> None:
+    """End the downgrade an alert rule's --action downgrade switched the workspace to: its
+    requests are served by the models they name again."""
+    ended = run(ctx, as_json, lambda s: s.alert_admin.resume(workspace))
+    emit({**downgrade_view(ended), "resumed": True}, as_json)
 
 
 @api_key.command("pause")
@@ -259,6 +258,6 @@ def api_key_pause(ctx: click.Context, workspace: str, key_id: str, as_json: bool
 @json_option
 @click.pass_context
 def api_key_resume(ctx: click.Context, workspace: str, key_id: str, as_json: bool) -> None:
-    """Resume a paused gateway key."""
+    """Resume a paused gateway key (one an alert rule's --action pause-key paused, too)."""
     run(ctx, as_json, lambda s: s.control.resume_api_key(workspace, key_id))
     emit({"id": key_id, "paused": False}, as_json)

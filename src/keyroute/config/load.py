@@ -74,9 +74,15 @@ def _describe(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "(root)"
-        # Unknown keys may be a misplaced secret: their values are never echoed.
-        secret = "master_key" in where or err["type"] == "extra_forbidden"
-        shown = "(hidden)" if secret else repr(err.get("input"))
+        # Unknown keys may be a misplaced secret: their values are never echoed, nor those of
+        # secrets, nor a whole section's (a check across its keys: it holds its password too).
+        value = err.get("input")
+        secret = (
+            any(s in where for s in ("master_key", "password"))
+            or err["type"] == "extra_forbidden"
+            or isinstance(value, dict)
+        )
+        shown = "(hidden)" if secret else repr(value)
         lines.append(f"{where}: {err['msg']} (got {shown})")
     return "Invalid configuration: " + "; ".join(lines)
 

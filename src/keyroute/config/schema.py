@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from keyroute.core.timeouts import (
     DEFAULT_CONNECT,
@@ -19,6 +20,11 @@ from keyroute.core.timeouts import (
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 # Provider error bodies are well under 4 KB; more is read no further and never relayed.
 DEFAULT_MAX_ERROR_BYTES = 16 * 1024
+# One bare address (no display name, nothing that could end a mail header).
+_ADDRESS = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
+)
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class _Section(BaseModel):
@@ -126,7 +132,8 @@ class CachingConfig(_Section):
 
 class SmtpConfig(_Section):
     """The SMTP server alert emails go through (``KEYROUTE__ALERTS__SMTP__PASSWORD`` keeps the
-    password out of the file)."""
+    password out of the file). A login is never sent in clear text: ``username`` needs
+    ``starttls`` unless the server is on the loopback interface (a local relay)."""
 
     host: str = ""  # empty: email channels cannot deliver (their attempts fail, in history)
     port: int = Field(default=587, ge=1, le=65535)
@@ -137,6 +144,29 @@ class SmtpConfig(_Section):
     timeout_seconds: float = Field(default=10.0, gt=0, le=300, allow_inf_nan=False)
     # A CA bundle to verify the server's STARTTLS certificate with (default: the system's).
     ca_file: Path | None = None
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if any(c.isspace() or c in "/@" for c in value):
+            raise ValueError("a host name or IP address, like smtp.example.com")
+        return value
+
+    @field_validator("from_")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        if not _ADDRESS.fullmatch(value):
+            raise ValueError("one email address, like keyroute@example.com")
+        return value
+
+    @model_validator(mode="after")
+    def _login_over_tls(self) -> SmtpConfig:
+        if self.username and not self.starttls and self.host not in _LOOPBACK:
+            raise ValueError(
+                "username with starttls = false would send the SMTP password in clear text: "
+                "set starttls = true (or relay through a server on localhost)"
+            )
+        return self
 
 
 class AlertsConfig(_Section):

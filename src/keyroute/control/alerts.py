@@ -2,7 +2,9 @@
 
 It is also what the evaluator reaches the rest of keyroute through: ``open_channel`` opens a
 channel's secret with the vault, ``pause_key`` and ``downgrade`` act through the control plane
-(audited, as actor ``alerts``).
+(audited, as actor ``alerts``). ``downgrade`` stores an ``AlertDowngrade`` workspace setting
+(a configuration change, so every worker's next request sees it): until ``resume``, the
+workspace budget's downgrade model serves every chat request.
 
 Invariants: a channel's secret (a webhook signing secret, a Slack webhook URL) is sealed with
 the workspace's data key before it is stored and never shown again; a webhook URL passes the
@@ -15,8 +17,8 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -24,60 +26,51 @@ from keyroute.admission.policy import Limits
 from keyroute.alerts.delivery import Channel, Deliverer, event_id
 from keyroute.alerts.durations import parse_duration
 from keyroute.alerts.messages import Alert, Spender
-from keyroute.alerts.rules import RuleError, RuleInput, rule_from_record
+from keyroute.alerts.rules import RuleError, RuleInput, rule_from_record, rule_input
 from keyroute.alerts.sources import Budget
 from keyroute.control.audit_log import Actor, acting_as
 from keyroute.control.plane import ControlPlane
 from keyroute.core.alert_store import (
+    ALERT_DOWNGRADE_SETTING,
     AlertChannelKind,
     AlertChannelRecord,
+    AlertDowngrade,
     AlertEventRecord,
     AlertRuleRecord,
     AlertStateRecord,
 )
 from keyroute.core.errors import InvalidRequest, NotFound
-from keyroute.storage.base import UsageQuery
+from keyroute.storage.base import UsageQuery, workspace_setting_key
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$"
 )
 ALERTS_ACTOR = Actor("alerts")
-Downgrade = Callable[[str, str], Awaitable[str]]
+LimitsOf = Callable[[str], Awaitable[Limits]]
 _PICO = Decimal(10**12)
-
-
-def budget_downgrade(limits: Callable[[str], Awaitable[Limits]]) -> Downgrade:
-    """The ``downgrade`` action as far as admission supports it today: a workspace budget with
-    action ``downgrade`` switches requests to its model when the cap is reached; the action says
-    which model that is (and that nothing is switched before the cap), or that none is set."""
-
-    async def downgrade(workspace_id: str, reason: str) -> str:
-        for budget in (await limits(workspace_id)).budgets:
-            if budget.scope == "workspace" and budget.downgrade_to:
-                return (
-                    f"requests switch to {budget.downgrade_to} when the workspace budget's cap "
-                    "is reached (admission); nothing was switched earlier"
-                )
-        return "no budget downgrade model is configured for this workspace: nothing switched"
-
-    return downgrade
+_UNITS = {
+    "burn_rate": "usd_per_hour",
+    "anomaly": "x_baseline",
+    "budget_threshold": "percent",
+    "projection": "usd",
+    "error_rate": "percent",
+    "request_rate": "requests_per_hour",
+}
 
 
 class WorkspaceBudgets:
-    """The ``BudgetSource`` of the evaluator: a workspace's own budgets (the workspace-wide
-    daily and monthly caps of ``keyroute budget``), read from its cached ``Limits``, in the
-    workspace's time zone."""
+    """The ``BudgetSource`` of the evaluator: a workspace's budgets (``keyroute budget``: the
+    workspace's own daily and monthly caps, and those of its gateway keys and end users), read
+    from its cached ``Limits``, in the workspace's time zone."""
 
-    def __init__(self, limits: Callable[[str], Awaitable[Limits]]) -> None:
+    def __init__(self, limits: LimitsOf) -> None:
         self._limits = limits
 
     async def budgets(self, workspace_id: str) -> list[Budget]:
         limits = await self._limits(workspace_id)
         found = []
         for budget in limits.budgets:
-            if budget.scope != "workspace":
-                continue
             for period, cap in (("day", budget.daily_pico), ("month", budget.monthly_pico)):
                 if cap:
                     found.append(
@@ -85,6 +78,8 @@ class WorkspaceBudgets:
                             period=period,  # type: ignore[arg-type]
                             limit_usd=Decimal(cap) / _PICO,
                             timezone=limits.timezone,
+                            scope=budget.scope,
+                            subject=budget.subject,
                         )
                     )
         return found
@@ -94,6 +89,15 @@ class WorkspaceBudgets:
 class AddedChannel:
     record: AlertChannelRecord
     secret: str | None  # a generated signing secret, shown once
+
+
+def rule_spec(fields: Mapping[str, str | bool | None]) -> RuleInput:
+    """The rule of CLI options or admin API fields (``alerts.rules.rule_input``); a wrong one is
+    an ``InvalidRequest`` naming the field."""
+    try:
+        return rule_input(fields)
+    except RuleError as exc:
+        raise InvalidRequest(str(exc), param=exc.param) from None
 
 
 def _name(value: str, what: str, param: str) -> str:
@@ -125,14 +129,14 @@ class AlertAdmin:
         tester: Deliverer,
         *,
         clock: Callable[[], datetime] | None = None,
-        downgrade: Downgrade | None = None,
+        limits: LimitsOf | None = None,
     ) -> None:
         self._control = control
         self._store = control.store
         self._alerts = control.store.alerts
         self._tester = tester
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._downgrade = downgrade
+        self._limits = limits
 
     # Channels
     async def add_channel(
@@ -147,29 +151,39 @@ class AlertAdmin:
     ) -> AddedChannel:
         ws = await self._control.workspace(workspace)
         _name(name, "channel name", "name")
-        given = [k for k, v in (("webhook", webhook), ("slack", slack), ("email", email)) if v]
+        options = (("webhook", webhook), ("slack", slack), ("email", email))
+        given = [k for k, v in options if v is not None]
         if len(given) != 1:
-            raise InvalidRequest("Give exactly one of webhook, slack or email.", param="webhook")
+            raise InvalidRequest(
+                "Give exactly one of --webhook URL, --slack URL or --email ADDRESS.",
+                param="webhook",
+            )
         kind: AlertChannelKind = given[0]  # type: ignore[assignment]
         if secret is not None and kind != "webhook":
-            raise InvalidRequest("A secret is for webhook channels only.", param="secret")
+            raise InvalidRequest(
+                "A signing secret (--secret-stdin) is for --webhook channels only.",
+                param="secret",
+            )
         generated = None
         if kind == "webhook":
-            target = self._control.base_urls.check(webhook or "")
+            target = self._url(webhook or "", "webhook")
             if secret is None:
                 secret = generated = "whsec_" + secrets.token_urlsafe(32)
             elif not 16 <= len(secret.strip()) <= 512:
-                raise InvalidRequest("A signing secret is 16 to 512 characters.", param="secret")
+                raise InvalidRequest(
+                    "A webhook signing secret (--secret-stdin) is 16 to 512 characters.",
+                    param="secret",
+                )
             secret = secret.strip()
         elif kind == "slack":
-            checked = self._control.base_urls.check(slack or "")
+            checked = self._url(slack or "", "slack")
             if not checked.startswith("https://"):
-                raise InvalidRequest("A Slack webhook URL is https://.", param="slack")
+                raise InvalidRequest("A --slack webhook URL is https://.", param="slack")
             target, secret = slack_display(checked), checked
         else:
             target = (email or "").strip()
             if not _EMAIL.match(target) or len(target) > 254:
-                raise InvalidRequest(f"{email!r} is not an email address.", param="email")
+                raise InvalidRequest(f"--email {email!r} is not an email address.", param="email")
         channel_id = _new_id("ch")
         nonce = ciphertext = None
         if secret is not None:
@@ -192,6 +206,14 @@ class AlertAdmin:
         )
         return AddedChannel(record=record, secret=generated)
 
+    def _url(self, url: str, param: str) -> str:
+        """``url`` as the ``BaseUrlPolicy`` allows it; its refusal names the field."""
+        try:
+            return self._control.base_urls.check(url)
+        except InvalidRequest as exc:
+            message = exc.message.replace("Invalid base URL", f"Invalid --{param} URL", 1)
+            raise InvalidRequest(message, param=param) from None
+
     async def list_channels(self, workspace: str) -> list[AlertChannelRecord]:
         ws = await self._control.workspace(workspace)
         return await self._alerts.list_alert_channels(ws.id)
@@ -212,6 +234,14 @@ class AlertAdmin:
         if channel not in found:
             raise NotFound(
                 f"No alert channel '{channel}' in workspace '{ws.name}'.", param="channel"
+            )
+        budget_rule = spec.kind in ("budget_threshold", "projection")
+        if budget_rule and (spec.key is not None or spec.user is not None):
+            whom = await self._control.governance.subject(ws, spec.key, spec.user)
+            spec = replace(
+                spec,
+                key=whom.subject if whom.scope == "key" else None,
+                user=whom.subject if whom.scope == "user" else None,
             )
         try:
             params = spec.settings()
@@ -277,7 +307,7 @@ class AlertAdmin:
             description=rule.describe(),
             value=Decimal(0),
             threshold=rule.threshold,
-            unit="usd_per_hour" if rule.kind == "burn_rate" else "percent",
+            unit=_UNITS[rule.kind],
             window="test",
             fired_at=now,
             sent_at=now,
@@ -330,7 +360,7 @@ class AlertAdmin:
     ) -> list[AlertEventRecord]:
         ws = await self._control.workspace(workspace)
         if not 1 <= limit <= 10_000:
-            raise InvalidRequest("limit is 1 to 10000.", param="limit")
+            raise InvalidRequest("--limit is 1 to 10000.", param="limit")
         start = None
         if since:
             try:
@@ -340,7 +370,7 @@ class AlertAdmin:
                     start = datetime.fromisoformat(since)
                 except ValueError:
                     raise InvalidRequest(
-                        f"since {since!r} is neither a duration (7d) nor an ISO time.",
+                        f"--since {since!r} is neither a duration (7d) nor an ISO time.",
                         param="since",
                     ) from None
                 if start.tzinfo is None:
@@ -374,14 +404,59 @@ class AlertAdmin:
         return f"paused gateway key {key_id} (undo: keyroute api-key resume)"
 
     async def downgrade(self, workspace_id: str, reason: str) -> str:
-        if self._downgrade is None:
-            return "no budget downgrade model is configured for this workspace: nothing switched"
+        ws = await self._store.get_workspace(workspace_id)
+        if ws is None:
+            return "the workspace no longer exists: nothing switched"
+        model = (await self._limits(workspace_id)).downgrade_model if self._limits else None
+        if model is None:
+            return (
+                "no budget downgrade model is configured for this workspace (keyroute budget "
+                f"set --workspace {ws.name} --monthly USD --action downgrade --downgrade-to "
+                "MODEL): nothing switched"
+            )
+        undo = f"undo: keyroute alerts resume --workspace {ws.name}"
+        current = await self.downgrade_in_force(ws.id)
+        if current is not None:
+            return f"already switched to {current.model} since {_time(current.since)} ({undo})"
+        rule = reason.removeprefix("alert rule ").split(":", 1)[0]
+        switched = AlertDowngrade(rule=rule, model=model, since=self._clock(), reason=reason)
+        await self._store.set_workspace_setting(ws.id, ALERT_DOWNGRADE_SETTING, switched.dump())
         with acting_as(ALERTS_ACTOR):
-            return await self._downgrade(workspace_id, reason)
+            self._control.audit.emit(
+                "workspace.alert_downgrade",
+                ws.id,
+                target=ws.id,
+                new=downgrade_view(switched),
+                details={"reason": reason},
+            )
+        return f"switched the workspace's chat requests to {model} ({undo})"
+
+    async def downgrade_in_force(self, workspace_id: str) -> AlertDowngrade | None:
+        key = workspace_setting_key(workspace_id, ALERT_DOWNGRADE_SETTING)
+        return AlertDowngrade.parse(await self._store.get_setting(key))
+
+    async def resume(self, workspace: str) -> AlertDowngrade:
+        """End the alert downgrade in force: the workspace's requests are served by the models
+        they name again (``NotFound`` when none is in force)."""
+        ws = await self._control.workspace(workspace)
+        current = await self.downgrade_in_force(ws.id)
+        if current is None:
+            raise NotFound(
+                f"No alert downgrade is in force in workspace '{ws.name}'.", param="workspace"
+            )
+        await self._store.set_workspace_setting(ws.id, ALERT_DOWNGRADE_SETTING, "")
+        self._control.audit.emit(
+            "workspace.alert_downgrade_end", ws.id, target=ws.id, old=downgrade_view(current)
+        )
+        return current
 
 
 def _time(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def downgrade_view(d: AlertDowngrade) -> dict[str, object]:
+    return {"rule": d.rule, "model": d.model, "since": _time(d.since), "reason": d.reason}
 
 
 def channel_view(c: AlertChannelRecord) -> dict[str, object]:

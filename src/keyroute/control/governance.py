@@ -244,6 +244,13 @@ class Governance:
         found = await self._key(workspace, key, active=active)
         return Subject(scope="key", subject=found.id, key=found)
 
+    async def subject(
+        self, workspace: WorkspaceRecord, key: str | None, user: object = None
+    ) -> Subject:
+        """Whom ``--key`` (an active gateway key, by name or id) or ``--user`` (an end-user
+        tag) name; the workspace when neither is given. Errors name the field."""
+        return await self._subject(workspace, key, user, active=True)
+
     async def _key(self, workspace: WorkspaceRecord, key: str, *, active: bool) -> ApiKeyRecord:
         keys = await self._store.list_api_keys(workspace.id)
         found = next((k for k in keys if k.id == key), None) or next(

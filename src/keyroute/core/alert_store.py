@@ -6,6 +6,7 @@ small; ``storage`` implements the protocol (memory, SQLite) and ``alerts`` uses 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,6 +80,48 @@ class AlertEventRecord:
     attempt: int = 0
     outcome: str = ""  # ``delivered``, ``failed``, ``gave-up``, ``paused-key``...
     detail: str = ""  # JSON: the alert's values, or the delivery's status and error
+
+
+ALERT_DOWNGRADE_SETTING = "alert_downgrade"
+"""The workspace setting that says an alert's ``downgrade`` action is in force (empty: none)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertDowngrade:
+    """An alert rule's ``downgrade`` action in force for a workspace: until ``keyroute alerts
+    resume``, every chat request of the workspace is served by its budget downgrade model
+    (``model`` is the one named when the action ran, shown to people; the request path serves
+    the workspace budget's current one). Stored as a workspace setting, so it is a configuration
+    change: every worker reloads the workspace's state and sees it."""
+
+    rule: str
+    model: str
+    since: datetime
+    reason: str = ""
+
+    def dump(self) -> str:
+        return json.dumps(
+            {
+                "rule": self.rule,
+                "model": self.model,
+                "since": self.since.isoformat(),
+                "reason": self.reason,
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def parse(cls, text: str | None) -> AlertDowngrade | None:
+        """The stored setting; ``None`` when none is in force (no setting, or an empty one)."""
+        if not text:
+            return None
+        raw = json.loads(text)
+        return cls(
+            rule=str(raw["rule"]),
+            model=str(raw["model"]),
+            since=datetime.fromisoformat(raw["since"]),
+            reason=str(raw.get("reason", "")),
+        )
 
 
 class AlertStore(Protocol):

@@ -144,7 +144,8 @@ class Pipeline:
         if isinstance(op, Chat | ChatStream) and "models" in op.request.passthrough:
             op = _own_chain(ctx, op)
         # admission (quota, rate limit, budget hold) for the plan's candidates
-        routes = await self._admit(ctx, state, op, meter, self._plan(ctx, state, op))
+        plan = self._plan(ctx, state, op, state.alert_downgrade)
+        routes = await self._admit(ctx, state, op, meter, plan)
         lookup = await self._lookup(ctx, state, op)
         if lookup is not None and lookup.answer is not None:
             return self._from_cache(ctx, op, lookup.answer, meter)  # type: ignore[no-any-return]
@@ -224,15 +225,24 @@ class Pipeline:
         return state
 
     def _plan(
-        self, ctx: RequestContext, state: WorkspaceState, op: WholeOperation[Any] | ChatStream
+        self,
+        ctx: RequestContext,
+        state: WorkspaceState,
+        op: WholeOperation[Any] | ChatStream,
+        forced: str | None = None,
     ) -> list[Route]:
         """The candidates for this request, in order: for ``auto``, as the router ranks them
         (``routing.selection``); otherwise the model and its other keys. The fallback chain
         follows (the request's own, else the workspace's policy: ``pipeline.fallbacks``); each
         candidate gets the workspace's timeouts, the keys of one model are balanced by weight,
-        and those too small for the request are left out."""
+        and those too small for the request are left out. ``forced``: an alert's downgrade in
+        force (``WorkspaceState.alert_downgrade``), whose model serves a chat request instead."""
         req = op.request if isinstance(op, Chat | ChatStream | CountTokens) else None
-        fallbacks = self._fallbacks.chain(ctx, state, op.model, req)
+        model = op.model
+        if forced is not None and forced != model and isinstance(op, Chat | ChatStream):
+            ctx.downgrade_to = model = forced  # ``auto`` keeps its candidates up to it
+            ctx.response_headers.append(("x-keyroute-downgraded-from", op.model))
+        fallbacks = self._fallbacks.chain(ctx, state, model, req)
         router = self._router
         if router is not None and router.routes(op.model):
             if not isinstance(req, ChatRequest):
@@ -249,7 +259,7 @@ class Pipeline:
             ctx.response_headers.append(("x-keyroute-route", plan.decision.header()))
             routes = plan.routes
         else:
-            routes = self._resolver.candidates(state, op.model, fallbacks)
+            routes = self._resolver.candidates(state, model, fallbacks)
         routes = self._fallbacks.shape(state, routes, req)
         self._serve(ctx, routes[0])
         return routes
@@ -267,6 +277,7 @@ class Pipeline:
         downgrades the request)."""
         limits = state.limits
         ctx.limits_told = True
+        forced = ctx.downgrade_to  # an alert's downgrade in force, applied by the plan
         if self._admission is None or limits.unlimited:
             return routes
         record = ctx.record
@@ -301,10 +312,11 @@ class Pipeline:
             raise
         meter.settlement = ticket.settle
         if ticket.downgraded_to is None:
-            record.admission = "admitted"
+            record.admission = "admitted" if forced is None else "downgraded"
             return routes
         record.admission = "downgraded"
-        ctx.response_headers.append(("x-keyroute-downgraded-from", op.model))
+        if forced is None:
+            ctx.response_headers.append(("x-keyroute-downgraded-from", op.model))
         ctx.model_id = ""
         routes = plans[ticket.downgraded_to]
         self._serve(ctx, routes[0])

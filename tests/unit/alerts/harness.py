@@ -146,7 +146,13 @@ class Harness:
         )
 
     async def spend(
-        self, usd: float, *, at: datetime | None = None, key: str = "k1", status: int = 200
+        self,
+        usd: float,
+        *,
+        at: datetime | None = None,
+        key: str = "k1",
+        status: int = 200,
+        user: str | None = None,
     ) -> None:
         number = next(_ids)
         await self.store.usage.append(
@@ -157,6 +163,7 @@ class Harness:
                     workspace_id="w1",
                     time=at or self.clock.now,
                     api_key_id=key,
+                    end_user=user,
                     endpoint="/v1/chat/completions",
                     inbound_format="openai",
                     served_model="openai/gpt-4o",

@@ -199,3 +199,39 @@ async def test_one_lease_holder_evaluates_and_a_woken_worker_evaluates_its_works
     assert [a.event for a in sent] == ["firing"]
     h.clock.advance(seconds=46)
     assert await h.evaluate() == []  # the lease is this worker's now; nothing new to say
+
+
+async def test_a_gateway_keys_budget_rule_reads_that_key_and_pauses_it() -> None:
+    h = Harness(utc("2026-02-01T07:30:00"))
+    await h.setup()
+    spec = RuleInput(kind="budget_threshold", value="80", key="k2", action="pause-key")
+    await h.rule("batch-budget", spec)
+    h.fixed.budgets_ = [
+        Budget(period="day", limit_usd=Decimal(100)),  # the workspace's: far from 80 %
+        Budget(period="day", limit_usd=Decimal(10), scope="key", subject="k2"),
+    ]
+    await h.spend(30.0, key="k1")  # the top spender, but not the rule's key
+    await h.spend(7.0, key="k2")
+    assert await h.evaluate() == []  # k2 at 70 %
+    await h.spend(1.5, key="k2")
+    (alert,) = await h.evaluate()
+    assert (alert.event, alert.value) == ("firing", Decimal(85))
+    assert alert.description == "budget use of gateway key k2 at or above 80%"
+    assert h.fixed.paused == ["k2"]  # the rule's key, not the top spender k1
+
+
+async def test_an_end_users_monthly_budget_is_projected_from_that_users_rate() -> None:
+    h = Harness(utc("2026-06-30T12:00:00"))  # 12 hours left of June
+    await h.setup()
+    await h.rule("u1-month", RuleInput(kind="projection", user="u1"))
+    h.fixed.budgets_ = [
+        Budget(period="month", limit_usd=Decimal(50), scope="user", subject="u1"),
+        Budget(period="month", limit_usd=Decimal(50), scope="user", subject="u2"),
+    ]
+    await h.spend(40.0, at=utc("2026-06-10T00:00:00"), user="u1")
+    await h.spend(45.0, at=utc("2026-06-30T11:30:00"), user="u2")  # not u1's spend
+    assert await h.evaluate() == []  # u1: $40 spent, nothing in the last hour
+    await h.spend(1.0, at=utc("2026-06-30T11:50:00"), user="u1")
+    (alert,) = await h.evaluate()  # $41 + $1/h x 12 h = $53 by the end of June
+    assert (alert.event, alert.value, alert.threshold) == ("firing", Decimal(53), Decimal(50))
+    assert alert.exhausts_at == utc("2026-06-30T21:00:00")

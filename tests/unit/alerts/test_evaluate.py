@@ -135,9 +135,11 @@ def test_projection_says_when_the_budget_runs_out() -> None:
         spent_usd=Decimal(99),
         usd_per_hour=Decimal(60),
         period_end=end,
+        timezone="Asia/Tokyo",
         exhausts_at=T0 + timedelta(minutes=1),
     )
     assert r.value == 104 and r.threshold == 100 and r.level() == 1
+    assert r.window == "this month (Asia/Tokyo) at the last hour's rate"
     assert r.exhausts_at == T0 + timedelta(minutes=1)
     later = evaluate.projected(
         RULE,
@@ -146,6 +148,7 @@ def test_projection_says_when_the_budget_runs_out() -> None:
         spent_usd=Decimal(1),
         usd_per_hour=Decimal(1),
         period_end=end,
+        timezone="UTC",
         exhausts_at=end + timedelta(days=3),
     )
     assert later.level() == 0 and later.exhausts_at is None

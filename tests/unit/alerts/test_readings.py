@@ -42,3 +42,18 @@ async def test_budget_rules_without_budgets_read_nothing() -> None:
     await h.rule("p", RuleInput(kind="projection"))
     await h.spend(1000.0)
     assert await h.evaluate() == []
+
+
+async def test_a_key_or_user_reads_its_own_spend_from_the_store_and_the_board() -> None:
+    h = Harness(utc("2026-05-20T12:00:00"))
+    await h.setup()
+    await h.spend(7.0, at=utc("2026-05-03T09:00:00"), key="k1", user="u1")
+    await h.spend(4.0, at=utc("2026-05-03T09:00:00"), key="k2")
+    await h.spend(1.0, at=utc("2026-05-20T11:00:00"), key="k2", user="u1")
+    await h.engine.sync("w1", h.clock.now)
+    reader = Reader(h.engine.board, h.store.usage, NoBudgets())
+    month, now = utc("2026-05-01T00:00:00"), h.clock.now
+    assert await reader.spent_since("w1", month, now, ("key", "k1")) == 7 * USD
+    assert await reader.spent_since("w1", month, now, ("key", "k2")) == 5 * USD
+    assert await reader.spent_since("w1", month, now, ("user", "u1")) == 8 * USD
+    assert await reader.spent_since("w1", month, now) == 12 * USD

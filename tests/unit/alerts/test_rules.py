@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from keyroute.alerts.rules import RuleError, RuleInput, rule_from_record
+from keyroute.alerts.rules import RuleError, RuleInput, flag, rule_from_record, rule_input
 from keyroute.core.alert_store import AlertRuleRecord
 
 
@@ -68,26 +68,40 @@ def test_other_kinds() -> None:
 @pytest.mark.parametrize(
     ("spec", "param"),
     [
-        (RuleInput(kind="burn_rate"), "burn-rate"),
-        (RuleInput(kind="burn_rate", value="abc"), "burn-rate"),
-        (RuleInput(kind="burn_rate", value="-5"), "burn-rate"),
-        (RuleInput(kind="burn_rate", value="NaN"), "burn-rate"),
+        (RuleInput(kind="burn_rate"), "burn_rate"),
+        (RuleInput(kind="burn_rate", value="abc"), "burn_rate"),
+        (RuleInput(kind="burn_rate", value="-5"), "burn_rate"),
+        (RuleInput(kind="burn_rate", value="NaN"), "burn_rate"),
         (RuleInput(kind="burn_rate", value="5", per="week"), "per"),
         (RuleInput(kind="burn_rate", value="5", window="fast"), "window"),
+        (RuleInput(kind="burn_rate", value="5", window="2d"), "window"),
         (RuleInput(kind="burn_rate", value="5", escalate="4"), "escalate"),
-        (RuleInput(kind="error_rate", value="5000"), "error-rate"),
-        (RuleInput(kind="error_rate", value="5", min_requests="x"), "min-requests"),
+        (RuleInput(kind="error_rate", value="5000"), "error_rate"),
+        (RuleInput(kind="error_rate", value="5", min_requests="x"), "min_requests"),
         (RuleInput(kind="anomaly", value="5", baseline="36h"), "baseline"),
         (RuleInput(kind="anomaly", value="5", timezone="Mars/Olympus"), "timezone"),
         (RuleInput(kind="budget_threshold", value="80", window="1h"), "window"),
         (RuleInput(kind="projection", escalate="5"), "escalate"),
+        (RuleInput(kind="error_rate", value="101"), "error_rate"),
+        (RuleInput(kind="budget_threshold", value="1001"), "budget_threshold"),
+        (RuleInput(kind="anomaly", value="5", per="hour"), "per"),
+        (RuleInput(kind="error_rate", value="5", per="hour"), "per"),
+        (RuleInput(kind="burn_rate", value="5", baseline="7d"), "baseline"),
+        (RuleInput(kind="burn_rate", value="5", min_spend="1"), "min_spend"),
+        (RuleInput(kind="burn_rate", value="5", min_requests="3"), "min_requests"),
+        (RuleInput(kind="burn_rate", value="5", timezone="UTC"), "timezone"),
+        (RuleInput(kind="budget_threshold", value="80", timezone="UTC"), "timezone"),
+        (RuleInput(kind="burn_rate", value="5", key="k1"), "key"),
+        (RuleInput(kind="anomaly", value="5", user="u1"), "user"),
+        (RuleInput(kind="projection", key="k1", user="u1"), "user"),
+        (RuleInput(kind="projection", key=" "), "key"),
     ],
 )
 def test_bad_settings_name_their_flag(spec: RuleInput, param: str) -> None:
     with pytest.raises(RuleError) as caught:
         spec.settings()
     assert caught.value.param == param
-    assert f"--{param}" in str(caught.value)
+    assert flag(param) in str(caught.value)
 
 
 def test_bad_cooldown_and_action() -> None:
@@ -95,3 +109,42 @@ def test_bad_cooldown_and_action() -> None:
         RuleInput(kind="projection", cooldown="soon").cooldown_seconds()
     with pytest.raises(RuleError, match="--action"):
         RuleInput(kind="projection", action="explode").checked_action()
+
+
+def test_budget_rules_of_a_key_or_an_end_user() -> None:
+    workspace = rule_from_record(stored(RuleInput(kind="budget_threshold", value="80")))
+    assert (workspace.scope, workspace.subject) == ("workspace", None)
+    key = rule_from_record(stored(RuleInput(kind="budget_threshold", value="80", key="k1")))
+    assert (key.scope, key.subject) == ("key", "k1")
+    assert key.describe() == "budget use of gateway key k1 at or above 80%"
+    user = rule_from_record(stored(RuleInput(kind="projection", user="team-a")))
+    assert (user.scope, user.subject) == ("user", "team-a")
+    assert user.describe() == (
+        "monthly budget of end user team-a projected to run out before the month ends"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({}, "burn_rate"),
+        ({"burn_rate": "5", "projection": True}, "projection"),
+        ({"burn_rate": "5", "anomaly": "3"}, "anomaly"),
+        ({"burn_rate": "5", "speed": "3"}, "speed"),
+        ({"burn_rate": "5", "window": True}, "window"),
+    ],
+)
+def test_fields_name_one_kind(fields: dict[str, str | bool | None], param: str) -> None:
+    with pytest.raises(RuleError) as caught:
+        rule_input(fields)
+    assert caught.value.param == param
+
+
+def test_fields_as_the_cli_and_admin_api_give_them() -> None:
+    spec = rule_input(
+        {"burn_rate": "50", "per": "hour", "window": "15m", "projection": False, "key": None}
+    )
+    assert spec == RuleInput(kind="burn_rate", value="50", per="hour", window="15m")
+    assert rule_input({"projection": True, "user": "bob", "action": "downgrade"}) == RuleInput(
+        kind="projection", user="bob", action="downgrade"
+    )

@@ -74,3 +74,19 @@ def test_prune_and_spend_since() -> None:
 def test_bucket_width_divides_a_day() -> None:
     with pytest.raises(ValueError, match="divides a day"):
         VelocityBoard(bucket_seconds=7)
+
+
+def test_one_key_or_user_of_a_workspace() -> None:
+    board = VelocityBoard(bucket_seconds=60)
+    spend(board, T0, 1.0, key="a")
+    spend(board, T0 + timedelta(minutes=1), 2.0, key="b")
+    board.add("w1", T0, key="a", model="m", user="u1", spend_pico=4 * USD, failed=True)
+    now = T0 + timedelta(minutes=2)
+    minute = T0.replace(second=0)
+    assert board.spend_since("w1", minute, ("key", "a")) == 5 * USD
+    assert board.spend_since("w1", minute, ("key", "b")) == 2 * USD
+    assert board.spend_since("w1", minute, ("user", "u1")) == 4 * USD
+    assert board.spend_since("w1", minute, ("user", "nobody")) == 0
+    assert board.window("w1", now, 300, ("key", "a")).counts == Counts(5 * USD, 2, 1)
+    assert board.window("w1", now, 300).counts == Counts(7 * USD, 3, 1)
+    assert board.window("w2", now, 300, ("key", "a")).counts == Counts()

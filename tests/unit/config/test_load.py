@@ -243,6 +243,57 @@ def test_misplaced_master_key_is_not_shown(tmp_path: Path, toml: str, env: dict[
     assert SECRET not in message
 
 
+@pytest.mark.parametrize(
+    ("env", "fragments"),
+    [
+        ({"KEYROUTE__ALERTS__SMTP__PORT": "abc"}, ("alerts.smtp.port", "'abc'")),
+        ({"KEYROUTE__ALERTS__SMTP__STARTTLS": "maybe"}, ("alerts.smtp.starttls",)),
+        ({"KEYROUTE__ALERTS__SMTP__FROM": ""}, ("alerts.smtp.from", "one email address")),
+        (
+            {"KEYROUTE__ALERTS__SMTP__FROM": "a@example.com\r\nBcc: b@example.com"},
+            ("alerts.smtp.from", "one email address"),
+        ),
+        ({"KEYROUTE__ALERTS__SMTP__HOST": "smtp example"}, ("alerts.smtp.host", "host name")),
+        (
+            {
+                "KEYROUTE__ALERTS__SMTP__HOST": "smtp.example.com",
+                "KEYROUTE__ALERTS__SMTP__USERNAME": "alerts",
+                "KEYROUTE__ALERTS__SMTP__PASSWORD": SECRET,
+                "KEYROUTE__ALERTS__SMTP__STARTTLS": "false",
+            },
+            ("alerts.smtp:", "clear text", "(hidden)"),
+        ),
+    ],
+)
+def test_smtp_settings_are_checked_and_the_password_never_shown(
+    env: dict[str, str], fragments: tuple[str, ...]
+) -> None:
+    assert SECRET not in check_error("Invalid configuration", *fragments, env=env)
+
+
+def test_smtp_settings_from_the_environment() -> None:
+    smtp = load(
+        env={
+            "KEYROUTE__ALERTS__SMTP__HOST": "smtp.example.com",
+            "KEYROUTE__ALERTS__SMTP__PORT": "2525",
+            "KEYROUTE__ALERTS__SMTP__USERNAME": "alerts",
+            "KEYROUTE__ALERTS__SMTP__PASSWORD": SECRET,
+            "KEYROUTE__ALERTS__SMTP__STARTTLS": "true",
+            "KEYROUTE__ALERTS__SMTP__FROM": "keyroute@example.com",
+        }
+    ).alerts.smtp
+    assert (smtp.host, smtp.port, smtp.username, smtp.starttls, smtp.from_) == (
+        "smtp.example.com",
+        2525,
+        "alerts",
+        True,
+        "keyroute@example.com",
+    )
+    assert smtp.password is not None and smtp.password.get_secret_value() == SECRET
+    relay = {"KEYROUTE__ALERTS__SMTP__HOST": "localhost", "KEYROUTE__ALERTS__SMTP__STARTTLS": "0"}
+    assert load(env={**relay, "KEYROUTE__ALERTS__SMTP__USERNAME": "u"}).alerts.smtp.username == "u"
+
+
 def test_export_for_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KEYROUTE_CONFIG", "before")  # restored after the test
     export_for_workers(None)

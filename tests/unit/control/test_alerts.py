@@ -14,6 +14,7 @@ from keyroute.admission.policy import Limits
 from keyroute.alerts.delivery import Deliverer
 from keyroute.alerts.rules import RuleInput
 from keyroute.alerts.sources import Budget
+from keyroute.audit.entries import AdminEvent
 from keyroute.control.alerts import AlertAdmin, WorkspaceBudgets, channel_view, rule_view
 from keyroute.control.base_url import BaseUrlPolicy
 from keyroute.control.plane import ControlPlane
@@ -23,6 +24,7 @@ from keyroute.principals import PrincipalCache
 from keyroute.storage.memory import MemoryStore
 from keyroute.vault.keystore import KeyVault
 from keyroute.vault.masterkey import MasterKeyring, new_master_key
+from keyroute.workspace_state import WorkspaceDirectory
 from tests.fakes.alert_receivers import WebhookReceiver
 from tests.fakes.server import serve
 
@@ -81,7 +83,10 @@ async def test_slack_url_is_kept_secret(admin: AlertAdmin) -> None:
     [
         ({}, "webhook"),
         ({"webhook": "https://a.example.com", "email": "a@example.com"}, "webhook"),
-        ({"webhook": "http://169.254.169.254/latest"}, "base_url"),
+        ({"webhook": "http://169.254.169.254/latest"}, "webhook"),
+        ({"webhook": "not a url"}, "webhook"),
+        ({"webhook": ""}, "webhook"),
+        ({"slack": "ftp://hooks.slack.example.com/x"}, "slack"),
         ({"webhook": "https://a.example.com", "secret": "short"}, "secret"),
         ({"email": "a@example.com", "secret": "x" * 20}, "secret"),
         ({"email": "not an address"}, "email"),
@@ -104,7 +109,7 @@ async def test_rules_need_a_channel_and_valid_settings(admin: AlertAdmin) -> Non
     assert missing.value.param == "channel"
     with pytest.raises(InvalidRequest) as bad:
         await admin.add_rule("acme", "r", "ops", RuleInput(kind="burn_rate", value="x"))
-    assert bad.value.param == "burn-rate"
+    assert bad.value.param == "burn_rate"
     with pytest.raises(InvalidRequest) as bad_name:
         await admin.add_rule("acme", "a rule", "ops", RuleInput(kind="projection"))
     assert bad_name.value.param == "name"
@@ -162,7 +167,7 @@ async def test_pause_action_is_audited_and_refuses_the_key(admin: AlertAdmin) ->
     assert "no budget downgrade model" in await admin.downgrade(ws.id, "rule")
 
 
-async def test_workspace_budgets_are_the_workspace_caps_in_its_zone() -> None:
+async def test_budgets_are_the_workspace_key_and_user_caps_in_its_zone() -> None:
     limits = Limits(
         timezone="Asia/Tokyo",
         budgets=(
@@ -177,27 +182,92 @@ async def test_workspace_budgets_are_the_workspace_caps_in_its_zone() -> None:
     assert await WorkspaceBudgets(of).budgets("w") == [
         Budget(period="day", limit_usd=Decimal(10), timezone="Asia/Tokyo"),
         Budget(period="month", limit_usd=Decimal(200), timezone="Asia/Tokyo"),
+        Budget(
+            period="day", limit_usd=Decimal(1), timezone="Asia/Tokyo", scope="key", subject="k1"
+        ),
     ]
 
 
-async def test_downgrade_names_the_budget_model() -> None:
-    from keyroute.control.alerts import budget_downgrade
+async def test_downgrade_switches_the_workspace_until_resumed() -> None:
+    store = MemoryStore()
+    keyring = MasterKeyring.from_env(new_master_key().hex())
+    events: list[AdminEvent] = []
 
-    limits = Limits(
-        budgets=(
-            PolicyBudget(
-                monthly_pico=10**12, action="downgrade", downgrade_to="openai/gpt-4o-mini"
-            ),
-        )
+    class Sink:
+        def log_event(self, event: AdminEvent) -> None:
+            events.append(event)
+
+    vault = KeyVault(store, keyring)
+    plane = ControlPlane(store, vault, clock=lambda: T0, events=Sink())
+    ws = await plane.create_workspace("acme")
+    directory = WorkspaceDirectory(store, vault)
+
+    async def limits(workspace_id: str) -> Limits:
+        return (await directory.get(workspace_id)).limits
+
+    notifier = HttpNotifier(timeout=5)
+    admin = AlertAdmin(
+        plane,
+        Deliverer({"webhook": notifier}, store.alerts.append_alert_events, clock=lambda: T0),
+        clock=lambda: T0,
+        limits=limits,
     )
+    said = await admin.downgrade(ws.id, "alert rule runaway: spend above $100.00/hour")
+    assert said.startswith("no budget downgrade model is configured for this workspace")
+    assert "keyroute budget set --workspace acme" in said and said.endswith("nothing switched")
+    assert (await directory.get(ws.id)).alert_downgrade is None and events[-1].action != (
+        "workspace.alert_downgrade"
+    )
+    await plane.governance.set_budget(
+        "acme", monthly="100", action="downgrade", downgrade_to="openai/gpt-4o-mini"
+    )
+    said = await admin.downgrade(ws.id, "alert rule runaway: spend above $100.00/hour")
+    assert said == (
+        "switched the workspace's chat requests to openai/gpt-4o-mini "
+        "(undo: keyroute alerts resume --workspace acme)"
+    )
+    assert (await directory.get(ws.id)).alert_downgrade == "openai/gpt-4o-mini"
+    audited = events[-1]
+    assert (audited.action, audited.actor, audited.target) == (
+        "workspace.alert_downgrade",
+        "alerts",
+        ws.id,
+    )
+    assert audited.new is not None and audited.new["rule"] == "runaway"
+    again = await admin.downgrade(ws.id, "alert rule other: x")
+    assert again.startswith("already switched to openai/gpt-4o-mini since 2026-12-03T03:00:00Z")
+    in_force = await admin.downgrade_in_force(ws.id)
+    assert in_force is not None and (in_force.rule, in_force.since) == ("runaway", T0)
+    ended = await admin.resume("acme")
+    assert ended.model == "openai/gpt-4o-mini"
+    assert (await directory.get(ws.id)).alert_downgrade is None
+    assert events[-1].action == "workspace.alert_downgrade_end"
+    with pytest.raises(NotFound) as none:
+        await admin.resume("acme")
+    assert none.value.param == "workspace"
+    await notifier.close()
 
-    async def of(workspace_id: str) -> Limits:
-        return limits
 
-    said = await budget_downgrade(of)("w", "rule")
-    assert said.startswith("requests switch to openai/gpt-4o-mini when the workspace budget's cap")
-
-    async def none(workspace_id: str) -> Limits:
-        return Limits()
-
-    assert "no budget downgrade model" in await budget_downgrade(none)("w", "rule")
+async def test_budget_rules_name_a_key_by_name_or_id_or_an_end_user(admin: AlertAdmin) -> None:
+    plane = admin._control
+    created = await plane.create_api_key("acme", "agent")
+    await admin.add_channel("acme", "ops", email="oncall@example.com")
+    by_name = await admin.add_rule(
+        "acme", "k", "ops", RuleInput(kind="budget_threshold", value="80", key="agent")
+    )
+    assert by_name.params["scope"] == "key" and by_name.params["subject"] == created.record.id
+    by_user = await admin.add_rule("acme", "u", "ops", RuleInput(kind="projection", user="bob"))
+    assert (by_user.params["scope"], by_user.params["subject"]) == ("user", "bob")
+    with pytest.raises(NotFound) as unknown:
+        await admin.add_rule(
+            "acme", "x", "ops", RuleInput(kind="budget_threshold", value="80", key="nope")
+        )
+    assert unknown.value.param == "key"
+    with pytest.raises(InvalidRequest) as bad_tag:
+        await admin.add_rule("acme", "x", "ops", RuleInput(kind="projection", user="a\nb"))
+    assert bad_tag.value.param == "user"
+    with pytest.raises(InvalidRequest) as not_budget:
+        await admin.add_rule(
+            "acme", "x", "ops", RuleInput(kind="burn_rate", value="5", key="agent")
+        )
+    assert not_budget.value.param == "key"

@@ -312,3 +312,37 @@ async def test_auto_is_listed_and_refused_for_embeddings(harness: Harness) -> No
     with pytest.raises(InvalidRequest) as info:
         await harness.pipeline.run(ctx, Embed(EmbeddingRequest(model="auto", inputs=("x",))), meter)
     assert info.value.param == "model"
+
+
+async def test_an_alert_downgrade_serves_chat_with_the_budget_downgrade_model(
+    harness: Harness,
+) -> None:
+    from datetime import UTC, datetime
+
+    from keyroute.core.alert_store import ALERT_DOWNGRADE_SETTING, AlertDowngrade
+
+    ws = harness.principal.workspace_id
+    await harness.plane.governance.set_budget(
+        "w", monthly="1000", action="downgrade", downgrade_to="demo/fast"
+    )
+    switched = AlertDowngrade(rule="r", model="demo/fast", since=datetime.now(UTC))
+    await harness.plane.store.set_workspace_setting(ws, ALERT_DOWNGRADE_SETTING, switched.dump())
+    ctx, meter = harness.context()
+    result = await harness.pipeline.run(ctx, Chat(chat("demo/smart")), meter)
+    assert result.text and ctx.model_id == "demo/fast"
+    assert ("x-keyroute-downgraded-from", "demo/smart") in ctx.response_headers
+    assert (ctx.record.requested_model, ctx.record.served_model) == ("demo/smart", "demo/fast")
+    routed, routed_meter = harness.context()  # ``auto`` keeps its candidates up to the model
+    await harness.pipeline.run(routed, Chat(chat("auto")), routed_meter)
+    assert routed.model_id == "demo/fast"
+    assert ("x-keyroute-downgraded-from", "auto") in routed.response_headers
+    same, same_meter = harness.context()  # the downgrade model itself: nothing to say
+    await harness.pipeline.run(same, Chat(chat("demo/fast")), same_meter)
+    assert not any(h == "x-keyroute-downgraded-from" for h, _ in same.response_headers)
+    listing, listing_meter = harness.context()  # not a chat: planned as asked
+    count = await harness.pipeline.run(listing, CountTokens(chat("demo/smart")), listing_meter)
+    assert count.input_tokens > 0 and listing.model_id == "demo/smart"
+    await harness.plane.store.set_workspace_setting(ws, ALERT_DOWNGRADE_SETTING, "")
+    resumed, resumed_meter = harness.context()
+    await harness.pipeline.run(resumed, Chat(chat("demo/smart")), resumed_meter)
+    assert resumed.model_id == "demo/smart"
