@@ -217,7 +217,7 @@ class AlertEngine:
                 if top is None:
                     return "no gateway key to pause: no spend by a key in the window"
                 return await self._actions.pause_key(rule.workspace_id, top, reason)
-            return await self._actions.downgrade(rule.workspace_id, reason)
+            return await self._actions.downgrade(rule.workspace_id, rule.name, reason)
         except Exception as exc:  # the notification still goes out, saying the action failed
             log.exception("alert action %s of rule %s failed", rule.action, rule.name)
             return f"{rule.action} failed: {exc}"

@@ -47,6 +47,7 @@ class Actions(Protocol):
         """Pause the key; returns what was done, for the message and the history."""
         ...
 
-    async def downgrade(self, workspace_id: str, reason: str) -> str:
-        """Switch the workspace to its budget downgrade model; returns what was done."""
+    async def downgrade(self, workspace_id: str, rule: str, reason: str) -> str:
+        """Switch the workspace to its budget downgrade model (rule ``rule`` fired); returns
+        what was done."""
         ...

@@ -403,7 +403,7 @@ class AlertAdmin:
             await self._control.pause_api_key(workspace_id, key_id, reason)
         return f"paused gateway key {key_id} (undo: keyroute api-key resume)"
 
-    async def downgrade(self, workspace_id: str, reason: str) -> str:
+    async def downgrade(self, workspace_id: str, rule: str, reason: str) -> str:
         ws = await self._store.get_workspace(workspace_id)
         if ws is None:
             return "the workspace no longer exists: nothing switched"
@@ -418,7 +418,6 @@ class AlertAdmin:
         current = await self.downgrade_in_force(ws.id)
         if current is not None:
             return f"already switched to {current.model} since {_time(current.since)} ({undo})"
-        rule = reason.removeprefix("alert rule ").split(":", 1)[0]
         switched = AlertDowngrade(rule=rule, model=model, since=self._clock(), reason=reason)
         await self._store.set_workspace_setting(ws.id, ALERT_DOWNGRADE_SETTING, switched.dump())
         with acting_as(ALERTS_ACTOR):

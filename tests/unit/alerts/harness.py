@@ -65,7 +65,7 @@ class Fixed:
         self.paused.append(key_id)
         return f"paused {key_id}"
 
-    async def downgrade(self, workspace_id: str, reason: str) -> str:
+    async def downgrade(self, workspace_id: str, rule: str, reason: str) -> str:
         self.downgraded.append(workspace_id)
         return "downgraded"
 

@@ -164,7 +164,7 @@ async def test_pause_action_is_audited_and_refuses_the_key(admin: AlertAdmin) ->
         await plane.pause_api_key("acme", created.record.id)  # already paused
     await plane.resume_api_key("acme", created.record.id)
     assert (await principals.authenticate(created.key)).api_key_id == created.record.id
-    assert "no budget downgrade model" in await admin.downgrade(ws.id, "rule")
+    assert "no budget downgrade model" in await admin.downgrade(ws.id, "r", "rule")
 
 
 async def test_budgets_are_the_workspace_key_and_user_caps_in_its_zone() -> None:
@@ -212,7 +212,7 @@ async def test_downgrade_switches_the_workspace_until_resumed() -> None:
         clock=lambda: T0,
         limits=limits,
     )
-    said = await admin.downgrade(ws.id, "alert rule runaway: spend above $100.00/hour")
+    said = await admin.downgrade(ws.id, "runaway", "alert rule runaway: spend above $100.00/hour")
     assert said.startswith("no budget downgrade model is configured for this workspace")
     assert "keyroute budget set --workspace acme" in said and said.endswith("nothing switched")
     assert (await directory.get(ws.id)).alert_downgrade is None and events[-1].action != (
@@ -221,7 +221,7 @@ async def test_downgrade_switches_the_workspace_until_resumed() -> None:
     await plane.governance.set_budget(
         "acme", monthly="100", action="downgrade", downgrade_to="openai/gpt-4o-mini"
     )
-    said = await admin.downgrade(ws.id, "alert rule runaway: spend above $100.00/hour")
+    said = await admin.downgrade(ws.id, "runaway", "alert rule runaway: spend above $100.00/hour")
     assert said == (
         "switched the workspace's chat requests to openai/gpt-4o-mini "
         "(undo: keyroute alerts resume --workspace acme)"
@@ -234,7 +234,7 @@ async def test_downgrade_switches_the_workspace_until_resumed() -> None:
         ws.id,
     )
     assert audited.new is not None and audited.new["rule"] == "runaway"
-    again = await admin.downgrade(ws.id, "alert rule other: x")
+    again = await admin.downgrade(ws.id, "other", "alert rule other: x")
     assert again.startswith("already switched to openai/gpt-4o-mini since 2026-12-03T03:00:00Z")
     in_force = await admin.downgrade_in_force(ws.id)
     assert in_force is not None and (in_force.rule, in_force.since) == ("runaway", T0)
