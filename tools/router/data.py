@@ -1,9 +1,11 @@
 """The routing data sets: loading, cross-file deduplication and the splits.
 
 Each row becomes an ``Example``: the prompt a user would send, the strong and the weak model's
-quality on it (0/1 correctness or a graded score in [0, 1]) and a deduplication key (the
-normalised question text), so that the same question in two files (MMLU-Pro's ``ori_mmlu`` rows
-are MMLU questions) always lands on the same side of every split.
+quality on it (0/1 correctness or a graded score in [0, 1]) and a split key (the normalised
+question stem, options cut off), so that the same question in two files (MMLU-Pro's ``ori_mmlu``
+rows are MMLU questions with other options) always lands on the same side of every split.
+Within a file, rows are deduplicated on their whole normalised prompt: two questions that share
+a stem but not their options (or a few-shot preamble, as in RouterBench) are different prompts.
 """
 
 from __future__ import annotations
@@ -42,19 +44,24 @@ SPLIT_SEED = "keyroute-router-v1"
 class Example:
     source: str
     group: str  # MMLU subject, MMLU-Pro category, MT-Bench category, RouterBench eval...
-    key: str  # deduplication key
+    key: str  # split key: the normalised question stem
     text: str  # the last user turn
     strong: float
     weak: float
+    origin: str = ""  # MMLU-Pro: where the question comes from (``ori_mmlu-<subject>``...)
 
 
 _SPACE = re.compile(r"\s+")
 
 
+def normalised(text: str) -> str:
+    """Lower-cased, whitespace collapsed."""
+    return _SPACE.sub(" ", text).strip().lower()
+
+
 def dedup_key(question: str) -> str:
-    """The normalised question: lower-cased, whitespace collapsed, options and cue cut off."""
-    stem = question.split("\nA. ", 1)[0].split("\nA) ", 1)[0]
-    return _SPACE.sub(" ", stem).strip().lower()
+    """The normalised question stem: options and cue cut off (the split key)."""
+    return normalised(question.split("\nA. ", 1)[0].split("\nA) ", 1)[0])
 
 
 def _rows(path: Path) -> Iterator[dict[str, object]]:
@@ -127,6 +134,7 @@ def _mmlu_pro(path: Path) -> Iterator[Example]:
             text,
             float(correct[strong_model]),
             float(correct[weak_model]),
+            str(r["src"]),
         )
 
 
@@ -174,7 +182,8 @@ LOADERS = {
 
 
 def load(root: Path, sources: tuple[str, ...]) -> dict[str, list[Example]]:
-    """The examples of ``sources``, each file deduplicated on its own (first occurrence kept)."""
+    """The examples of ``sources``, each file deduplicated on its whole normalised prompt (first
+    occurrence kept)."""
     files = TRAINING_FILES | EVALUATION_FILES
     out: dict[str, list[Example]] = {}
     for source in sources:
@@ -184,15 +193,16 @@ def load(root: Path, sources: tuple[str, ...]) -> dict[str, list[Example]]:
         seen: set[str] = set()
         kept = []
         for example in LOADERS[source](path):
-            if example.key not in seen:
-                seen.add(example.key)
+            prompt = normalised(example.text)
+            if prompt not in seen:
+                seen.add(prompt)
                 kept.append(example)
         out[source] = kept
     return out
 
 
 def bucket(key: str) -> float:
-    """A uniform number in [0, 1) fixed by the deduplication key: the same question, wherever it
+    """A uniform number in [0, 1) fixed by the split key: the same question, wherever it
     occurs, always falls in the same split."""
     digest = hashlib.blake2b(f"{SPLIT_SEED}:{key}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
@@ -202,6 +212,12 @@ def split_of(key: str) -> str:
     """``train`` (70%), ``valid`` (15%) or ``test`` (15%)."""
     b = bucket(key)
     return "train" if b < 0.70 else "valid" if b < 0.85 else "test"
+
+
+# MMLU subjects whose strong-model outcomes are not a measure of the model: GPT-4-1106 answers
+# 2.7% of high_school_mathematics right in RouteLLM's file, far below the 25% of a guess, so
+# its answers there were graded wrongly; a router that reads the prompt cannot know that.
+MISGRADED_SUBJECTS = frozenset({"high_school_mathematics"})
 
 
 def held_out_subjects(subjects: list[str], count: int = 10) -> set[str]:

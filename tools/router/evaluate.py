@@ -27,7 +27,7 @@ import numpy as np
 
 from keyroute.router import Scorer, metrics
 from tools.router import data
-from tools.router.fit import Params, featurise, fit, scorer, scores
+from tools.router.fit import FeatureCache, Params, featurise, fit, scorer, scores
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,11 +98,16 @@ def _row(
     )
 
 
-def _cases(root: Path) -> list[Case]:
+def _cases(root: Path, featurise: FeatureCache) -> list[Case]:
     loaded = data.load(root, tuple(data.TRAINING_FILES) + tuple(data.EVALUATION_FILES))
     shipped = Scorer.load()
     info = shipped.info["params"]
-    params = Params(float(info["C"]), tuple(info["alpha"]), str(info["label"]))
+    params = Params(
+        float(info["C"]),
+        tuple(info["alpha"]),
+        str(info["label"]),
+        float(info.get("smoothing", 0.0)),
+    )
     training = [e for s in data.TRAINING_FILES for e in loaded[s]]
     valid_all = [e for e in training if data.split_of(e.key) == "valid"]
     ratio = _cost_ratios(root)
@@ -138,12 +143,8 @@ def _cases(root: Path) -> list[Case]:
     subjects = data.held_out_subjects([e.group for e in loaded["mmlu"]])
     held = [e for e in loaded["mmlu"] if e.group in subjects]
     held_keys = {e.key for e in held}
-    model, valid = retrained(
-        lambda e: (
-            e.key in held_keys
-            or (e.source == "mmlu_pro" and any(e.group.endswith(s) for s in subjects))
-        )
-    )
+    held_origins = {f"ori_mmlu-{s}" for s in subjects}
+    model, valid = retrained(lambda e: e.key in held_keys or e.origin in held_origins)
     cases.append(
         Case(
             f"held-out MMLU subjects ({len(subjects)})",
@@ -154,6 +155,18 @@ def _cases(root: Path) -> list[Case]:
             cost["mmlu"],
         )
     )
+    misgraded = subjects & data.MISGRADED_SUBJECTS
+    if misgraded:
+        cases.append(
+            Case(
+                f"held-out MMLU subjects, less {', '.join(sorted(misgraded))}",
+                pairs["mmlu"],
+                [e for e in held if e.group not in misgraded],
+                [e for e in valid if e.source == "mmlu" and e.group not in misgraded],
+                model,
+                cost["mmlu"],
+            )
+        )
     model, valid = retrained(lambda e: e.source == "gsm8k")
     cases.append(
         Case(
@@ -211,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.fixture is not None:
         return fixture(args.fixture, args.rounds)
     started = time.monotonic()
-    cases = _cases(args.data)
+    cached = FeatureCache()
+    cases = _cases(args.data, cached)
     rng = np.random.default_rng(0)
     print(
         "| split | router | APGR [95% CI] | CPT(50%) | CPT(80%) "
@@ -221,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     for case in cases:
 
         def model_scores(rows: Sequence[data.Example], m: Scorer = case.model) -> np.ndarray:
-            return scores(m, featurise(rows))
+            return scores(m, cached(rows))
 
         routers: list[tuple[str, Callable[[Sequence[data.Example]], np.ndarray]]] = [
             ("keyroute scorer", model_scores),

@@ -23,9 +23,10 @@ from tools.router import data
 from tools.router.fit import Params, calibration_of, featurise, fit, scorer, scores
 
 SELECTION_SOURCES = ("mmlu", "mmlu_pro", "gsm8k")
-GRID_C = (0.03, 0.1)
+GRID_C = (0.1, 0.3)
 GRID_ALPHA = ((0.5, 0.5, 0.5, 0.0),)
-GRID_LABEL = ("gain", "weak_wrong")
+GRID_LABEL = ("gain",)
+GRID_SMOOTHING = (0.8,)
 
 
 def split(examples: dict[str, list[data.Example]]) -> dict[str, list[data.Example]]:
@@ -54,9 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("../shared/routing-data"))
     parser.add_argument("--out", type=Path, default=PACKAGE_DIR)
     parser.add_argument("--quick", action="store_true", help="no search: the first grid point")
-    parser.add_argument("--c", type=float, help="with --alpha and --label: no search")
+    parser.add_argument("--c", type=float, help="with --alpha and --smoothing: no search")
     parser.add_argument("--alpha", type=float, help="the same alpha for the n-gram families")
-    parser.add_argument("--label", choices=GRID_LABEL)
+    parser.add_argument("--smoothing", type=float, help="pull of a row's gain to its group's")
+    parser.add_argument("--label", choices=("gain", "weak_wrong"), default="gain")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -70,13 +72,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     train_rows, valid_rows = featurise(train), featurise(valid)
 
-    grid = [Params(c, a, lab) for lab, a, c in itertools.product(GRID_LABEL, GRID_ALPHA, GRID_C)]
+    grid = [
+        Params(c, a, label, smoothing)
+        for label, a, c, smoothing in itertools.product(
+            GRID_LABEL, GRID_ALPHA, GRID_C, GRID_SMOOTHING
+        )
+    ]
     if args.quick:
         grid = grid[:1]
-    if args.c is not None and args.alpha is not None and args.label is not None:
+    if args.c is not None and args.alpha is not None and args.smoothing is not None:
         a = args.alpha
-        grid = [Params(args.c, (a, a, a, 0.0), args.label)]
-    best: tuple[float, Params, dict[str, float]] | None = None
+        grid = [Params(args.c, (a, a, a, 0.0), args.label, args.smoothing)]
+    best: tuple[float, Params, dict[str, float], np.ndarray, float] | None = None
     for params in grid:
         w, b = fit(train_rows, train, params)
         found = validation_apgr(scorer(w, b, params), valid_rows, valid)
@@ -87,10 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         if best is None or mean > best[0]:
-            best = (mean, params, found)
+            best = (mean, params, found, w, b)
     assert best is not None
-    _, params, found = best
-    weights, bias = fit(train_rows, train, params)
+    _, params, found, weights, bias = best
     model = scorer(weights, bias, params)
     calibration = calibration_of(model, valid_rows, valid)
     write(

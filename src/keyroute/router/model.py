@@ -107,10 +107,16 @@ class Scorer:
         return _read(directory)
 
     def logit(self, feats: Features) -> float:
+        bounds = feats.bounds
+        present = [i for i in range(len(self.alpha)) if bounds[i + 1] > bounds[i]]
+        if not present:
+            return self.bias
+        # one gather and one segmented sum over every family
+        values = np.take(self.weights, feats.joined)
+        sums = np.add.reduceat(values, [bounds[i] for i in present], dtype=np.float64).tolist()
         total = self.bias
-        for indices, alpha in zip(feats.indices, self.alpha, strict=True):
-            if len(indices):
-                total += float(np.take(self.weights, indices).sum()) / len(indices) ** alpha
+        for i, family_sum in zip(present, sums, strict=True):
+            total += family_sum / (bounds[i + 1] - bounds[i]) ** self.alpha[i]
         return total
 
     def score_features(self, feats: Features) -> float:

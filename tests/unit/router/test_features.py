@@ -6,7 +6,14 @@ import numpy as np
 
 from keyroute.core.chat import ChatRequest, Message, ResponseFormat, TextPart, ToolSpec
 from keyroute.router import features
-from keyroute.router.features import FAMILIES, HEAD_BYTES, TABLE_SIZE, TAIL_BYTES, extract
+from keyroute.router.features import (
+    CHAR_NGRAM,
+    FAMILIES,
+    HEAD_BYTES,
+    TABLE_SIZE,
+    TAIL_BYTES,
+    extract,
+)
 
 
 def _request(user: str, system: str | None = None, **kwargs: object) -> ChatRequest:
@@ -50,7 +57,7 @@ def test_ascii_case_and_punctuation_do_not_change_words() -> None:
 
 
 def test_character_ngrams() -> None:
-    (n,) = features.CHAR_NGRAMS
+    n = CHAR_NGRAM
     assert len(_family(_request("abcdefgh"), "user_char")) == 8 - n + 1
     assert _family(_request("ab"), "user_char") == []
     # non-ASCII text counts in bytes, and lone surrogates do not break extraction
@@ -59,7 +66,7 @@ def test_character_ngrams() -> None:
 
 
 def test_long_prompts_keep_head_and_tail() -> None:
-    (n,) = features.CHAR_NGRAMS
+    n = CHAR_NGRAM
     long = "word " * 40_000
     assert len(_family(_request(long), "user_char")) == HEAD_BYTES + 1 + TAIL_BYTES - n + 1
     head = _family(_request("needle " + long), "user_word")
@@ -76,7 +83,7 @@ def test_system_family_and_last_user_turn() -> None:
     long = "You are a poet " + "x" * 20_000
     assert (
         _family(_request("hi", system=long), "system")[:4]
-        == _family(_request("hi", system="You are a poet " + "x" * 4_000), "system")[:4]
+        == _family(_request("hi", system="You are a poet " + "x" * 3_000), "system")[:4]
     )
     request = ChatRequest(
         model="auto",
@@ -112,3 +119,27 @@ def test_shape_buckets() -> None:
     assert features._bucket(1) == 1
     assert features._bucket(3) == 2
     assert features._bucket(4) == 3
+
+
+def test_long_multibyte_prompts_are_clipped_in_bytes() -> None:
+    n = CHAR_NGRAM
+    assert len(_family(_request("é" * 100_000), "user_char")) == HEAD_BYTES + TAIL_BYTES + 1 - n + 1
+    # the clip never splits what it keeps into something else: head and tail both survive
+    text = "début " + "é" * 100_000 + " fin"
+    words = _family(_request(text), "user_word")
+    assert words[0] == _family(_request("début"), "user_word")[0]
+
+
+def test_ngram_index_depends_only_on_the_bytes() -> None:
+    first = _family(_request("abcd xyz abcd"), "user_char")
+    assert first[0] == first[-1]  # "abcd" at two offsets (alignment does not matter)
+    assert first[0] == _family(_request("ABCD"), "user_char")[0]  # ASCII case folded
+    assert len(set(first)) == len(first) - 1
+
+
+def test_joined_indices_and_bounds_agree() -> None:
+    feats = extract(_request("Two words", system="Be brief."))
+    assert len(feats.indices) == len(FAMILIES)
+    assert np.concatenate(feats.indices).tolist() == feats.joined.tolist()
+    assert feats.counts == tuple(len(i) for i in feats.indices)
+    assert sum(feats.counts) == len(feats.joined) == feats.bounds[-1]
