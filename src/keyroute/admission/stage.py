@@ -22,6 +22,7 @@ as OpenAI means it.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -58,6 +59,9 @@ Span = Literal["month", "day", "minute"]
 RATE_WINDOW = 60.0  # rate limits are per minute: a bucket refills its cap in this many seconds
 BUCKET = "bucket"  # the period of every rate-limit counter: a bucket never ends
 _NEVER = math.inf
+# A ``Charge`` from its six fields without the named tuple's Python-level ``__new__``: one is
+# made per limit per request.
+_charge = functools.partial(tuple.__new__, Charge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,7 @@ class _Plan:
     entries: tuple[tuple[str, int, Line, Span], ...]
     lines: tuple[Line, ...]
     rates: tuple[tuple[Literal["requests", "tokens"], tuple[int, ...]], ...]
+    sources: tuple[int, ...]  # per charge, what it settles (an index, ``_SOURCE``)
 
 
 def _plan_of(limits: Limits, demand: Demand) -> _Plan:
@@ -99,6 +104,7 @@ def _plan_of(limits: Limits, demand: Demand) -> _Plan:
         entries=tuple(entries),
         lines=lines,
         rates=tuple(r for r in rates if r[1]),  # type: ignore[misc]
+        sources=tuple(_SOURCE[line.kind] for line in lines),
     )
 
 
@@ -110,12 +116,12 @@ def budget_counter(workspace_id: str, budget: Budget) -> str:
 class Ticket:
     """One admitted request's hold on the ledger; ``settle`` runs once."""
 
-    __slots__ = ("_hold", "_ledger", "_lines", "downgraded_from", "downgraded_to")
+    __slots__ = ("_hold", "_ledger", "_sources", "downgraded_from", "downgraded_to")
 
-    def __init__(self, ledger: Ledger | None, hold: Hold | None, lines: tuple[Line, ...]) -> None:
+    def __init__(self, ledger: Ledger | None, hold: Hold | None, sources: tuple[int, ...]) -> None:
         self._ledger = ledger
         self._hold = hold
-        self._lines = lines
+        self._sources = sources  # per charge, what it settles (an index, ``_SOURCE``)
         self.downgraded_to: str | None = None
         self.downgraded_from: str | None = None
 
@@ -127,11 +133,11 @@ class Ticket:
         usage = record.usage
         cost = record.cost
         paid = cost.paid_pico if cost is not None and cost.paid_pico is not None else 0
-        tokens = usage.input_tokens + usage.output_tokens if usage is not None else 0
-        served = 1 if usage is not None else 0
-        values = (served, 1, tokens, paid)  # indexed by _SOURCE: what each kind settles
-        amounts = [values[_SOURCE[line.kind]] for line in self._lines]
-        ledger.settle(hold, amounts)
+        if usage is None:  # indexed by _SOURCE: what each kind settles
+            values = (0, 1, 0, paid)
+        else:
+            values = (1, 1, usage.input_tokens + usage.output_tokens, paid)
+        ledger.settle(hold, [values[source] for source in self._sources])
 
 
 NO_LIMITS_TICKET = Ticket(None, None, ())
@@ -186,7 +192,7 @@ class Admission:
         headers.extend(rate_headers(charges, plan.rates, remaining))
         if isinstance(result, Shortfall):
             raise self._refusal(limits, lines[result.index], result, calendar, now)
-        ticket = Ticket(self.ledger, result, lines)
+        ticket = Ticket(self.ledger, result, plan.sources)
         ticket.downgraded_to = downgraded_to
         return ticket
 
@@ -259,10 +265,10 @@ class Admission:
             kind = line.kind
             amount = 1 if kind in _COUNTED else (tokens if kind == "tokens" else spend)
             if span == "minute":
-                charges.append(Charge(counter, BUCKET, cap, amount, _NEVER, RATE_WINDOW))
+                charges.append(_charge((counter, BUCKET, cap, amount, _NEVER, RATE_WINDOW)))
                 continue
             period = calendar.month if span == "month" else calendar.day
-            charges.append(Charge(counter, period.id, cap, amount, period.end))
+            charges.append(_charge((counter, period.id, cap, amount, period.end, 0.0)))
         return charges
 
     def _refusal(

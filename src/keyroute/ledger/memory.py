@@ -83,8 +83,8 @@ class MemoryLedger:
         if not hold.open:
             return
         hold.open = False
-        for charge, counter, amount in zip(hold.charges, hold.handles, amounts, strict=True):
-            counter = cast(_Counter, counter)
+        counters = cast("tuple[_Counter, ...]", hold.handles)
+        for charge, counter, amount in zip(hold.charges, counters, amounts, strict=True):
             if charge.window:
                 if amount != charge.amount:  # the estimate corrected
                     counter.drain(charge, self._clock())

@@ -164,8 +164,8 @@ class SqliteLedger:
         if not hold.open:
             return
         hold.open = False
-        for charge, slot, amount in zip(hold.charges, hold.handles, amounts, strict=True):
-            slot = cast(_Slot, slot)
+        slots = cast("tuple[_Slot, ...]", hold.handles)
+        for charge, slot, amount in zip(hold.charges, slots, amounts, strict=True):
             if charge.window:  # a bucket counted the reservation already: the correction
                 slot.spent += amount - charge.amount
             else:
