@@ -29,6 +29,11 @@ The workspace is on the ``custom`` plan with no quota (``free``'s 2,500 requests
 refuse the run) where the revision has plans; ``--limits`` sets a monthly quota, rate limits
 (requests and tokens per minute) and a daily and monthly budget instead, all far above the run,
 so admission and settlement do their whole work on every request without refusing one.
+
+``bench/instructions.py`` runs this script under callgrind (``--callgrind LIB`` starts and stops
+the instrumentation around the timed loop; ``--request-path`` empties the record sinks and
+stretches the periodic background passes, which run by wall time and would otherwise be counted
+fifty-fold under valgrind's slowdown).
 """
 
 from __future__ import annotations
@@ -36,12 +41,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import ctypes
 import functools
 import gc
 import pstats
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -82,6 +88,48 @@ def _request(scope: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
+def quiet_background() -> None:
+    """Stretch the periodic background passes (ledger, last-used flusher, record writers) to
+    ten minutes, so that under callgrind only the requests' own work is counted."""
+    import importlib
+
+    passes = (
+        ("keyroute.ledger.sqlite", "SqliteLedger", "__init__"),
+        ("keyroute.accounting.usage_writer", "UsageWriter", "__init__"),
+        ("keyroute.audit.writer", "AuditWriter", "__init__"),
+    )
+    for module, cls, name in passes:
+        try:
+            function = getattr(getattr(importlib.import_module(module), cls), name)
+        except (ImportError, AttributeError):  # an older revision
+            continue
+        if function.__kwdefaults__ and "interval" in function.__kwdefaults__:
+            function.__kwdefaults__["interval"] = 600.0
+    try:
+        from keyroute.principals import PrincipalCache
+    except ImportError:
+        return
+    flusher = getattr(PrincipalCache, "run_flusher", None)
+    if flusher is not None and flusher.__defaults__ == (2.0,):
+        flusher.__defaults__ = (600.0,)
+
+
+class Callgrind:
+    """Callgrind's instrumentation switched from Python (``bench/instructions.py`` builds the
+    library from ``valgrind/callgrind.h``); without a library, nothing."""
+
+    def __init__(self, library: str | None) -> None:
+        self._lib = ctypes.CDLL(library) if library else None
+
+    def start(self) -> None:
+        if self._lib is not None:
+            self._lib.keyroute_bench_start()
+
+    def stop(self) -> None:
+        if self._lib is not None:
+            self._lib.keyroute_bench_stop()
+
+
 def _writers(services: Services) -> list[Any]:
     """The background record writers of this revision (none before 0.2)."""
     names = ("usage_writer", "audit_writer")
@@ -116,16 +164,29 @@ async def main(
     models: list[str],
     limits: bool = False,
     alerts: bool = True,
+    callgrind: Callgrind | None = None,
+    request_path: bool = False,
 ) -> None:
     env = {"KEYROUTE_DATA_DIR": tempfile.mkdtemp()}
     if not alerts:  # the velocity sink off: what alerting costs a request
         env["KEYROUTE__ALERTS__ENABLED"] = "false"
-    config = load(env=env)
+    if request_path:  # the change poll and the alert evaluator are periodic background work
+        env["KEYROUTE__SERVER__CHANGE_POLL_SECONDS"] = "60"
+        env["KEYROUTE__ALERTS__ENABLED"] = "false"
+    try:
+        config = load(env=env)
+    except Exception:  # a revision without the change feed or alerts
+        env.pop("KEYROUTE__SERVER__CHANGE_POLL_SECONDS", None)
+        env.pop("KEYROUTE__ALERTS__ENABLED", None)
+        config = load(env=env)
     key = (await initialise(config)).details["api_key"]
     setup = await Services.open(config)
     await limit(setup, limits)
     await setup.close()
-    figures = [await measure(config, key, requests, profile, writers, m) for m in models]
+    figures = [
+        await measure(config, key, requests, profile, writers, m, callgrind, request_path)
+        for m in models
+    ]
     result: dict[str, Any] = {
         "requests": requests,
         "cpu_us_per_request": dict(zip(models, figures, strict=True)),
@@ -135,33 +196,8 @@ async def main(
     print(msgspec.json.encode(result).decode())
 
 
-async def measure(
-    config: Any, key: str, requests: int, profile: bool, writers: bool, model: str
-) -> float:
-    """CPU microseconds per request for ``model``, on a freshly started ``Services``."""
-    payload = body(model)
-    services = Services.build(config)
-    await services.start()
-    app = create_app(services)
-    gc.collect()
-    gc.freeze()
-    scope: dict[str, Any] = {
-        "type": "http",
-        "method": "POST",
-        "path": "/v1/chat/completions",
-        "raw_path": b"/v1/chat/completions",
-        "query_string": b"",
-        "root_path": "",
-        "scheme": "http",
-        "server": ("127.0.0.1", 8080),
-        "client": ("127.0.0.1", 1),
-        "http_version": "1.1",
-        "headers": [
-            (b"authorization", f"Bearer {key}".encode()),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(payload)).encode()),
-        ],
-    }
+def _client(app: Any, scope: dict[str, Any], payload: bytes) -> Callable[[], Awaitable[None]]:
+    """One sequential request through ``app``: the client never leaves, every answer is a 200."""
     never = asyncio.Event()
 
     async def one() -> None:
@@ -182,11 +218,53 @@ async def measure(
             raise SystemExit(f"request failed: {sent}")
         await asyncio.sleep(0)  # the loop runs between requests, as in a server
 
+    return one
+
+
+async def measure(
+    config: Any,
+    key: str,
+    requests: int,
+    profile: bool,
+    writers: bool,
+    model: str,
+    callgrind: Callgrind | None = None,
+    request_path: bool = False,
+) -> float:
+    """CPU microseconds per request for ``model``, on a freshly started ``Services``."""
+    payload = body(model)
+    services = Services.build(config)
+    await services.start()
+    app = create_app(services)
+    if request_path:  # the request path alone: no record sinks
+        getattr(services, "record_sinks", []).clear()
+    gc.collect()
+    gc.freeze()
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/chat/completions",
+        "raw_path": b"/v1/chat/completions",
+        "query_string": b"",
+        "root_path": "",
+        "scheme": "http",
+        "server": ("127.0.0.1", 8080),
+        "client": ("127.0.0.1", 1),
+        "http_version": "1.1",
+        "headers": [
+            (b"authorization", f"Bearer {key}".encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+        ],
+    }
+    one = _client(app, scope, payload)
     for _ in range(300):
         await one()
     await drained(services)
     profiler = cProfile.Profile() if profile else None
     started = time.process_time()
+    counter = callgrind or Callgrind(None)
+    counter.start()
     if profiler is not None:
         profiler.enable()
     for _ in range(requests):
@@ -195,6 +273,7 @@ async def measure(
         await drained(services)
     if profiler is not None:
         profiler.disable()
+    counter.stop()
     cpu_us = (time.process_time() - started) / requests * 1e6
     if profiler is not None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
@@ -221,6 +300,27 @@ if __name__ == "__main__":
     parser.add_argument(
         "--no-alerts", dest="alerts", action="store_false", help="alerts off (no velocity sink)"
     )
+    parser.add_argument(
+        "--callgrind", metavar="LIB", help="callgrind's start/stop library (bench/instructions.py)"
+    )
+    parser.add_argument(
+        "--request-path",
+        action="store_true",
+        help="no record sinks, periodic background passes stretched (for instruction counts)",
+    )
     args = parser.parse_args()
     chosen = ["demo/fast", "auto"] if args.routing else [args.model]
-    uvloop.run(main(args.requests, args.profile, args.writers, chosen, args.limits, args.alerts))
+    if args.request_path:
+        quiet_background()
+    uvloop.run(
+        main(
+            args.requests,
+            args.profile,
+            args.writers,
+            chosen,
+            args.limits,
+            args.alerts,
+            Callgrind(args.callgrind),
+            args.request_path,
+        )
+    )

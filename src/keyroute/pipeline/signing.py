@@ -41,6 +41,8 @@ class Signing:
         return op.rewrite(lambda req: self._signed(ws, model, req))  # type: ignore[return-value]
 
     def capture(self, ctx: RequestContext, route: Route, calls: tuple[ToolCall, ...]) -> None:
+        if not calls:  # most answers call no tool
+            return
         ws = ctx.principal.workspace_id
         model = signature_model(route.target.provider, route.target.model)
         for call in calls:

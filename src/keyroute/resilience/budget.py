@@ -43,7 +43,9 @@ class RetryBudget:
         self._providers: dict[str, _Counts] = {}
 
     def _bucket(self, provider: str) -> tuple[list[int], deque[list[int]]]:
-        counts = self._providers.setdefault(provider, _Counts())
+        counts = self._providers.get(provider)
+        if counts is None:  # not ``setdefault``: that would build a ``_Counts`` every request
+            counts = self._providers[provider] = _Counts()
         now = int(self._clock())
         buckets = counts.buckets
         while buckets and buckets[0][0] <= now - self.policy.window:

@@ -112,7 +112,9 @@ class ModelResolver:
     def resolve(self, state: WorkspaceState, model: str) -> Route:
         """The route for ``model``; a malformed id is refused (400 ``model``) before any lookup."""
         check_model_id(model)
-        model_id = check_model_id(self._expand(state, model))
+        model_id = self._expand(state, model)
+        if model_id is not model:  # an alias: its target is checked too
+            check_model_id(model_id)
         if "/" not in model_id:
             family = registry.provider_for_bare_model(model_id)
             if family is not None:
