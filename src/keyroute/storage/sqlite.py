@@ -29,9 +29,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import URL, Connection, Row, bindparam, delete, event, insert, or_, select, update
+from sqlalchemy import (
+    URL,
+    Connection,
+    Row,
+    bindparam,
+    delete,
+    event,
+    insert,
+    inspect,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError
@@ -121,7 +131,10 @@ _BUMP_CONFIG_REVISION = (
 
 
 def _current_revision(conn: Connection) -> str | None:
-    return MigrationContext.configure(conn).get_current_revision()
+    """The schema revision Alembic recorded (``None``: never migrated); read without Alembic."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
 
 def _fields(row: Row[Any]) -> dict[str, Any]:
@@ -258,6 +271,8 @@ class SqliteStore:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         secure_files(self._path, create=True)
         url = URL.create("sqlite", database=str(self._path)).render_as_string()
+        from alembic import command  # only to migrate (see keyroute.storage.migrations)
+
         await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
 
     # Connections
