@@ -7,6 +7,10 @@ no alias but plainly names one provider's model family (``claude-...``, ``gpt-..
 ``gemini-...``) goes to that provider, so tools with built-in model names (Claude Code, the
 OpenAI Agents SDK) work unchanged. Every id (and what an alias expands to) is checked by
 ``model_id.check_model_id`` first, so a malformed id never reaches a provider.
+
+Routes are remembered per workspace for as long as its state's keys and aliases are the same
+objects: a configuration change loads a new ``WorkspaceState`` (new lists), which resolves
+afresh, so the cache is exact. It holds key records and aliases, never a plaintext key.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from keyroute.storage.base import ProviderKeyRecord
 from keyroute.workspace_state import WorkspaceState
 
 _MAX_ALIAS_DEPTH = 5
+_MAX_CACHED_ROUTES = 256  # per workspace: model ids a client may send are unbounded
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,6 +73,8 @@ class ModelResolver:
         self._timeouts = timeouts or Timeouts()
         self._options = options or {}
         self._providers: dict[str, Provider] = {}
+        # workspace id -> (the state's provider keys, its aliases, model id -> route)
+        self._routes: dict[str, tuple[object, object, dict[str, Route]]] = {}
 
     def provider(self, name: str) -> Provider:
         adapter = self._providers.get(name)
@@ -111,6 +118,20 @@ class ModelResolver:
 
     def resolve(self, state: WorkspaceState, model: str) -> Route:
         """The route for ``model``; a malformed id is refused (400 ``model``) before any lookup."""
+        cached = self._routes.get(state.workspace.id)
+        if cached is None or cached[0] is not state.provider_keys or cached[1] is not state.aliases:
+            cached = (state.provider_keys, state.aliases, {})
+            self._routes[state.workspace.id] = cached
+        routes = cached[2]
+        route = routes.get(model)
+        if route is None:
+            route = self._resolve(state, model)
+            if len(routes) >= _MAX_CACHED_ROUTES:
+                routes.clear()
+            routes[model] = route
+        return route
+
+    def _resolve(self, state: WorkspaceState, model: str) -> Route:
         check_model_id(model)
         model_id = self._expand(state, model)
         if model_id is not model:  # an alias: its target is checked too
